@@ -1,0 +1,255 @@
+/** Typed client for the Zhizao REST API (`/api/v1`). */
+
+export type EquipmentState = 'running' | 'idle' | 'setup' | 'down' | 'offline';
+
+export interface User {
+  id: number;
+  username: string;
+  role: string;
+  tenant_id: number;
+}
+
+export interface Me extends User {
+  tenant_name: string;
+}
+
+export interface LoginResponse {
+  token: string;
+  user: User;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface Line {
+  id: number;
+  area_id: number;
+  code: string;
+  name: string;
+  created_at: string;
+}
+
+export interface Equipment {
+  id: number;
+  line_id: number;
+  code: string;
+  name: string;
+  equipment_type: string;
+  work_cell: string | null;
+  attributes: Record<string, unknown>;
+  created_at: string;
+}
+
+export type EquipmentInput = Omit<Equipment, 'id' | 'created_at'>;
+
+export type EquipmentSort = 'code' | '-code' | 'name' | '-name' | 'id';
+
+export interface EquipmentQuery {
+  limit: number;
+  offset: number;
+  sort?: EquipmentSort;
+  q?: string;
+  line_id?: number;
+  equipment_type?: string;
+}
+
+export type StateCounts = Record<EquipmentState, number>;
+
+export interface StateEvent {
+  type: 'state';
+  seq: number;
+  ts: number;
+  equipment_id: number;
+  equipment_code: string;
+  line_id: number;
+  state: EquipmentState;
+  previous: EquipmentState | null;
+}
+
+export interface CountersEvent {
+  type: 'counters';
+  seq: number;
+  ts: number;
+  equipment_id: number;
+  line_id: number;
+  good_today: number;
+  scrap_today: number;
+  temperature: number | null;
+}
+
+export interface HelloMessage {
+  type: 'hello';
+  scope: string;
+  seq: number;
+}
+
+export type LiveMessage = HelloMessage | StateEvent | CountersEvent;
+
+export interface LiveEquipment {
+  id: number;
+  code: string;
+  name: string;
+  equipment_type: string;
+  state: EquipmentState;
+  since: number;
+  good_today: number;
+  scrap_today: number;
+  temperature: number | null;
+}
+
+export interface LiveLine {
+  id: number;
+  code: string;
+  name: string;
+  site_code: string;
+  good_today: number;
+  scrap_today: number;
+  equipment: LiveEquipment[];
+}
+
+export interface Snapshot {
+  ts: number;
+  state_counts: StateCounts;
+  lines: LiveLine[];
+  events: StateEvent[];
+}
+
+/** An error response, carrying the server's `{"error": {...}}` body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const TOKEN_KEY = 'zhizao.token';
+const USER_KEY = 'zhizao.user';
+
+export function getToken(): string | null {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function getUser(): User | null {
+  const raw = localStorage.getItem(USER_KEY);
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as User;
+  } catch {
+    return null;
+  }
+}
+
+export function clearSession(): void {
+  localStorage.removeItem(TOKEN_KEY);
+  localStorage.removeItem(USER_KEY);
+}
+
+let unauthorizedHandler: () => void = () => {};
+
+/** Called whenever an authenticated request gets 401 (after the session is cleared). */
+export function onUnauthorized(handler: () => void): void {
+  unauthorizedHandler = handler;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+function withQuery(path: string, query?: Query): string {
+  if (!query) return path;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+
+  const res = await fetch(withQuery(`/api/v1${path}`, query), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+
+  if (!res.ok) {
+    const err = (data as { error?: { code?: string; message?: string; field?: string | null } } | null)?.error;
+    const apiError = new ApiError(
+      res.status,
+      err?.code ?? 'http_error',
+      err?.message ?? `HTTP ${res.status} ${res.statusText}`,
+      err?.field ?? null,
+    );
+    if (res.status === 401 && path !== '/auth/login') {
+      clearSession();
+      unauthorizedHandler();
+    }
+    throw apiError;
+  }
+  return data as T;
+}
+
+export async function login(username: string, password: string): Promise<LoginResponse> {
+  const res = await request<LoginResponse>('POST', '/auth/login', { username, password });
+  localStorage.setItem(TOKEN_KEY, res.token);
+  localStorage.setItem(USER_KEY, JSON.stringify(res.user));
+  return res;
+}
+
+export const me = () => request<Me>('GET', '/auth/me');
+
+export const listLines = (query: { limit: number; offset: number; sort?: string }) =>
+  request<Page<Line>>('GET', '/lines', undefined, query);
+
+/** Every line, fetched page by page. */
+export async function listAllLines(): Promise<Line[]> {
+  const lines: Line[] = [];
+  for (;;) {
+    const page = await listLines({ limit: 100, offset: lines.length, sort: 'code' });
+    lines.push(...page.items);
+    if (page.items.length === 0 || lines.length >= page.total) return lines;
+  }
+}
+
+export const listEquipment = (query: EquipmentQuery) =>
+  request<Page<Equipment>>('GET', '/equipment', undefined, { ...query });
+
+export const createEquipment = (input: EquipmentInput) =>
+  request<Equipment>('POST', '/equipment', input);
+
+export const updateEquipment = (id: number, patch: Partial<EquipmentInput>) =>
+  request<Equipment>('PATCH', `/equipment/${id}`, patch);
+
+export const deleteEquipment = (id: number) => request<void>('DELETE', `/equipment/${id}`);
+
+export const liveSnapshot = () => request<Snapshot>('GET', '/live/snapshot');
+
+/** WebSocket URL for the live feed, on the same host as the page. */
+export function liveSocketUrl(scope: string): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const params = new URLSearchParams({ token: getToken() ?? '', scope });
+  return `${proto}//${location.host}/api/v1/live?${params.toString()}`;
+}

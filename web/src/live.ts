@@ -1,0 +1,158 @@
+/**
+ * Live plant state: a snapshot from `GET /api/v1/live/snapshot`, kept current
+ * by the `/api/v1/live` WebSocket. Reconnects with exponential backoff and
+ * re-fetches the snapshot after every reconnect.
+ */
+import { computed, reactive } from 'vue';
+import {
+  liveSnapshot,
+  liveSocketUrl,
+  me,
+  type LiveEquipment,
+  type LiveLine,
+  type LiveMessage,
+  type Snapshot,
+  type StateCounts,
+  type StateEvent,
+} from './api';
+import { EQUIPMENT_STATES } from './states';
+
+export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting';
+
+const MAX_EVENTS = 20;
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 15000;
+
+interface Located {
+  line: LiveLine;
+  equipment: LiveEquipment;
+}
+
+export function useLiveFeed(scope = 'all') {
+  const state = reactive({
+    lines: [] as LiveLine[],
+    events: [] as StateEvent[],
+    status: 'connecting' as ConnectionStatus,
+    loaded: false,
+    error: null as string | null,
+  });
+
+  const counts = computed<StateCounts>(() => {
+    const result = Object.fromEntries(EQUIPMENT_STATES.map((s) => [s, 0])) as StateCounts;
+    for (const line of state.lines) for (const eq of line.equipment) result[eq.state] += 1;
+    return result;
+  });
+
+  let index = new Map<number, Located>();
+  let socket: WebSocket | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let attempt = 0;
+  let stopped = false;
+  let everLive = false;
+  /** Messages received while a snapshot request is in flight; null when none is. */
+  let buffered: LiveMessage[] | null = null;
+
+  function applySnapshot(snap: Snapshot) {
+    state.lines = snap.lines;
+    state.events = snap.events.slice(0, MAX_EVENTS);
+    state.loaded = true;
+    state.error = null;
+    index = new Map();
+    // Index the reactive proxies so that later mutations re-render.
+    for (const line of state.lines) {
+      for (const equipment of line.equipment) index.set(equipment.id, { line, equipment });
+    }
+  }
+
+  async function loadSnapshot() {
+    if (buffered) return;
+    buffered = [];
+    try {
+      const snap = await liveSnapshot();
+      if (stopped) return;
+      applySnapshot(snap);
+      for (const msg of buffered) if (msg.type !== 'hello' && msg.ts > snap.ts) apply(msg);
+    } catch (err) {
+      state.error = err instanceof Error ? err.message : String(err);
+    } finally {
+      buffered = null;
+    }
+  }
+
+  function apply(msg: LiveMessage) {
+    if (msg.type === 'hello') return;
+    const found = index.get(msg.equipment_id);
+    if (!found) {
+      // A machine the snapshot does not know yet (e.g. just created).
+      void loadSnapshot();
+      return;
+    }
+    const { line, equipment } = found;
+    if (msg.type === 'state') {
+      equipment.state = msg.state;
+      equipment.since = msg.ts;
+      if (!state.events.some((e) => e.seq === msg.seq)) {
+        state.events.unshift(msg);
+        if (state.events.length > MAX_EVENTS) state.events.length = MAX_EVENTS;
+      }
+    } else if (msg.type === 'counters') {
+      line.good_today += msg.good_today - equipment.good_today;
+      line.scrap_today += msg.scrap_today - equipment.scrap_today;
+      equipment.good_today = msg.good_today;
+      equipment.scrap_today = msg.scrap_today;
+      equipment.temperature = msg.temperature;
+    }
+  }
+
+  function onMessage(event: MessageEvent) {
+    let msg: LiveMessage;
+    try {
+      msg = JSON.parse(String(event.data)) as LiveMessage;
+    } catch {
+      return;
+    }
+    if (msg.type === 'hello') {
+      state.status = 'live';
+      attempt = 0;
+      if (everLive || !state.loaded) void loadSnapshot();
+      everLive = true;
+    } else if (buffered) {
+      buffered.push(msg);
+    } else {
+      apply(msg);
+    }
+  }
+
+  function connect() {
+    let greeted = false;
+    const ws = new WebSocket(liveSocketUrl(scope));
+    socket = ws;
+    ws.onmessage = (event) => {
+      greeted = true;
+      onMessage(event);
+    };
+    ws.onclose = () => {
+      if (socket === ws) socket = null;
+      if (stopped) return;
+      // Rejected before any message: check whether the session is still valid;
+      // a 401 there sends the user back to the login page.
+      if (!greeted) me().catch(() => {});
+      state.status = 'reconnecting';
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+      attempt += 1;
+      retryTimer = setTimeout(connect, delay);
+    };
+  }
+
+  function stop() {
+    stopped = true;
+    clearTimeout(retryTimer);
+    socket?.close();
+    socket = null;
+  }
+
+  void loadSnapshot();
+  connect();
+
+  return { state, counts, stop };
+}

@@ -1,0 +1,23 @@
+import { defineConfig } from 'vite';
+import vue from '@vitejs/plugin-vue';
+
+// The Rust server serves `dist/` and the API from the same origin, so the
+// app uses relative `/api/v1/...` paths. In development, Vite proxies them
+// (HTTP and WebSocket) to a locally running backend.
+export default defineConfig({
+  base: './',
+  plugins: [vue()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1200,
+  },
+  server: {
+    proxy: {
+      '/api': {
+        target: 'http://127.0.0.1:8080',
+        ws: true,
+      },
+    },
+  },
+});
