@@ -22,6 +22,8 @@ export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting';
 const MAX_EVENTS = 20;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
+/** At most one snapshot re-fetch per this interval because of unknown machines. */
+const UNKNOWN_RESYNC_MS = 10000;
 
 interface Located {
   line: LiveLine;
@@ -49,6 +51,7 @@ export function useLiveFeed(scope = 'all') {
   let attempt = 0;
   let stopped = false;
   let everLive = false;
+  let lastUnknownResync = 0;
   /** Messages received while a snapshot request is in flight; null when none is. */
   let buffered: LiveMessage[] | null = null;
 
@@ -84,7 +87,10 @@ export function useLiveFeed(scope = 'all') {
     const found = index.get(msg.equipment_id);
     if (!found) {
       // A machine the snapshot does not know yet (e.g. just created).
-      void loadSnapshot();
+      if (Date.now() - lastUnknownResync > UNKNOWN_RESYNC_MS) {
+        lastUnknownResync = Date.now();
+        void loadSnapshot();
+      }
       return;
     }
     const { line, equipment } = found;
