@@ -10,7 +10,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    chunkSizeWarningLimit: 1200,
+    // ECharts alone is ~550 kB minified; it is only loaded by the screen view.
+    chunkSizeWarningLimit: 700,
   },
   server: {
     proxy: {

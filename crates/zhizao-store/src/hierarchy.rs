@@ -597,6 +597,53 @@ impl Store {
     }
 }
 
+/// A tenant's whole equipment hierarchy, for the screen and the simulator.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    pub sites: Vec<Site>,
+    pub areas: Vec<Area>,
+    pub lines: Vec<Line>,
+    pub equipment: Vec<Equipment>,
+}
+
+impl Layout {
+    /// The site a line belongs to (through its area).
+    pub fn site_of_line(&self, line_id: i64) -> Option<&Site> {
+        let line = self.lines.iter().find(|l| l.id == line_id)?;
+        let area = self.areas.iter().find(|a| a.id == line.area_id)?;
+        self.sites.iter().find(|s| s.id == area.site_id)
+    }
+}
+
+impl Store {
+    async fn all_rows<R: Record>(&self, tenant_id: i64) -> Result<Vec<R>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 ORDER BY code, id",
+            R::COLUMNS,
+            R::TABLE
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id)
+            .fetch_all(p)
+            .await?))
+    }
+
+    /// Loads the tenant's whole hierarchy, ordered by code.
+    pub async fn layout(&self, tenant_id: i64) -> Result<Layout> {
+        Ok(Layout {
+            sites: self.all_rows::<SiteRow>(tenant_id).await?.into_iter().map(Site::from).collect(),
+            areas: self.all_rows::<AreaRow>(tenant_id).await?.into_iter().map(Area::from).collect(),
+            lines: self.all_rows::<LineRow>(tenant_id).await?.into_iter().map(Line::from).collect(),
+            equipment: self
+                .all_rows::<EquipmentRow>(tenant_id)
+                .await?
+                .into_iter()
+                .map(Equipment::try_from)
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+}
+
 /// SQLite reports `ON DELETE RESTRICT` with its trigger code rather than the
 /// foreign-key code, so the message is checked too.
 fn is_foreign_key_violation(e: &sqlx::Error) -> bool {

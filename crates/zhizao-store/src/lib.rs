@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use auth::{LoginOutcome, SESSION_TTL_MS};
 pub use error::StoreError;
 pub use hierarchy::{
-    AreaPatch, EquipmentPatch, LinePatch, NewArea, NewEquipment, NewLine, NewSite, SitePatch,
+    AreaPatch, EquipmentPatch, Layout, LinePatch, NewArea, NewEquipment, NewLine, NewSite, SitePatch,
 };
 pub use list::{ListQuery, Page, Sort};
 pub use status::{EquipmentStatus, StateEvent};
