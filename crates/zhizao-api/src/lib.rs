@@ -1,0 +1,134 @@
+//! The HTTP face of the platform: `/api/v1` (REST + OpenAPI + live
+//! WebSocket), health and metrics, and the embedded web UI as fallback.
+//!
+//! The only crate that knows HTTP and JSON shapes. Handlers are thin: parse
+//! and check input (extractors), call the store or hub, map to DTOs.
+//! `router(state)` builds everything, so tests drive it in-process.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod hierarchy;
+pub mod live;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, middleware};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use zhizao_live::LiveHub;
+use zhizao_store::Store;
+
+pub use error::ApiError;
+pub use health::Metrics;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Arc<LiveHub>,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(store: Store, hub: Arc<LiveHub>, max_body_bytes: usize) -> Self {
+        Self { store, hub, metrics: Arc::new(Metrics::default()), max_body_bytes }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Zhizao 智造云 API", description = "Smart-manufacturing platform: equipment hierarchy, live plant state, and (in later versions) history, KPIs, planning, scheduling and quality."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login and sessions"),
+        (name = "hierarchy", description = "ISA-95 equipment hierarchy: sites, areas, lines, equipment"),
+        (name = "live", description = "Live plant state"),
+        (name = "ops", description = "Health, readiness, metrics, API description")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut OpenApiDoc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
+        .routes(routes!(hierarchy::get_site, hierarchy::update_site, hierarchy::delete_site))
+        .routes(routes!(hierarchy::list_areas, hierarchy::create_area))
+        .routes(routes!(hierarchy::get_area, hierarchy::update_area, hierarchy::delete_area))
+        .routes(routes!(hierarchy::list_lines, hierarchy::create_line))
+        .routes(routes!(hierarchy::get_line, hierarchy::update_line, hierarchy::delete_line))
+        .routes(routes!(hierarchy::list_equipment, hierarchy::create_equipment))
+        .routes(routes!(hierarchy::get_equipment, hierarchy::update_equipment, hierarchy::delete_equipment))
+        .routes(routes!(live::snapshot))
+        .routes(routes!(live::socket))
+        .routes(routes!(openapi_json))
+}
+
+fn all_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api_routes())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+}
+
+/// The OpenAPI 3.1 document of every route, generated from the handlers.
+pub fn openapi() -> &'static OpenApiDoc {
+    static DOC: OnceLock<OpenApiDoc> = OnceLock::new();
+    DOC.get_or_init(|| all_routes().split_for_parts().1)
+}
+
+/// This API's description (OpenAPI 3.1).
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Json<&'static OpenApiDoc> {
+    Json(openapi())
+}
+
+async fn fallback(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API route {}", uri.path())).into_response();
+    }
+    zhizao_web::serve(uri).await
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = all_routes().split_for_parts();
+    router
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), health::track))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

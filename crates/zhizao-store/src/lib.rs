@@ -23,7 +23,7 @@ pub use error::StoreError;
 pub use hierarchy::{
     AreaPatch, EquipmentPatch, Layout, LinePatch, NewArea, NewEquipment, NewLine, NewSite, SitePatch,
 };
-pub use list::{ListQuery, Page, Sort};
+pub use list::{Filter, ListQuery, MAX_LIMIT, Page, Sort};
 pub use status::{EquipmentStatus, StateEvent};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -50,7 +50,9 @@ pub struct ListQuery {
     pub descending: bool,
     /// Case-insensitive substring of code or name.
     pub search: Option<String>,
-    /// Equality filters on parent ids / type, as (column, value).
+    /// Filters as (condition template, value); `{}` in the template stands
+    /// for the bound value, e.g. `line_id = {}`. Templates are static so no
+    /// user text reaches the SQL.
     pub filters: Vec<(&'static str, Filter)>,
 }
 
@@ -99,7 +101,9 @@ pub(crate) fn where_clause(tenant_id: i64, q: &ListQuery) -> (String, Vec<Param>
             Filter::Int(v) => Param::Int(*v),
             Filter::Text(v) => Param::Text(v.clone()),
         });
-        sql.push_str(&format!(" AND {col} = ${}", params.len()));
+        let placeholder = format!("${}", params.len());
+        sql.push_str(" AND ");
+        sql.push_str(&col.replace("{}", &placeholder));
     }
     if let Some(s) = &q.search {
         let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
@@ -152,7 +156,7 @@ mod tests {
     fn where_clause_numbers_parameters_in_order() {
         let q = ListQuery {
             search: Some("Cut%".into()),
-            filters: vec![("line_id", Filter::Int(3))],
+            filters: vec![("line_id = {}", Filter::Int(3))],
             ..Default::default()
         };
         let (sql, params) = where_clause(9, &q);

@@ -1,1 +1,246 @@
-fn main() {}
+//! `zhizao`: the command line and the wiring of the platform's parts.
+//! Nothing else lives here; each capability is a library crate.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use zhizao_config::{Overrides, Settings};
+use zhizao_live::LiveHub;
+use zhizao_store::{LoginOutcome, Store};
+
+#[derive(Parser, Debug)]
+#[command(name = "zhizao", version, about = "智造云 Zhizao — smart-manufacturing platform")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings shared by every command; each also reads `ZHIZAO_*` from the environment.
+#[derive(Args, Debug)]
+struct Common {
+    /// TOML configuration file (flags and environment win over it).
+    #[arg(long, global = true, env = "ZHIZAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder for the embedded database and other local data [default: zhizao-data].
+    #[arg(long, global = true, env = "ZHIZAO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to serve HTTP on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "ZHIZAO_LISTEN")]
+    listen: Option<String>,
+    /// `sqlite://FILE` or `postgres://…` [default: SQLite file in the data dir].
+    #[arg(long, global = true, env = "ZHIZAO_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log filter, e.g. `info` or `zhizao_api=debug` [default: info].
+    #[arg(long, global = true, env = "ZHIZAO_LOG")]
+    log: Option<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, global = true, env = "ZHIZAO_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Demo simulator speed-up; 1 is real time [default: 1].
+    #[arg(long, global = true, env = "ZHIZAO_SIM_SPEED")]
+    sim_speed: Option<f64>,
+    /// Print the effective configuration and exit.
+    #[arg(long, global = true)]
+    print_config: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the platform.
+    Serve(ServeArgs),
+    /// Run the platform with the demo plant and its simulator.
+    Demo(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI 3.1 document and exit.
+    Openapi,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Password for the `admin` account created on first start; generated
+    /// and printed once when not given.
+    #[arg(long, env = "ZHIZAO_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Seed of the demo simulator.
+    #[arg(long, env = "ZHIZAO_SIM_SEED", default_value_t = 20261129)]
+    sim_seed: u64,
+}
+
+impl Common {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            log: self.log.clone(),
+            max_body_bytes: self.max_body_bytes,
+            sim_speed: self.sim_speed,
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::resolve(cli.common.overrides(), cli.common.config.as_deref())?;
+    if cli.common.print_config {
+        println!("{}", toml::to_string_pretty(&settings)?);
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log)
+                .with_context(|| format!("log filter `{}`", settings.log))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(settings, args, false).await,
+            Command::Demo(args) => serve(settings, args, true).await,
+            Command::Migrate => {
+                let store = open_store(&settings).await?;
+                store.close().await;
+                println!("migrations applied to {}", redact(&settings.database_url));
+                Ok(())
+            }
+            Command::Openapi => {
+                println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Hides a password in a database URL before printing it.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn open_store(settings: &Settings) -> Result<Store> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening database {}", redact(&settings.database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
+    let store = open_store(&settings).await?;
+    let admin = store.ensure_admin(args.admin_password.as_deref()).await?;
+    let hub = Arc::new(LiveHub::default());
+    for tenant in store.tenant_ids().await? {
+        let statuses = store.load_statuses(tenant).await?;
+        let events = store.recent_state_events(tenant, zhizao_live::RECENT_EVENTS as i64).await?;
+        hub.restore(&statuses, &events);
+    }
+    let persister = tokio::spawn(hub.clone().persist_loop(store.clone(), Duration::from_secs(2)));
+
+    let mut simulator = None;
+    if demo {
+        let tenant = store
+            .tenant_by_code("default")
+            .await?
+            .context("the default tenant is missing; was the admin account created by hand?")?;
+        if zhizao_sim::plant::seed(&store, tenant.id).await? {
+            tracing::info!("seeded the demo plant");
+        }
+        simulator = Some(tokio::spawn(zhizao_sim::run(
+            store.clone(),
+            hub.clone(),
+            tenant.id,
+            args.sim_seed,
+            settings.sim_speed,
+        )));
+    }
+
+    let state = zhizao_api::AppState::new(store.clone(), hub.clone(), settings.max_body_bytes);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    println!("智造云 Zhizao {} is serving on http://{addr}/", env!("CARGO_PKG_VERSION"));
+    if !zhizao_web::has_ui() {
+        println!("(the web UI is not built into this binary; see README)");
+    }
+    match admin {
+        LoginOutcome::Created { password, generated: true } => {
+            println!("first start: created user `admin` with password: {password}");
+            println!("(shown once; set ZHIZAO_ADMIN_PASSWORD on first start to choose it)");
+        }
+        LoginOutcome::Created { generated: false, .. } => {
+            println!("first start: created user `admin` with the password from ZHIZAO_ADMIN_PASSWORD");
+        }
+        LoginOutcome::Existing => println!("log in as an existing user (e.g. `admin`)"),
+    }
+    if demo {
+        println!("control-centre screen: http://{addr}/#/screen");
+    }
+    zhizao_api::serve(listener, state, shutdown_signal()).await?;
+    if let Some(sim) = simulator {
+        sim.abort();
+    }
+    persister.abort();
+    hub.persist_once(&store).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://a/b.db"), "sqlite://a/b.db");
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,246 @@
+//! Live plant view: a snapshot for first paint and a WebSocket that streams
+//! state changes and counters for a chosen scope.
+//!
+//! Browsers cannot set headers on a WebSocket, so `/live` also accepts the
+//! token as `?token=`. The client subscribes to the hub before reading the
+//! `seq` it reports in `hello`, so no message falls between the two.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::ToSchema;
+use zhizao_core::MachineState;
+use zhizao_live::{LiveMessage, Scope};
+
+use crate::AppState;
+use crate::auth::{AuthUser, bearer_token, user_for_token};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::QueryMap;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateCounts {
+    pub running: i64,
+    pub idle: i64,
+    pub setup: i64,
+    pub down: i64,
+    pub offline: i64,
+}
+
+impl StateCounts {
+    fn add(&mut self, s: MachineState) {
+        match s {
+            MachineState::Running => self.running += 1,
+            MachineState::Idle => self.idle += 1,
+            MachineState::Setup => self.setup += 1,
+            MachineState::Down => self.down += 1,
+            MachineState::Offline => self.offline += 1,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MachineSnapshot {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub equipment_type: String,
+    /// running, idle, setup, down or offline.
+    pub state: String,
+    /// Epoch ms when the current state began.
+    pub since: i64,
+    pub good_today: i64,
+    pub scrap_today: i64,
+    pub temperature: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineSnapshot {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub site_code: String,
+    pub good_today: i64,
+    pub scrap_today: i64,
+    pub equipment: Vec<MachineSnapshot>,
+}
+
+/// A state change, as on the WebSocket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateEventDto {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub seq: u64,
+    pub ts: i64,
+    pub equipment_id: i64,
+    pub equipment_code: String,
+    pub line_id: i64,
+    pub state: String,
+    pub previous: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    /// Epoch ms of the snapshot.
+    pub ts: i64,
+    /// Sequence number of the newest live message included.
+    pub seq: u64,
+    pub state_counts: StateCounts,
+    pub lines: Vec<LineSnapshot>,
+    /// Recent state changes, newest first.
+    pub events: Vec<StateEventDto>,
+}
+
+/// The current state of every machine of the tenant, by line.
+#[utoipa::path(get, path = "/live/snapshot", tag = "live", security(("bearer" = [])),
+    responses((status = 200, body = Snapshot), (status = 401, body = ErrorBody)))]
+pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Snapshot>, ApiError> {
+    let tenant = u.tenant();
+    let seq = s.hub.last_seq();
+    let layout = s.store.layout(tenant).await?;
+    let machines = s.hub.machines(tenant);
+    let mut counts = StateCounts { running: 0, idle: 0, setup: 0, down: 0, offline: 0 };
+    let mut by_line: HashMap<i64, Vec<MachineSnapshot>> = HashMap::new();
+    let mut codes: HashMap<i64, (String, i64)> = HashMap::new();
+    for e in layout.equipment.iter() {
+        let live = machines.get(&e.id);
+        let state = live.map_or(MachineState::Offline, |m| m.state);
+        counts.add(state);
+        codes.insert(e.id, (e.code.clone(), e.line_id));
+        by_line.entry(e.line_id).or_default().push(MachineSnapshot {
+            id: e.id,
+            code: e.code.clone(),
+            name: e.name.clone(),
+            equipment_type: e.equipment_type.0.clone(),
+            state: state.as_str().to_owned(),
+            since: live.map_or(0, |m| m.since),
+            good_today: live.map_or(0, |m| m.good_today),
+            scrap_today: live.map_or(0, |m| m.scrap_today),
+            temperature: live.and_then(|m| m.temperature),
+        });
+    }
+    let lines = layout
+        .lines
+        .iter()
+        .map(|l| {
+            let equipment = by_line.remove(&l.id).unwrap_or_default();
+            LineSnapshot {
+                id: l.id,
+                code: l.code.clone(),
+                name: l.name.clone(),
+                site_code: layout.site_of_line(l.id).map(|s| s.code.clone()).unwrap_or_default(),
+                good_today: equipment.iter().map(|m| m.good_today).sum(),
+                scrap_today: equipment.iter().map(|m| m.scrap_today).sum(),
+                equipment,
+            }
+        })
+        .collect();
+    let events = s
+        .hub
+        .recent_events(tenant)
+        .into_iter()
+        .filter_map(|m| match m {
+            LiveMessage::State { seq, ts, equipment_id, state, previous, .. } => {
+                // Restored events carry no code; fill it from the layout.
+                let (code, line_id) = codes.get(&equipment_id).cloned()?;
+                Some(StateEventDto {
+                    kind: "state".into(),
+                    seq,
+                    ts,
+                    equipment_id,
+                    equipment_code: code,
+                    line_id,
+                    state: state.as_str().to_owned(),
+                    previous: previous.map(|p| p.as_str().to_owned()),
+                })
+            }
+            LiveMessage::Counters { .. } => None,
+        })
+        .collect();
+    Ok(Json(Snapshot { ts: zhizao_live::now_ms(), seq, state_counts: counts, lines, events }))
+}
+
+/// The caller of the live socket: header token or `?token=`.
+pub struct LiveCaller {
+    tenant_id: i64,
+    scope: Scope,
+}
+
+impl FromRequestParts<AppState> for LiveCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
+        if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "token" | "scope")) {
+            return Err(ApiError::validation(k.clone(), format!("unknown query parameter `{k}`; expected token, scope")));
+        }
+        let token = bearer_token(parts)
+            .map(str::to_owned)
+            .or_else(|| q.get("token").cloned())
+            .ok_or_else(|| ApiError::unauthorized("missing token: send `Authorization: Bearer …` or `?token=`"))?;
+        let user = user_for_token(state, &token).await?;
+        let scope = match q.get("scope") {
+            None => Scope::All,
+            Some(s) => s.parse::<Scope>().map_err(|e| ApiError::validation("scope", e.to_string()))?,
+        };
+        Ok(LiveCaller { tenant_id: user.tenant_id, scope })
+    }
+}
+
+/// WebSocket stream of state changes and counters.
+///
+/// Query: `token` (or the Authorization header) and `scope` = `all` (default),
+/// `site:ID`, `line:ID` or `equipment:ID`. Messages are JSON text frames:
+/// first `{"type":"hello","scope":…,"seq":…}`, then `state` and `counters`
+/// messages each with a rising `seq`; `{"type":"lagged","missed":n}` says
+/// the client fell behind and should reload the snapshot.
+#[utoipa::path(get, path = "/live", tag = "live",
+    params(("token" = Option<String>, Query, description = "bearer token, for browsers"),
+        ("scope" = Option<String>, Query, description = "all | site:ID | line:ID | equipment:ID")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn socket(State(s): State<AppState>, caller: LiveCaller, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| stream(s, caller, socket))
+}
+
+async fn stream(s: AppState, caller: LiveCaller, socket: WebSocket) {
+    let mut rx = s.hub.subscribe();
+    let (mut tx, mut incoming) = socket.split();
+    s.metrics.live_connections.inc();
+    let hello = serde_json::json!({"type": "hello", "scope": caller.scope.to_string(), "seq": s.hub.last_seq()});
+    let mut open = tx.send(Message::Text(hello.to_string().into())).await.is_ok();
+    while open {
+        tokio::select! {
+            msg = rx.recv() => {
+                let text = match msg {
+                    Ok(env) => {
+                        if env.placement.tenant_id != caller.tenant_id || !caller.scope.matches(&env.placement) {
+                            continue;
+                        }
+                        match serde_json::to_string(&env.message) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot serialise live message");
+                                continue;
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => serde_json::json!({"type": "lagged", "missed": n}).to_string(),
+                    Err(RecvError::Closed) => break,
+                };
+                open = tx.send(Message::Text(text.into())).await.is_ok();
+            }
+            incoming_msg = incoming.next() => {
+                // Clients only close or ping; axum answers pings itself.
+                open = matches!(incoming_msg, Some(Ok(m)) if !matches!(m, Message::Close(_)));
+            }
+        }
+    }
+    s.metrics.live_connections.dec();
+}
