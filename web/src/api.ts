@@ -113,6 +113,8 @@ export interface LiveLine {
 
 export interface Snapshot {
   ts: number;
+  /** Sequence number of the last live message reflected in this snapshot. */
+  seq: number;
   state_counts: StateCounts;
   lines: LiveLine[];
   events: StateEvent[];

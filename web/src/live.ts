@@ -74,7 +74,7 @@ export function useLiveFeed(scope = 'all') {
       const snap = await liveSnapshot();
       if (stopped) return;
       applySnapshot(snap);
-      for (const msg of buffered) if (msg.type !== 'hello' && msg.ts > snap.ts) apply(msg);
+      for (const msg of buffered) if (msg.type !== 'hello' && msg.seq > snap.seq) apply(msg);
     } catch (err) {
       state.error = err instanceof Error ? err.message : String(err);
     } finally {

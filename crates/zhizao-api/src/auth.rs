@@ -136,7 +136,10 @@ pub async fn login(
 /// The logged-in user and their tenant.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<MeResponse>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<MeResponse>, ApiError> {
     let tenant = state.store.get_tenant(user.tenant()).await?;
     let u = user.0;
     Ok(Json(MeResponse {

@@ -96,10 +96,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
-            StoreError::Conflict { field, message } => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{field}: {message}"))
-                    .with_field(field)
-            }
+            StoreError::Conflict { field, message } => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{field}: {message}"),
+            )
+            .with_field(field),
             StoreError::MissingParent { field, message } => {
                 ApiError::validation(field.clone(), format!("{field}: {message}"))
             }

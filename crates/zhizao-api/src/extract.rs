@@ -33,16 +33,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                 "expected a body with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| match e {
-                BytesRejection::FailedToBufferBody(_) => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "request body is larger than the server accepts",
-                ),
-                other => ApiError::bad_request(other.body_text()),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(_) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is larger than the server accepts",
+            ),
+            other => ApiError::bad_request(other.body_text()),
+        })?;
         parse_json(&bytes).map(ValidJson)
     }
 }
@@ -81,6 +79,23 @@ fn named_field(msg: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_owned())
 }
 
+/// A numeric `{id}` path segment; anything else is a 422 naming `id`.
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        raw.parse::<i64>()
+            .map(IdPath)
+            .map_err(|_| ApiError::validation("id", format!("id: `{raw}` is not an integer id")))
+    }
+}
+
 /// Raw query parameters.
 pub struct QueryMap(pub HashMap<String, String>);
 
@@ -109,7 +124,10 @@ fn int_param(name: &str, v: &str) -> Result<i64, ApiError> {
 
 /// Builds a [`ListQuery`] from `limit`, `offset`, `sort`, `q` and the
 /// endpoint's own filters; any other parameter is an error.
-pub fn list_query(params: &HashMap<String, String>, filters: &[FilterSpec]) -> Result<ListQuery, ApiError> {
+pub fn list_query(
+    params: &HashMap<String, String>,
+    filters: &[FilterSpec],
+) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery::default();
     for (k, v) in params {
         match k.as_str() {
@@ -126,7 +144,10 @@ pub fn list_query(params: &HashMap<String, String>, filters: &[FilterSpec]) -> R
             "offset" => {
                 let n = int_param("offset", v)?;
                 if n < 0 {
-                    return Err(ApiError::validation("offset", "offset: must not be negative"));
+                    return Err(ApiError::validation(
+                        "offset",
+                        "offset: must not be negative",
+                    ));
                 }
                 q.offset = n;
             }
@@ -153,7 +174,10 @@ pub fn list_query(params: &HashMap<String, String>, filters: &[FilterSpec]) -> R
                         .collect();
                     ApiError::validation(
                         other,
-                        format!("unknown query parameter `{other}`; expected one of {}", known.join(", ")),
+                        format!(
+                            "unknown query parameter `{other}`; expected one of {}",
+                            known.join(", ")
+                        ),
                     )
                 })?;
                 let value = if spec.integer {
@@ -185,7 +209,10 @@ mod tests {
     #[test]
     fn json_errors_name_the_field() {
         let e = parse_json::<Body>(br#"{"code":"A","line_id":"x"}"#).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.field.as_deref()), (422, Some("line_id")));
+        assert_eq!(
+            (e.status.as_u16(), e.field.as_deref()),
+            (422, Some("line_id"))
+        );
         let e = parse_json::<Body>(br#"{"code":"A","line_id":1,"colour":2}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("colour"));
         let e = parse_json::<Body>(br#"{"code":"A"}"#).unwrap_err();
@@ -198,15 +225,44 @@ mod tests {
 
     #[test]
     fn list_params_are_checked() {
-        let f = [FilterSpec { name: "line_id", condition: "line_id = {}", integer: true }];
+        let f = [FilterSpec {
+            name: "line_id",
+            condition: "line_id = {}",
+            integer: true,
+        }];
         let p = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
-        let q = list_query(&p(&[("limit", "10"), ("sort", "-name"), ("line_id", "3")]), &f).unwrap();
+        let q = list_query(
+            &p(&[("limit", "10"), ("sort", "-name"), ("line_id", "3")]),
+            &f,
+        )
+        .unwrap();
         assert_eq!((q.limit, q.sort, q.descending), (10, Sort::Name, true));
         assert_eq!(q.filters, vec![("line_id = {}", Filter::Int(3))]);
-        assert_eq!(list_query(&p(&[("limit", "0")]), &f).unwrap_err().field.as_deref(), Some("limit"));
-        assert_eq!(list_query(&p(&[("site_id", "1")]), &f).unwrap_err().field.as_deref(), Some("site_id"));
-        assert_eq!(list_query(&p(&[("line_id", "x")]), &f).unwrap_err().field.as_deref(), Some("line_id"));
+        assert_eq!(
+            list_query(&p(&[("limit", "0")]), &f)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("limit")
+        );
+        assert_eq!(
+            list_query(&p(&[("site_id", "1")]), &f)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("site_id")
+        );
+        assert_eq!(
+            list_query(&p(&[("line_id", "x")]), &f)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("line_id")
+        );
     }
 }

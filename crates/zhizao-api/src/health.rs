@@ -51,10 +51,27 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         let live_connections = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
-        registry.register("live_connections", "Open live WebSocket connections", live_connections.clone());
-        Self { registry, requests, latency, live_connections }
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "live_connections",
+            "Open live WebSocket connections",
+            live_connections.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            live_connections,
+        }
     }
 }
 
@@ -69,11 +86,17 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let res = next.run(req).await;
     metrics
         .latency
-        .get_or_create(&RouteLabels { route: route.clone() })
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
         .observe(start.elapsed().as_secs_f64());
     metrics
         .requests
-        .get_or_create(&RequestLabels { method, route, status: res.status().as_u16() })
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status: res.status().as_u16(),
+        })
         .inc();
     res
 }
@@ -90,7 +113,11 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
     s.store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database is not reachable",
+        )
     })?;
     Ok("ready")
 }
@@ -101,7 +128,10 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &s.metrics.registry) {
         Ok(()) => (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             out,
         )
             .into_response(),

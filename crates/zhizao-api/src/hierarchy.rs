@@ -3,7 +3,7 @@
 //! Ids of another tenant answer 404, exactly like ids that do not exist.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -16,13 +16,16 @@ use zhizao_store::{
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{FilterSpec, QueryMap, ValidJson, list_query};
+use crate::extract::{FilterSpec, IdPath, QueryMap, ValidJson, list_query};
 
 /// RFC 3339 text of an epoch-millisecond time.
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -219,19 +222,45 @@ pub struct UpdateEquipment {
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
-const AREA_FILTERS: &[FilterSpec] = &[FilterSpec { name: "site_id", condition: "site_id = {}", integer: true }];
+const AREA_FILTERS: &[FilterSpec] = &[FilterSpec {
+    name: "site_id",
+    condition: "site_id = {}",
+    integer: true,
+}];
 const LINE_FILTERS: &[FilterSpec] = &[
-    FilterSpec { name: "area_id", condition: "area_id = {}", integer: true },
-    FilterSpec { name: "site_id", condition: "area_id IN (SELECT id FROM areas WHERE site_id = {})", integer: true },
+    FilterSpec {
+        name: "area_id",
+        condition: "area_id = {}",
+        integer: true,
+    },
+    FilterSpec {
+        name: "site_id",
+        condition: "area_id IN (SELECT id FROM areas WHERE site_id = {})",
+        integer: true,
+    },
 ];
 const EQUIPMENT_FILTERS: &[FilterSpec] = &[
-    FilterSpec { name: "line_id", condition: "line_id = {}", integer: true },
-    FilterSpec { name: "equipment_type", condition: "equipment_type = {}", integer: false },
-    FilterSpec { name: "work_cell", condition: "work_cell = {}", integer: false },
+    FilterSpec {
+        name: "line_id",
+        condition: "line_id = {}",
+        integer: true,
+    },
+    FilterSpec {
+        name: "equipment_type",
+        condition: "equipment_type = {}",
+        integer: false,
+    },
+    FilterSpec {
+        name: "work_cell",
+        condition: "work_cell = {}",
+        integer: false,
+    },
 ];
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -241,39 +270,77 @@ type ApiResult<T> = Result<T, ApiError>;
 /// List sites.
 #[utoipa::path(get, path = "/sites", tag = "hierarchy", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = PageDto<SiteDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_sites(State(s): State<AppState>, u: AuthUser, QueryMap(q): QueryMap) -> ApiResult<Json<PageDto<SiteDto>>> {
-    Ok(page(s.store.list_sites(u.tenant(), &list_query(&q, &[])?).await?))
+pub async fn list_sites(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> ApiResult<Json<PageDto<SiteDto>>> {
+    Ok(page(
+        s.store
+            .list_sites(u.tenant(), &list_query(&q, &[])?)
+            .await?,
+    ))
 }
 
 /// Create a site.
 #[utoipa::path(post, path = "/sites", tag = "hierarchy", security(("bearer" = [])), request_body = CreateSite,
     responses((status = 201, body = SiteDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_site(State(s): State<AppState>, u: AuthUser, ValidJson(b): ValidJson<CreateSite>) -> ApiResult<(StatusCode, Json<SiteDto>)> {
+pub async fn create_site(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(b): ValidJson<CreateSite>,
+) -> ApiResult<(StatusCode, Json<SiteDto>)> {
     u.require_master_data_editor()?;
-    let new = NewSite { code: b.code, name: b.name, timezone: b.timezone };
-    Ok((StatusCode::CREATED, Json(s.store.create_site(u.tenant(), new).await?.into())))
+    let new = NewSite {
+        code: b.code,
+        name: b.name,
+        timezone: b.timezone,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_site(u.tenant(), new).await?.into()),
+    ))
 }
 
 /// Get a site.
 #[utoipa::path(get, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = SiteDto), (status = 404, body = ErrorBody)))]
-pub async fn get_site(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<SiteDto>> {
+pub async fn get_site(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<SiteDto>> {
     Ok(Json(s.store.get_site(u.tenant(), id).await?.into()))
 }
 
 /// Change some fields of a site.
 #[utoipa::path(patch, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateSite,
     responses((status = 200, body = SiteDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_site(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>, ValidJson(b): ValidJson<UpdateSite>) -> ApiResult<Json<SiteDto>> {
+pub async fn update_site(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<UpdateSite>,
+) -> ApiResult<Json<SiteDto>> {
     u.require_master_data_editor()?;
-    let patch = SitePatch { code: b.code, name: b.name, timezone: b.timezone };
-    Ok(Json(s.store.update_site(u.tenant(), id, patch).await?.into()))
+    let patch = SitePatch {
+        code: b.code,
+        name: b.name,
+        timezone: b.timezone,
+    };
+    Ok(Json(
+        s.store.update_site(u.tenant(), id, patch).await?.into(),
+    ))
 }
 
 /// Delete a site that has no areas.
 #[utoipa::path(delete, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_site(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_site(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     u.require_master_data_editor()?;
     s.store.delete_site(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -285,39 +352,77 @@ pub async fn delete_site(State(s): State<AppState>, u: AuthUser, Path(id): Path<
 #[utoipa::path(get, path = "/areas", tag = "hierarchy", security(("bearer" = [])),
     params(PageParams, ("site_id" = Option<i64>, Query, description = "only areas of this site")),
     responses((status = 200, body = PageDto<AreaDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_areas(State(s): State<AppState>, u: AuthUser, QueryMap(q): QueryMap) -> ApiResult<Json<PageDto<AreaDto>>> {
-    Ok(page(s.store.list_areas(u.tenant(), &list_query(&q, AREA_FILTERS)?).await?))
+pub async fn list_areas(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> ApiResult<Json<PageDto<AreaDto>>> {
+    Ok(page(
+        s.store
+            .list_areas(u.tenant(), &list_query(&q, AREA_FILTERS)?)
+            .await?,
+    ))
 }
 
 /// Create an area in a site.
 #[utoipa::path(post, path = "/areas", tag = "hierarchy", security(("bearer" = [])), request_body = CreateArea,
     responses((status = 201, body = AreaDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_area(State(s): State<AppState>, u: AuthUser, ValidJson(b): ValidJson<CreateArea>) -> ApiResult<(StatusCode, Json<AreaDto>)> {
+pub async fn create_area(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(b): ValidJson<CreateArea>,
+) -> ApiResult<(StatusCode, Json<AreaDto>)> {
     u.require_master_data_editor()?;
-    let new = NewArea { site_id: b.site_id, code: b.code, name: b.name };
-    Ok((StatusCode::CREATED, Json(s.store.create_area(u.tenant(), new).await?.into())))
+    let new = NewArea {
+        site_id: b.site_id,
+        code: b.code,
+        name: b.name,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_area(u.tenant(), new).await?.into()),
+    ))
 }
 
 /// Get an area.
 #[utoipa::path(get, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = AreaDto), (status = 404, body = ErrorBody)))]
-pub async fn get_area(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<AreaDto>> {
+pub async fn get_area(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<AreaDto>> {
     Ok(Json(s.store.get_area(u.tenant(), id).await?.into()))
 }
 
 /// Change some fields of an area.
 #[utoipa::path(patch, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateArea,
     responses((status = 200, body = AreaDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_area(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>, ValidJson(b): ValidJson<UpdateArea>) -> ApiResult<Json<AreaDto>> {
+pub async fn update_area(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<UpdateArea>,
+) -> ApiResult<Json<AreaDto>> {
     u.require_master_data_editor()?;
-    let patch = AreaPatch { site_id: b.site_id, code: b.code, name: b.name };
-    Ok(Json(s.store.update_area(u.tenant(), id, patch).await?.into()))
+    let patch = AreaPatch {
+        site_id: b.site_id,
+        code: b.code,
+        name: b.name,
+    };
+    Ok(Json(
+        s.store.update_area(u.tenant(), id, patch).await?.into(),
+    ))
 }
 
 /// Delete an area that has no lines.
 #[utoipa::path(delete, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_area(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_area(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     u.require_master_data_editor()?;
     s.store.delete_area(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -330,39 +435,77 @@ pub async fn delete_area(State(s): State<AppState>, u: AuthUser, Path(id): Path<
     params(PageParams, ("area_id" = Option<i64>, Query, description = "only lines of this area"),
         ("site_id" = Option<i64>, Query, description = "only lines of this site")),
     responses((status = 200, body = PageDto<LineDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_lines(State(s): State<AppState>, u: AuthUser, QueryMap(q): QueryMap) -> ApiResult<Json<PageDto<LineDto>>> {
-    Ok(page(s.store.list_lines(u.tenant(), &list_query(&q, LINE_FILTERS)?).await?))
+pub async fn list_lines(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> ApiResult<Json<PageDto<LineDto>>> {
+    Ok(page(
+        s.store
+            .list_lines(u.tenant(), &list_query(&q, LINE_FILTERS)?)
+            .await?,
+    ))
 }
 
 /// Create a line in an area.
 #[utoipa::path(post, path = "/lines", tag = "hierarchy", security(("bearer" = [])), request_body = CreateLine,
     responses((status = 201, body = LineDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_line(State(s): State<AppState>, u: AuthUser, ValidJson(b): ValidJson<CreateLine>) -> ApiResult<(StatusCode, Json<LineDto>)> {
+pub async fn create_line(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(b): ValidJson<CreateLine>,
+) -> ApiResult<(StatusCode, Json<LineDto>)> {
     u.require_master_data_editor()?;
-    let new = NewLine { area_id: b.area_id, code: b.code, name: b.name };
-    Ok((StatusCode::CREATED, Json(s.store.create_line(u.tenant(), new).await?.into())))
+    let new = NewLine {
+        area_id: b.area_id,
+        code: b.code,
+        name: b.name,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_line(u.tenant(), new).await?.into()),
+    ))
 }
 
 /// Get a line.
 #[utoipa::path(get, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = LineDto), (status = 404, body = ErrorBody)))]
-pub async fn get_line(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<LineDto>> {
+pub async fn get_line(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<LineDto>> {
     Ok(Json(s.store.get_line(u.tenant(), id).await?.into()))
 }
 
 /// Change some fields of a line.
 #[utoipa::path(patch, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateLine,
     responses((status = 200, body = LineDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_line(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>, ValidJson(b): ValidJson<UpdateLine>) -> ApiResult<Json<LineDto>> {
+pub async fn update_line(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<UpdateLine>,
+) -> ApiResult<Json<LineDto>> {
     u.require_master_data_editor()?;
-    let patch = LinePatch { area_id: b.area_id, code: b.code, name: b.name };
-    Ok(Json(s.store.update_line(u.tenant(), id, patch).await?.into()))
+    let patch = LinePatch {
+        area_id: b.area_id,
+        code: b.code,
+        name: b.name,
+    };
+    Ok(Json(
+        s.store.update_line(u.tenant(), id, patch).await?.into(),
+    ))
 }
 
 /// Delete a line that has no equipment.
 #[utoipa::path(delete, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_line(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_line(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     u.require_master_data_editor()?;
     s.store.delete_line(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -376,14 +519,26 @@ pub async fn delete_line(State(s): State<AppState>, u: AuthUser, Path(id): Path<
         ("equipment_type" = Option<String>, Query, description = "only equipment of this type"),
         ("work_cell" = Option<String>, Query, description = "only equipment of this work cell")),
     responses((status = 200, body = PageDto<EquipmentDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_equipment(State(s): State<AppState>, u: AuthUser, QueryMap(q): QueryMap) -> ApiResult<Json<PageDto<EquipmentDto>>> {
-    Ok(page(s.store.list_equipment(u.tenant(), &list_query(&q, EQUIPMENT_FILTERS)?).await?))
+pub async fn list_equipment(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> ApiResult<Json<PageDto<EquipmentDto>>> {
+    Ok(page(
+        s.store
+            .list_equipment(u.tenant(), &list_query(&q, EQUIPMENT_FILTERS)?)
+            .await?,
+    ))
 }
 
 /// Create equipment on a line.
 #[utoipa::path(post, path = "/equipment", tag = "hierarchy", security(("bearer" = [])), request_body = CreateEquipment,
     responses((status = 201, body = EquipmentDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_equipment(State(s): State<AppState>, u: AuthUser, ValidJson(b): ValidJson<CreateEquipment>) -> ApiResult<(StatusCode, Json<EquipmentDto>)> {
+pub async fn create_equipment(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(b): ValidJson<CreateEquipment>,
+) -> ApiResult<(StatusCode, Json<EquipmentDto>)> {
     u.require_master_data_editor()?;
     let new = NewEquipment {
         line_id: b.line_id,
@@ -393,20 +548,32 @@ pub async fn create_equipment(State(s): State<AppState>, u: AuthUser, ValidJson(
         work_cell: b.work_cell,
         attributes: b.attributes,
     };
-    Ok((StatusCode::CREATED, Json(s.store.create_equipment(u.tenant(), new).await?.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_equipment(u.tenant(), new).await?.into()),
+    ))
 }
 
 /// Get one equipment.
 #[utoipa::path(get, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = EquipmentDto), (status = 404, body = ErrorBody)))]
-pub async fn get_equipment(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<Json<EquipmentDto>> {
+pub async fn get_equipment(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<EquipmentDto>> {
     Ok(Json(s.store.get_equipment(u.tenant(), id).await?.into()))
 }
 
 /// Change some fields of an equipment.
 #[utoipa::path(patch, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateEquipment,
     responses((status = 200, body = EquipmentDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_equipment(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>, ValidJson(b): ValidJson<UpdateEquipment>) -> ApiResult<Json<EquipmentDto>> {
+pub async fn update_equipment(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<UpdateEquipment>,
+) -> ApiResult<Json<EquipmentDto>> {
     u.require_master_data_editor()?;
     let patch = EquipmentPatch {
         line_id: b.line_id,
@@ -416,13 +583,22 @@ pub async fn update_equipment(State(s): State<AppState>, u: AuthUser, Path(id): 
         work_cell: b.work_cell,
         attributes: b.attributes,
     };
-    Ok(Json(s.store.update_equipment(u.tenant(), id, patch).await?.into()))
+    Ok(Json(
+        s.store
+            .update_equipment(u.tenant(), id, patch)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete an equipment and its live status history.
 #[utoipa::path(delete, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_equipment(State(s): State<AppState>, u: AuthUser, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete_equipment(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     u.require_master_data_editor()?;
     s.store.delete_equipment(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)

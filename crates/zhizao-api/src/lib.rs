@@ -18,8 +18,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, middleware};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,7 +41,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, hub: Arc<LiveHub>, max_body_bytes: usize) -> Self {
-        Self { store, hub, metrics: Arc::new(Metrics::default()), max_body_bytes }
+        Self {
+            store,
+            hub,
+            metrics: Arc::new(Metrics::default()),
+            max_body_bytes,
+        }
     }
 }
 
@@ -63,7 +68,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, doc: &mut OpenApiDoc) {
         let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -73,13 +81,32 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
-        .routes(routes!(hierarchy::get_site, hierarchy::update_site, hierarchy::delete_site))
+        .routes(routes!(
+            hierarchy::get_site,
+            hierarchy::update_site,
+            hierarchy::delete_site
+        ))
         .routes(routes!(hierarchy::list_areas, hierarchy::create_area))
-        .routes(routes!(hierarchy::get_area, hierarchy::update_area, hierarchy::delete_area))
+        .routes(routes!(
+            hierarchy::get_area,
+            hierarchy::update_area,
+            hierarchy::delete_area
+        ))
         .routes(routes!(hierarchy::list_lines, hierarchy::create_line))
-        .routes(routes!(hierarchy::get_line, hierarchy::update_line, hierarchy::delete_line))
-        .routes(routes!(hierarchy::list_equipment, hierarchy::create_equipment))
-        .routes(routes!(hierarchy::get_equipment, hierarchy::update_equipment, hierarchy::delete_equipment))
+        .routes(routes!(
+            hierarchy::get_line,
+            hierarchy::update_line,
+            hierarchy::delete_line
+        ))
+        .routes(routes!(
+            hierarchy::list_equipment,
+            hierarchy::create_equipment
+        ))
+        .routes(routes!(
+            hierarchy::get_equipment,
+            hierarchy::update_equipment,
+            hierarchy::delete_equipment
+        ))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::socket))
         .routes(routes!(openapi_json))
@@ -107,7 +134,12 @@ async fn openapi_json() -> Json<&'static OpenApiDoc> {
 
 async fn fallback(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no API route {}", uri.path())).into_response();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no API route {}", uri.path()),
+        )
+        .into_response();
     }
     zhizao_web::serve(uri).await
 }
@@ -118,7 +150,10 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), health::track))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            health::track,
+        ))
         .with_state(state)
 }
 

@@ -105,7 +105,13 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
     let seq = s.hub.last_seq();
     let layout = s.store.layout(tenant).await?;
     let machines = s.hub.machines(tenant);
-    let mut counts = StateCounts { running: 0, idle: 0, setup: 0, down: 0, offline: 0 };
+    let mut counts = StateCounts {
+        running: 0,
+        idle: 0,
+        setup: 0,
+        down: 0,
+        offline: 0,
+    };
     let mut by_line: HashMap<i64, Vec<MachineSnapshot>> = HashMap::new();
     let mut codes: HashMap<i64, (String, i64)> = HashMap::new();
     for e in layout.equipment.iter() {
@@ -134,7 +140,10 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
                 id: l.id,
                 code: l.code.clone(),
                 name: l.name.clone(),
-                site_code: layout.site_of_line(l.id).map(|s| s.code.clone()).unwrap_or_default(),
+                site_code: layout
+                    .site_of_line(l.id)
+                    .map(|s| s.code.clone())
+                    .unwrap_or_default(),
                 good_today: equipment.iter().map(|m| m.good_today).sum(),
                 scrap_today: equipment.iter().map(|m| m.scrap_today).sum(),
                 equipment,
@@ -146,7 +155,14 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
         .recent_events(tenant)
         .into_iter()
         .filter_map(|m| match m {
-            LiveMessage::State { seq, ts, equipment_id, state, previous, .. } => {
+            LiveMessage::State {
+                seq,
+                ts,
+                equipment_id,
+                state,
+                previous,
+                ..
+            } => {
                 // Restored events carry no code; fill it from the layout.
                 let (code, line_id) = codes.get(&equipment_id).cloned()?;
                 Some(StateEventDto {
@@ -163,7 +179,13 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
             LiveMessage::Counters { .. } => None,
         })
         .collect();
-    Ok(Json(Snapshot { ts: zhizao_live::now_ms(), seq, state_counts: counts, lines, events }))
+    Ok(Json(Snapshot {
+        ts: zhizao_live::now_ms(),
+        seq,
+        state_counts: counts,
+        lines,
+        events,
+    }))
 }
 
 /// The caller of the live socket: header token or `?token=`.
@@ -178,18 +200,28 @@ impl FromRequestParts<AppState> for LiveCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
         if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "token" | "scope")) {
-            return Err(ApiError::validation(k.clone(), format!("unknown query parameter `{k}`; expected token, scope")));
+            return Err(ApiError::validation(
+                k.clone(),
+                format!("unknown query parameter `{k}`; expected token, scope"),
+            ));
         }
         let token = bearer_token(parts)
             .map(str::to_owned)
             .or_else(|| q.get("token").cloned())
-            .ok_or_else(|| ApiError::unauthorized("missing token: send `Authorization: Bearer …` or `?token=`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing token: send `Authorization: Bearer …` or `?token=`")
+            })?;
         let user = user_for_token(state, &token).await?;
         let scope = match q.get("scope") {
             None => Scope::All,
-            Some(s) => s.parse::<Scope>().map_err(|e| ApiError::validation("scope", e.to_string()))?,
+            Some(s) => s
+                .parse::<Scope>()
+                .map_err(|e| ApiError::validation("scope", e.to_string()))?,
         };
-        Ok(LiveCaller { tenant_id: user.tenant_id, scope })
+        Ok(LiveCaller {
+            tenant_id: user.tenant_id,
+            scope,
+        })
     }
 }
 
@@ -205,7 +237,11 @@ impl FromRequestParts<AppState> for LiveCaller {
         ("scope" = Option<String>, Query, description = "all | site:ID | line:ID | equipment:ID")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn socket(State(s): State<AppState>, caller: LiveCaller, ws: WebSocketUpgrade) -> Response {
+pub async fn socket(
+    State(s): State<AppState>,
+    caller: LiveCaller,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.on_upgrade(move |socket| stream(s, caller, socket))
 }
 
@@ -214,7 +250,10 @@ async fn stream(s: AppState, caller: LiveCaller, socket: WebSocket) {
     let (mut tx, mut incoming) = socket.split();
     s.metrics.live_connections.inc();
     let hello = serde_json::json!({"type": "hello", "scope": caller.scope.to_string(), "seq": s.hub.last_seq()});
-    let mut open = tx.send(Message::Text(hello.to_string().into())).await.is_ok();
+    let mut open = tx
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_ok();
     while open {
         tokio::select! {
             msg = rx.recv() => {

@@ -106,14 +106,13 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let database_url = match o.database_url {
             Some(url) => {
-                if !(url.starts_with("sqlite:") || url.starts_with("postgres://")
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
                     || url.starts_with("postgresql://"))
                 {
                     return Err(ConfigError::Invalid {
                         setting: "database_url",
-                        message: format!(
-                            "`{url}` must start with sqlite: or postgres://"
-                        ),
+                        message: format!("`{url}` must start with sqlite: or postgres://"),
                     });
                 }
                 url

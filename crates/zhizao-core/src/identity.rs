@@ -72,7 +72,9 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown role `{0}` (expected one of admin, planner, quality, maintenance, operator, viewer)")]
+#[error(
+    "unknown role `{0}` (expected one of admin, planner, quality, maintenance, operator, viewer)"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

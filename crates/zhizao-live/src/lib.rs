@@ -236,17 +236,22 @@ impl LiveHub {
                 tracing::warn!(equipment = s.equipment_id, state = %s.state, "skipping unknown stored state");
                 continue;
             };
-            inner.tenants.entry(s.tenant_id).or_default().machines.insert(
-                s.equipment_id,
-                MachineLive {
-                    state,
-                    since: s.since,
-                    day: s.day.clone(),
-                    good_today: s.good_today,
-                    scrap_today: s.scrap_today,
-                    temperature: s.temperature,
-                },
-            );
+            inner
+                .tenants
+                .entry(s.tenant_id)
+                .or_default()
+                .machines
+                .insert(
+                    s.equipment_id,
+                    MachineLive {
+                        state,
+                        since: s.since,
+                        day: s.day.clone(),
+                        good_today: s.good_today,
+                        scrap_today: s.scrap_today,
+                        temperature: s.temperature,
+                    },
+                );
         }
         // `events` come newest first; the ticker keeps that order.
         for e in events {

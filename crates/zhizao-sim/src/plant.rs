@@ -35,21 +35,61 @@ const PLANT: &[SiteSpec] = &[
                 code: "STL-FAB",
                 name: "下料加工区",
                 lines: &[
-                    LineSpec { code: "L-CUT", name: "数控切割线", prefix: "CUT", machine_name: "数控火焰/等离子切割机", equipment_type: "cnc_cutting", count: 6, power_kw: 45 },
-                    LineSpec { code: "L-DRL", name: "钻孔线", prefix: "DRL", machine_name: "三维数控钻床", equipment_type: "drilling", count: 6, power_kw: 22 },
+                    LineSpec {
+                        code: "L-CUT",
+                        name: "数控切割线",
+                        prefix: "CUT",
+                        machine_name: "数控火焰/等离子切割机",
+                        equipment_type: "cnc_cutting",
+                        count: 6,
+                        power_kw: 45,
+                    },
+                    LineSpec {
+                        code: "L-DRL",
+                        name: "钻孔线",
+                        prefix: "DRL",
+                        machine_name: "三维数控钻床",
+                        equipment_type: "drilling",
+                        count: 6,
+                        power_kw: 22,
+                    },
                 ],
             },
             AreaSpec {
                 code: "STL-ASM",
                 name: "组立焊接区",
-                lines: &[LineSpec { code: "L-WLD", name: "组立焊接线", prefix: "WLD", machine_name: "埋弧焊/组立机", equipment_type: "welding", count: 8, power_kw: 60 }],
+                lines: &[LineSpec {
+                    code: "L-WLD",
+                    name: "组立焊接线",
+                    prefix: "WLD",
+                    machine_name: "埋弧焊/组立机",
+                    equipment_type: "welding",
+                    count: 8,
+                    power_kw: 60,
+                }],
             },
             AreaSpec {
                 code: "STL-FIN",
                 name: "表面处理区",
                 lines: &[
-                    LineSpec { code: "L-BLS", name: "抛丸线", prefix: "BLS", machine_name: "通过式抛丸机", equipment_type: "shot_blasting", count: 4, power_kw: 110 },
-                    LineSpec { code: "L-PNT", name: "喷涂线", prefix: "PNT", machine_name: "喷涂房", equipment_type: "painting", count: 6, power_kw: 30 },
+                    LineSpec {
+                        code: "L-BLS",
+                        name: "抛丸线",
+                        prefix: "BLS",
+                        machine_name: "通过式抛丸机",
+                        equipment_type: "shot_blasting",
+                        count: 4,
+                        power_kw: 110,
+                    },
+                    LineSpec {
+                        code: "L-PNT",
+                        name: "喷涂线",
+                        prefix: "PNT",
+                        machine_name: "喷涂房",
+                        equipment_type: "painting",
+                        count: 6,
+                        power_kw: 30,
+                    },
                 ],
             },
         ],
@@ -62,16 +102,48 @@ const PLANT: &[SiteSpec] = &[
                 code: "PMP-MCH",
                 name: "机加工区",
                 lines: &[
-                    LineSpec { code: "L-TRN", name: "数控车削线", prefix: "TRN", machine_name: "数控车床", equipment_type: "cnc_turning", count: 4, power_kw: 15 },
-                    LineSpec { code: "L-MC", name: "加工中心线", prefix: "MC", machine_name: "立式加工中心", equipment_type: "machining_center", count: 4, power_kw: 18 },
+                    LineSpec {
+                        code: "L-TRN",
+                        name: "数控车削线",
+                        prefix: "TRN",
+                        machine_name: "数控车床",
+                        equipment_type: "cnc_turning",
+                        count: 4,
+                        power_kw: 15,
+                    },
+                    LineSpec {
+                        code: "L-MC",
+                        name: "加工中心线",
+                        prefix: "MC",
+                        machine_name: "立式加工中心",
+                        equipment_type: "machining_center",
+                        count: 4,
+                        power_kw: 18,
+                    },
                 ],
             },
             AreaSpec {
                 code: "PMP-ASM",
                 name: "装配试验区",
                 lines: &[
-                    LineSpec { code: "L-ASM", name: "装配线", prefix: "ASM", machine_name: "装配工位", equipment_type: "assembly", count: 2, power_kw: 5 },
-                    LineSpec { code: "L-TST", name: "性能试验台", prefix: "TST", machine_name: "潜水泵试验台", equipment_type: "test_bench", count: 2, power_kw: 75 },
+                    LineSpec {
+                        code: "L-ASM",
+                        name: "装配线",
+                        prefix: "ASM",
+                        machine_name: "装配工位",
+                        equipment_type: "assembly",
+                        count: 2,
+                        power_kw: 5,
+                    },
+                    LineSpec {
+                        code: "L-TST",
+                        name: "性能试验台",
+                        prefix: "TST",
+                        machine_name: "潜水泵试验台",
+                        equipment_type: "test_bench",
+                        count: 2,
+                        power_kw: 75,
+                    },
                 ],
             },
         ],
@@ -133,7 +205,8 @@ pub async fn seed(store: &Store, tenant_id: i64) -> Result<bool, StoreError> {
                     )
                     .await?;
                 for i in 1..=l.count {
-                    let attributes = json!({"power_kw": l.power_kw, "commissioned": 2018 + (i % 6)});
+                    let attributes =
+                        json!({"power_kw": l.power_kw, "commissioned": 2018 + (i % 6)});
                     store
                         .create_equipment(
                             tenant_id,
@@ -142,7 +215,7 @@ pub async fn seed(store: &Store, tenant_id: i64) -> Result<bool, StoreError> {
                                 code: format!("{}-{i:02}", l.prefix),
                                 name: format!("{} {i}#", l.machine_name),
                                 equipment_type: l.equipment_type.into(),
-                                work_cell: Some(format!("{}-C{}", l.prefix, (i + 1) / 2)),
+                                work_cell: Some(format!("{}-C{}", l.prefix, i.div_ceil(2))),
                                 attributes: attributes.as_object().cloned().unwrap_or_default(),
                             },
                         )

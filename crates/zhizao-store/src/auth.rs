@@ -5,8 +5,8 @@
 //! so a leaked database does not leak live tokens. Sessions live in the
 //! relational store so every node of a cluster accepts them.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, FromRow};
@@ -200,9 +200,11 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(p)
-            .await?))
+            .await?),
+        )
     }
 
     /// Starts a session and returns the bearer token (shown to the client once).
@@ -225,11 +227,9 @@ impl Store {
 
     /// The user behind a live token, or `None` if unknown or expired.
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>> {
-        let sql = format!(
-            "SELECT u.id, u.tenant_id, u.username, u.role, u.created_at FROM api_sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2"
-        );
-        let row: Option<UserRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        const SQL: &str = "SELECT u.id, u.tenant_id, u.username, u.role, u.created_at FROM api_sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2";
+        let row: Option<UserRow> = on_pool!(self, p => sqlx::query_as(SQL)
             .bind(token_hash(token))
             .bind(now_ms())
             .fetch_optional(p)

@@ -37,13 +37,13 @@ pub enum StoreError {
 impl StoreError {
     /// Maps constraint violations of a write to the field the user set.
     pub(crate) fn from_write(e: sqlx::Error, unique_field: &str, what: &str) -> StoreError {
-        if let Some(db) = e.as_database_error() {
-            if db.is_unique_violation() {
-                return StoreError::Conflict {
-                    field: unique_field.to_owned(),
-                    message: format!("{what} already exists"),
-                };
-            }
+        if e.as_database_error()
+            .is_some_and(|db| db.is_unique_violation())
+        {
+            return StoreError::Conflict {
+                field: unique_field.to_owned(),
+                message: format!("{what} already exists"),
+            };
         }
         StoreError::Db(e)
     }

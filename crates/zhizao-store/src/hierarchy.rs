@@ -5,9 +5,9 @@
 //! because their columns and parent checks differ.
 
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, FromRow};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, FromRow};
 use zhizao_core::{
     Area, Equipment, EquipmentType, FieldError, Line, Site, validate_code, validate_name,
 };
@@ -290,13 +290,11 @@ impl Store {
                 id,
             }),
             Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::InUse {
-                    entity: R::ENTITY,
-                    id,
-                    message: format!("delete its {children} first"),
-                })
-            }
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::InUse {
+                entity: R::ENTITY,
+                id,
+                message: format!("delete its {children} first"),
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -622,18 +620,35 @@ impl Store {
             R::COLUMNS,
             R::TABLE
         );
-        Ok(on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        Ok(
+            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(tenant_id)
             .fetch_all(p)
-            .await?))
+            .await?),
+        )
     }
 
     /// Loads the tenant's whole hierarchy, ordered by code.
     pub async fn layout(&self, tenant_id: i64) -> Result<Layout> {
         Ok(Layout {
-            sites: self.all_rows::<SiteRow>(tenant_id).await?.into_iter().map(Site::from).collect(),
-            areas: self.all_rows::<AreaRow>(tenant_id).await?.into_iter().map(Area::from).collect(),
-            lines: self.all_rows::<LineRow>(tenant_id).await?.into_iter().map(Line::from).collect(),
+            sites: self
+                .all_rows::<SiteRow>(tenant_id)
+                .await?
+                .into_iter()
+                .map(Site::from)
+                .collect(),
+            areas: self
+                .all_rows::<AreaRow>(tenant_id)
+                .await?
+                .into_iter()
+                .map(Area::from)
+                .collect(),
+            lines: self
+                .all_rows::<LineRow>(tenant_id)
+                .await?
+                .into_iter()
+                .map(Line::from)
+                .collect(),
             equipment: self
                 .all_rows::<EquipmentRow>(tenant_id)
                 .await?

@@ -21,7 +21,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use auth::{LoginOutcome, SESSION_TTL_MS};
 pub use error::StoreError;
 pub use hierarchy::{
-    AreaPatch, EquipmentPatch, Layout, LinePatch, NewArea, NewEquipment, NewLine, NewSite, SitePatch,
+    AreaPatch, EquipmentPatch, Layout, LinePatch, NewArea, NewEquipment, NewLine, NewSite,
+    SitePatch,
 };
 pub use list::{Filter, ListQuery, MAX_LIMIT, Page, Sort};
 pub use status::{EquipmentStatus, StateEvent};
@@ -76,13 +77,15 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            if let Some(parent) = opts.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| StoreError::Io {
-                        path: parent.display().to_string(),
-                        source: e,
-                    })?;
-                }
+            if let Some(parent) = opts
+                .get_filename()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Io {
+                    path: parent.display().to_string(),
+                    source: e,
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -102,8 +102,10 @@ impl Store {
 
     /// All tenants' ids, for background tasks that run per tenant.
     pub async fn tenant_ids(&self) -> Result<Vec<i64>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
             .fetch_all(p)
-            .await?))
+            .await?),
+        )
     }
 }

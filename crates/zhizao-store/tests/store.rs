@@ -1,6 +1,8 @@
 //! Store behaviour on both backends: hierarchy CRUD, tenant scoping,
 //! constraint errors, pagination, auth and live status.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::json;
 use zhizao_core::Role;
 use zhizao_store::{
@@ -66,7 +68,10 @@ async fn hierarchy_crud_and_constraints() {
         let site = s.get_site(t.id, site_id).await.unwrap();
         assert_eq!(site.timezone, "Asia/Shanghai");
 
-        let e = s.create_equipment(t.id, machine(line_id, "CUT-01")).await.unwrap();
+        let e = s
+            .create_equipment(t.id, machine(line_id, "CUT-01"))
+            .await
+            .unwrap();
         assert_eq!(e.attributes["power_kw"], 45);
 
         // Duplicate code → conflict on `code`, nothing added.
@@ -74,21 +79,30 @@ async fn hierarchy_crud_and_constraints() {
             .create_equipment(t.id, machine(line_id, "CUT-01"))
             .await
             .unwrap_err();
-        assert!(matches!(&err, StoreError::Conflict { field, .. } if field == "code"), "{err:?}");
+        assert!(
+            matches!(&err, StoreError::Conflict { field, .. } if field == "code"),
+            "{err:?}"
+        );
 
         // Missing parent → named field.
         let err = s
             .create_equipment(t.id, machine(9999, "CUT-02"))
             .await
             .unwrap_err();
-        assert!(matches!(&err, StoreError::MissingParent { field, .. } if field == "line_id"), "{err:?}");
+        assert!(
+            matches!(&err, StoreError::MissingParent { field, .. } if field == "line_id"),
+            "{err:?}"
+        );
 
         // Invalid code → field error.
         let err = s
             .create_equipment(t.id, machine(line_id, "bad code"))
             .await
             .unwrap_err();
-        assert!(matches!(&err, StoreError::Invalid(f) if f.field == "code"), "{err:?}");
+        assert!(
+            matches!(&err, StoreError::Invalid(f) if f.field == "code"),
+            "{err:?}"
+        );
 
         let all = s.list_equipment(t.id, &ListQuery::default()).await.unwrap();
         assert_eq!(all.total, 1);
@@ -132,15 +146,39 @@ async fn tenants_never_see_each_other() {
         let (site_a, _, line_a) = seed_line(s, a.id, "A").await;
         // Same codes are fine in another tenant.
         let (_, _, _line_b) = seed_line(s, b.id, "A").await;
-        let e = s.create_equipment(a.id, machine(line_a, "M1")).await.unwrap();
+        let e = s
+            .create_equipment(a.id, machine(line_a, "M1"))
+            .await
+            .unwrap();
 
-        assert!(matches!(s.get_equipment(b.id, e.id).await, Err(StoreError::NotFound { .. })));
-        assert!(matches!(s.delete_site(b.id, site_a).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.get_equipment(b.id, e.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.delete_site(b.id, site_a).await,
+            Err(StoreError::NotFound { .. })
+        ));
         // B cannot hang equipment under A's line.
-        let err = s.create_equipment(b.id, machine(line_a, "M2")).await.unwrap_err();
+        let err = s
+            .create_equipment(b.id, machine(line_a, "M2"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::MissingParent { .. }));
-        assert_eq!(s.list_equipment(b.id, &ListQuery::default()).await.unwrap().total, 0);
-        assert_eq!(s.list_sites(b.id, &ListQuery::default()).await.unwrap().total, 1);
+        assert_eq!(
+            s.list_equipment(b.id, &ListQuery::default())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        assert_eq!(
+            s.list_sites(b.id, &ListQuery::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
         db.cleanup().await;
     }
 }
@@ -152,7 +190,9 @@ async fn lists_page_sort_and_search() {
         let t = s.create_tenant("t", "T").await.unwrap();
         let (_, _, line) = seed_line(s, t.id, "P").await;
         for i in 0..25 {
-            s.create_equipment(t.id, machine(line, &format!("M-{i:02}"))).await.unwrap();
+            s.create_equipment(t.id, machine(line, &format!("M-{i:02}")))
+                .await
+                .unwrap();
         }
         let q = ListQuery {
             limit: 10,
@@ -170,7 +210,10 @@ async fn lists_page_sort_and_search() {
             limit: 1,
             ..Default::default()
         };
-        assert_eq!(s.list_equipment(t.id, &q).await.unwrap().items[0].code, "M-24");
+        assert_eq!(
+            s.list_equipment(t.id, &q).await.unwrap().items[0].code,
+            "M-24"
+        );
 
         let q = ListQuery {
             search: Some("m-1".into()),
@@ -186,21 +229,45 @@ async fn login_sessions_and_bootstrap() {
     for db in each_backend().await {
         let s = &db.store;
         let created = s.ensure_admin(Some("correct horse")).await.unwrap();
-        assert!(matches!(created, zhizao_store::LoginOutcome::Created { generated: false, .. }));
-        assert_eq!(s.ensure_admin(None).await.unwrap(), zhizao_store::LoginOutcome::Existing);
+        assert!(matches!(
+            created,
+            zhizao_store::LoginOutcome::Created {
+                generated: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            s.ensure_admin(None).await.unwrap(),
+            zhizao_store::LoginOutcome::Existing
+        );
 
         assert!(s.verify_login("admin", "wrong").await.unwrap().is_none());
-        assert!(s.verify_login("nobody", "correct horse").await.unwrap().is_none());
-        let admin = s.verify_login("admin", "correct horse").await.unwrap().unwrap();
+        assert!(
+            s.verify_login("nobody", "correct horse")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let admin = s
+            .verify_login("admin", "correct horse")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(admin.role, Role::Admin);
 
         let token = s.create_session(admin.id).await.unwrap();
-        assert_eq!(s.user_for_token(&token).await.unwrap().map(|u| u.id), Some(admin.id));
+        assert_eq!(
+            s.user_for_token(&token).await.unwrap().map(|u| u.id),
+            Some(admin.id)
+        );
         assert!(s.user_for_token("not-a-token").await.unwrap().is_none());
         s.delete_session(&token).await.unwrap();
         assert!(s.user_for_token(&token).await.unwrap().is_none());
 
-        let err = s.create_user(admin.tenant_id, "admin", "longenough", Role::Viewer).await.unwrap_err();
+        let err = s
+            .create_user(admin.tenant_id, "admin", "longenough", Role::Viewer)
+            .await
+            .unwrap_err();
         assert!(matches!(&err, StoreError::Conflict { field, .. } if field == "username"));
         db.cleanup().await;
     }
@@ -237,7 +304,9 @@ async fn statuses_upsert_and_events_read_newest_first() {
             state: state.into(),
             previous: None,
         };
-        s.append_state_events(&[ev(1, "idle"), ev(3, "down"), ev(2, "running")]).await.unwrap();
+        s.append_state_events(&[ev(1, "idle"), ev(3, "down"), ev(2, "running")])
+            .await
+            .unwrap();
         let recent = s.recent_state_events(t.id, 2).await.unwrap();
         assert_eq!(recent.iter().map(|e| e.ts).collect::<Vec<_>>(), vec![3, 2]);
         db.cleanup().await;

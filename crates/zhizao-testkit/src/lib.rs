@@ -35,11 +35,13 @@ impl TestStore {
     /// Drops the PostgreSQL schema; SQLite folders go with the value.
     pub async fn cleanup(self) {
         self.store.close().await;
-        if let Some(schema) = self.schema {
-            if let Ok(mut conn) = PgConnection::connect(&pg_url()).await {
-                let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
-            }
+        if let Some(schema) = self.schema
+            && let Ok(mut conn) = PgConnection::connect(&pg_url()).await
+        {
+            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
         }
     }
 }

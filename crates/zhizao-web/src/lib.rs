@@ -24,10 +24,11 @@ pub async fn serve(uri: Uri) -> Response {
         return file_response(path, file.data.into_owned());
     }
     let looks_like_file = path.rsplit('/').next().is_some_and(|s| s.contains('.'));
-    if !looks_like_file && !path.starts_with("api/") {
-        if let Some(index) = Assets::get("index.html") {
-            return file_response("index.html", index.data.into_owned());
-        }
+    if !looks_like_file
+        && !path.starts_with("api/")
+        && let Some(index) = Assets::get("index.html")
+    {
+        return file_response("index.html", index.data.into_owned());
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }

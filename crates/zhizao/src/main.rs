@@ -12,7 +12,11 @@ use zhizao_live::LiveHub;
 use zhizao_store::{LoginOutcome, Store};
 
 #[derive(Parser, Debug)]
-#[command(name = "zhizao", version, about = "智造云 Zhizao — smart-manufacturing platform")]
+#[command(
+    name = "zhizao",
+    version,
+    about = "智造云 Zhizao — smart-manufacturing platform"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -148,10 +152,15 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     let hub = Arc::new(LiveHub::default());
     for tenant in store.tenant_ids().await? {
         let statuses = store.load_statuses(tenant).await?;
-        let events = store.recent_state_events(tenant, zhizao_live::RECENT_EVENTS as i64).await?;
+        let events = store
+            .recent_state_events(tenant, zhizao_live::RECENT_EVENTS as i64)
+            .await?;
         hub.restore(&statuses, &events);
     }
-    let persister = tokio::spawn(hub.clone().persist_loop(store.clone(), Duration::from_secs(2)));
+    let persister = tokio::spawn(
+        hub.clone()
+            .persist_loop(store.clone(), Duration::from_secs(2)),
+    );
 
     let mut simulator = None;
     if demo {
@@ -176,17 +185,27 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    println!("智造云 Zhizao {} is serving on http://{addr}/", env!("CARGO_PKG_VERSION"));
+    println!(
+        "智造云 Zhizao {} is serving on http://{addr}/",
+        env!("CARGO_PKG_VERSION")
+    );
     if !zhizao_web::has_ui() {
         println!("(the web UI is not built into this binary; see README)");
     }
     match admin {
-        LoginOutcome::Created { password, generated: true } => {
+        LoginOutcome::Created {
+            password,
+            generated: true,
+        } => {
             println!("first start: created user `admin` with password: {password}");
             println!("(shown once; set ZHIZAO_ADMIN_PASSWORD on first start to choose it)");
         }
-        LoginOutcome::Created { generated: false, .. } => {
-            println!("first start: created user `admin` with the password from ZHIZAO_ADMIN_PASSWORD");
+        LoginOutcome::Created {
+            generated: false, ..
+        } => {
+            println!(
+                "first start: created user `admin` with the password from ZHIZAO_ADMIN_PASSWORD"
+            );
         }
         LoginOutcome::Existing => println!("log in as an existing user (e.g. `admin`)"),
     }

@@ -1,0 +1,774 @@
+//! The HTTP API end to end on both backends, driven in-process through the
+//! router: auth, CRUD, paging, and every kind of bad input answering the
+//! documented error while changing nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use zhizao_api::{AppState, router};
+use zhizao_core::Role;
+use zhizao_live::LiveHub;
+use zhizao_store::Store;
+use zhizao_testkit::{TestStore, each_backend};
+
+const MAX_BODY: usize = 64 * 1024;
+
+struct Api {
+    app: Router,
+    store: Store,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Reply {
+    /// The error code and field of an error body.
+    fn error(&self) -> (&str, Option<&str>) {
+        let e = &self.body["error"];
+        (e["code"].as_str().unwrap_or("<none>"), e["field"].as_str())
+    }
+}
+
+impl Api {
+    fn new(db: &TestStore) -> Api {
+        let state = AppState::new(db.store.clone(), Arc::new(LiveHub::default()), MAX_BODY);
+        Api {
+            app: router(state),
+            store: db.store.clone(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Body>,
+        content_type: &str,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let has_body = body.is_some();
+        if has_body {
+            req = req.header(header::CONTENT_TYPE, content_type);
+        }
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(body.unwrap_or_else(Body::empty)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        Reply { status, body }
+    }
+
+    async fn get(&self, uri: &str, token: &str) -> Reply {
+        self.send(Method::GET, uri, Some(token), None, "").await
+    }
+
+    async fn json(&self, method: Method, uri: &str, token: &str, body: Value) -> Reply {
+        self.send(
+            method,
+            uri,
+            Some(token),
+            Some(Body::from(body.to_string())),
+            "application/json",
+        )
+        .await
+    }
+
+    async fn login(&self, username: &str, password: &str) -> String {
+        let r = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(Body::from(
+                    json!({"username": username, "password": password}).to_string(),
+                )),
+                "application/json",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A tenant with an admin and a viewer; returns (tenant id, admin token, viewer token).
+    async fn tenant(&self, code: &str) -> (i64, String, String) {
+        let t = self.store.create_tenant(code, code).await.unwrap();
+        self.store
+            .create_user(t.id, &format!("{code}-admin"), "password-1", Role::Admin)
+            .await
+            .unwrap();
+        self.store
+            .create_user(t.id, &format!("{code}-viewer"), "password-2", Role::Viewer)
+            .await
+            .unwrap();
+        let admin = self.login(&format!("{code}-admin"), "password-1").await;
+        let viewer = self.login(&format!("{code}-viewer"), "password-2").await;
+        (t.id, admin, viewer)
+    }
+
+    /// Site → area → line; returns their ids.
+    async fn line(&self, token: &str, prefix: &str) -> (i64, i64, i64) {
+        let site = self
+            .json(
+                Method::POST,
+                "/api/v1/sites",
+                token,
+                json!({"code": format!("{prefix}-S"), "name": "钢构车间"}),
+            )
+            .await;
+        assert_eq!(site.status, StatusCode::CREATED, "{:?}", site.body);
+        let site_id = site.body["id"].as_i64().unwrap();
+        let area = self
+            .json(
+                Method::POST,
+                "/api/v1/areas",
+                token,
+                json!({"site_id": site_id, "code": format!("{prefix}-A"), "name": "下料区"}),
+            )
+            .await;
+        assert_eq!(area.status, StatusCode::CREATED, "{:?}", area.body);
+        let area_id = area.body["id"].as_i64().unwrap();
+        let line = self
+            .json(
+                Method::POST,
+                "/api/v1/lines",
+                token,
+                json!({"area_id": area_id, "code": format!("{prefix}-L"), "name": "切割线"}),
+            )
+            .await;
+        assert_eq!(line.status, StatusCode::CREATED, "{:?}", line.body);
+        (site_id, area_id, line.body["id"].as_i64().unwrap())
+    }
+
+    async fn total(&self, path: &str, token: &str) -> i64 {
+        let r = self.get(path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["total"].as_i64().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn login_and_tokens() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        api.store.ensure_admin(Some("s3cret-pass")).await.unwrap();
+        let token = api.login("admin", "s3cret-pass").await;
+
+        let me = api.get("/api/v1/auth/me", &token).await;
+        assert_eq!(me.status, StatusCode::OK);
+        assert_eq!(me.body["role"], "admin");
+        assert_eq!(me.body["tenant_name"], "默认企业");
+
+        let login = |body: &'static str, ct: &'static str| {
+            api.send(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(Body::from(body)),
+                ct,
+            )
+        };
+        let wrong = login(
+            r#"{"username":"admin","password":"nope"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(
+            (wrong.status, wrong.error().0),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        );
+        let unknown_user = login(
+            r#"{"username":"ghost","password":"s3cret-pass"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(
+            unknown_user.body, wrong.body,
+            "must not reveal which usernames exist"
+        );
+        let extra = login(
+            r#"{"username":"admin","password":"x","otp":1}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(
+            (extra.status, extra.error()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ("validation_failed", Some("otp"))
+            )
+        );
+        let broken = login(r#"{"username":"#, "application/json").await;
+        assert_eq!(
+            (broken.status, broken.error().0),
+            (StatusCode::BAD_REQUEST, "malformed_json")
+        );
+        let form = login("username=admin", "application/x-www-form-urlencoded").await;
+        assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+        for bad in [None, Some("garbage"), Some("")] {
+            let r = api.send(Method::GET, "/api/v1/sites", bad, None, "").await;
+            assert_eq!(
+                (r.status, r.error().0),
+                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                "token {bad:?}"
+            );
+        }
+        let logout = api
+            .send(Method::POST, "/api/v1/auth/logout", Some(&token), None, "")
+            .await;
+        assert_eq!(logout.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            api.get("/api/v1/sites", &token).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn hierarchy_crud_round_trip() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        let (_, admin, viewer) = api.tenant("acme").await;
+        let (site, area, line) = api.line(&admin, "X").await;
+
+        let created = api
+            .json(Method::POST, "/api/v1/equipment", &admin, json!({
+                "line_id": line, "code": "CUT-01", "name": "数控切割机 1#", "equipment_type": "cnc_cutting",
+                "work_cell": "C1", "attributes": {"power_kw": 45}
+            }))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let id = created.body["id"].as_i64().unwrap();
+        assert_eq!(created.body["attributes"]["power_kw"], 45);
+        assert!(created.body["created_at"].as_str().unwrap().ends_with('Z'));
+
+        // Every role reads.
+        let got = api.get(&format!("/api/v1/equipment/{id}"), &viewer).await;
+        assert_eq!(
+            (got.status, got.body["code"].as_str()),
+            (StatusCode::OK, Some("CUT-01"))
+        );
+
+        let patched = api
+            .json(
+                Method::PATCH,
+                &format!("/api/v1/equipment/{id}"),
+                &admin,
+                json!({"name": "等离子切割机", "work_cell": null}),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+        assert_eq!(patched.body["name"], "等离子切割机");
+        assert_eq!(patched.body["work_cell"], Value::Null);
+        assert_eq!(patched.body["code"], "CUT-01");
+
+        for (path, field) in [("sites", site), ("areas", area), ("lines", line)] {
+            let r = api
+                .json(
+                    Method::PATCH,
+                    &format!("/api/v1/{path}/{field}"),
+                    &admin,
+                    json!({"name": "改名"}),
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.body["name"].as_str()),
+                (StatusCode::OK, Some("改名")),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            api.total(&format!("/api/v1/lines?site_id={site}"), &viewer)
+                .await,
+            1
+        );
+        assert_eq!(
+            api.total(&format!("/api/v1/areas?site_id={site}"), &viewer)
+                .await,
+            1
+        );
+
+        // A parent with children cannot go; children first, then it can.
+        let refused = api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/lines/{line}"),
+                Some(&admin),
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.error().0),
+            (StatusCode::CONFLICT, "in_use")
+        );
+        let del = api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/equipment/{id}"),
+                Some(&admin),
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(del.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            api.get(&format!("/api/v1/equipment/{id}"), &admin)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        for path in [
+            format!("lines/{line}"),
+            format!("areas/{area}"),
+            format!("sites/{site}"),
+        ] {
+            let r = api
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/{path}"),
+                    Some(&admin),
+                    None,
+                    "",
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{path}: {:?}", r.body);
+        }
+        assert_eq!(api.total("/api/v1/sites", &admin).await, 0);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn lists_page_sort_filter_and_search() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        let (_, admin, _) = api.tenant("p").await;
+        let (_, _, line) = api.line(&admin, "P").await;
+        let (_, _, other_line) = api.line(&admin, "Q").await;
+        for i in 0..12 {
+            let l = if i % 3 == 0 { other_line } else { line };
+            let ty = if i % 2 == 0 { "drilling" } else { "welding" };
+            let r = api.json(Method::POST, "/api/v1/equipment", &admin, json!({
+                "line_id": l, "code": format!("M-{i:02}"), "name": format!("机器 {i}"), "equipment_type": ty
+            })).await;
+            assert_eq!(r.status, StatusCode::CREATED);
+        }
+        let page = api
+            .get("/api/v1/equipment?limit=5&offset=10&sort=code", &admin)
+            .await;
+        assert_eq!(page.body["total"], 12);
+        let codes: Vec<&str> = page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["M-10", "M-11"]);
+        let desc = api
+            .get("/api/v1/equipment?limit=1&sort=-code", &admin)
+            .await;
+        assert_eq!(desc.body["items"][0]["code"], "M-11");
+        assert_eq!(
+            api.total(&format!("/api/v1/equipment?line_id={other_line}"), &admin)
+                .await,
+            4
+        );
+        assert_eq!(
+            api.total("/api/v1/equipment?equipment_type=welding", &admin)
+                .await,
+            6
+        );
+        assert_eq!(api.total("/api/v1/equipment?q=m-0", &admin).await, 10);
+        assert_eq!(
+            api.total("/api/v1/equipment?q=%E6%9C%BA%E5%99%A8%201", &admin)
+                .await,
+            3,
+            "search by Chinese name: 机器 1, 10, 11"
+        );
+
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=abc", "limit"),
+            ("offset=-1", "offset"),
+            ("sort=password", "sort"),
+            ("site_id=1", "site_id"),
+            ("line_id=x", "line_id"),
+        ] {
+            let r = api.get(&format!("/api/v1/equipment?{query}"), &admin).await;
+            assert_eq!(
+                (r.status, r.error()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ("validation_failed", Some(field))
+                ),
+                "{query}"
+            );
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_writes_answer_the_documented_error_and_change_nothing() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        let (_, admin, viewer) = api.tenant("a").await;
+        let (_, other_admin, _) = api.tenant("b").await;
+        let (site, area, line) = api.line(&admin, "A").await;
+        let (_, _, b_line) = api.line(&other_admin, "B").await;
+        let ok = api
+            .json(
+                Method::POST,
+                "/api/v1/equipment",
+                &admin,
+                json!({"line_id": line, "code": "M1", "name": "n", "equipment_type": "t"}),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::CREATED);
+        let m1 = ok.body["id"].as_i64().unwrap();
+
+        let before = (
+            api.total("/api/v1/sites", &admin).await,
+            api.total("/api/v1/areas", &admin).await,
+            api.total("/api/v1/lines", &admin).await,
+            api.get("/api/v1/equipment?limit=500", &admin).await.body,
+            api.get("/api/v1/equipment?limit=500", &other_admin)
+                .await
+                .body,
+        );
+
+        let equipment = |v: Value| api.json(Method::POST, "/api/v1/equipment", &admin, v);
+        let cases: Vec<(&str, Reply, StatusCode, &str, Option<&str>)> = vec![
+            ("unknown field", equipment(json!({"line_id": line, "code": "M2", "name": "n", "equipment_type": "t", "colour": "red"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("colour")),
+            ("wrong type", equipment(json!({"line_id": "one", "code": "M2", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("line_id")),
+            ("missing field", equipment(json!({"line_id": line, "code": "M2", "equipment_type": "t"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("name")),
+            ("bad code", equipment(json!({"line_id": line, "code": "M 2", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("code")),
+            ("missing parent", equipment(json!({"line_id": 999_999, "code": "M2", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("line_id")),
+            ("another tenant's parent", equipment(json!({"line_id": b_line, "code": "M2", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("line_id")),
+            ("duplicate code", equipment(json!({"line_id": line, "code": "M1", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::CONFLICT, "conflict", Some("code")),
+            ("duplicate site code", api.json(Method::POST, "/api/v1/sites", &admin, json!({"code": "A-S", "name": "again"})).await,
+                StatusCode::CONFLICT, "conflict", Some("code")),
+            ("area under missing site", api.json(Method::POST, "/api/v1/areas", &admin, json!({"site_id": 424_242, "code": "Z", "name": "z"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("site_id")),
+            ("bad timezone", api.json(Method::POST, "/api/v1/sites", &admin, json!({"code": "Z", "name": "z", "timezone": "Mars Base"})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("timezone")),
+            ("blank name on patch", api.json(Method::PATCH, &format!("/api/v1/lines/{line}"), &admin, json!({"name": "  "})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("name")),
+            ("move line to missing area", api.json(Method::PATCH, &format!("/api/v1/lines/{line}"), &admin, json!({"area_id": 777_777})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("area_id")),
+            ("oversized body", api.send(Method::POST, "/api/v1/equipment", Some(&admin),
+                Some(Body::from(json!({"line_id": line, "code": "M3", "name": "n", "equipment_type": "t", "attributes": {"blob": "x".repeat(MAX_BODY)}}).to_string())),
+                "application/json").await,
+                StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+            ("oversized attributes", equipment(json!({"line_id": line, "code": "M3", "name": "n", "equipment_type": "t", "attributes": {"blob": "x".repeat(20_000)}})).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("attributes")),
+            ("viewer writes", api.json(Method::POST, "/api/v1/equipment", &viewer, json!({"line_id": line, "code": "M4", "name": "n", "equipment_type": "t"})).await,
+                StatusCode::FORBIDDEN, "forbidden", None),
+            ("viewer deletes", api.send(Method::DELETE, &format!("/api/v1/equipment/{m1}"), Some(&viewer), None, "").await,
+                StatusCode::FORBIDDEN, "forbidden", None),
+            ("other tenant reads", api.get(&format!("/api/v1/equipment/{m1}"), &other_admin).await,
+                StatusCode::NOT_FOUND, "not_found", None),
+            ("other tenant patches", api.json(Method::PATCH, &format!("/api/v1/sites/{site}"), &other_admin, json!({"name": "mine"})).await,
+                StatusCode::NOT_FOUND, "not_found", None),
+            ("other tenant deletes", api.send(Method::DELETE, &format!("/api/v1/areas/{area}"), Some(&other_admin), None, "").await,
+                StatusCode::NOT_FOUND, "not_found", None),
+            ("non-numeric id", api.get("/api/v1/equipment/abc", &admin).await,
+                StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("id")),
+            ("unknown route", api.get("/api/v1/nothing-here", &admin).await,
+                StatusCode::NOT_FOUND, "not_found", None),
+        ];
+        for (what, reply, status, code, field) in &cases {
+            assert_eq!(reply.status, *status, "{what}: {:?}", reply.body);
+            assert_eq!(reply.error(), (*code, *field), "{what}: {:?}", reply.body);
+            assert!(
+                !reply.body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .is_empty(),
+                "{what}: empty message"
+            );
+        }
+
+        let after = (
+            api.total("/api/v1/sites", &admin).await,
+            api.total("/api/v1/areas", &admin).await,
+            api.total("/api/v1/lines", &admin).await,
+            api.get("/api/v1/equipment?limit=500", &admin).await.body,
+            api.get("/api/v1/equipment?limit=500", &other_admin)
+                .await
+                .body,
+        );
+        assert_eq!(before, after, "a rejected request changed data");
+        assert_eq!(
+            api.get(&format!("/api/v1/lines/{line}"), &admin).await.body["name"],
+            "切割线"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_snapshot() {
+    let db = zhizao_testkit::sqlite().await;
+    let api = Api::new(&db);
+    let (tenant, admin, _) = api.tenant("h").await;
+    let (_, _, line) = api.line(&admin, "H").await;
+    api.json(
+        Method::POST,
+        "/api/v1/equipment",
+        &admin,
+        json!({"line_id": line, "code": "M1", "name": "n", "equipment_type": "t"}),
+    )
+    .await;
+
+    assert_eq!(
+        api.send(Method::GET, "/healthz", None, None, "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.send(Method::GET, "/readyz", None, None, "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let metrics = api.send(Method::GET, "/metrics", None, None, "").await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("zhizao_http_requests_total{"), "{text}");
+    assert!(text.contains("route=\"/api/v1/equipment\""), "{text}");
+
+    let snap = api.get("/api/v1/live/snapshot", &admin).await;
+    assert_eq!(snap.status, StatusCode::OK);
+    assert_eq!(
+        snap.body["state_counts"]["offline"], 1,
+        "a machine without data is offline"
+    );
+    assert_eq!(snap.body["lines"][0]["equipment"][0]["code"], "M1");
+    let _ = tenant;
+    db.store.close().await;
+    assert_eq!(
+        api.send(Method::GET, "/readyz", None, None, "")
+            .await
+            .status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn openapi_is_3_1_and_covers_every_route() {
+    let doc = serde_json::to_value(zhizao_api::openapi()).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<String> = paths
+        .iter()
+        .flat_map(|(p, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {p}", m.to_uppercase()))
+        })
+        .collect();
+    documented.sort();
+    let mut expected: Vec<String> = [
+        "POST /api/v1/auth/login",
+        "GET /api/v1/auth/me",
+        "POST /api/v1/auth/logout",
+        "GET /api/v1/sites",
+        "POST /api/v1/sites",
+        "GET /api/v1/sites/{id}",
+        "PATCH /api/v1/sites/{id}",
+        "DELETE /api/v1/sites/{id}",
+        "GET /api/v1/areas",
+        "POST /api/v1/areas",
+        "GET /api/v1/areas/{id}",
+        "PATCH /api/v1/areas/{id}",
+        "DELETE /api/v1/areas/{id}",
+        "GET /api/v1/lines",
+        "POST /api/v1/lines",
+        "GET /api/v1/lines/{id}",
+        "PATCH /api/v1/lines/{id}",
+        "DELETE /api/v1/lines/{id}",
+        "GET /api/v1/equipment",
+        "POST /api/v1/equipment",
+        "GET /api/v1/equipment/{id}",
+        "PATCH /api/v1/equipment/{id}",
+        "DELETE /api/v1/equipment/{id}",
+        "GET /api/v1/live/snapshot",
+        "GET /api/v1/live",
+        "GET /api/v1/openapi.json",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+
+    // Every documented operation is routed: without a token it answers
+    // 401 (or 200 for the open ones), never 404/405.
+    let db = zhizao_testkit::sqlite().await;
+    let api = Api::new(&db);
+    for op in &documented {
+        let (method, path) = op.split_once(' ').unwrap();
+        let uri = path.replace("{id}", "1");
+        let body = (method == "POST" || method == "PATCH").then(|| Body::from("{}"));
+        let r = api
+            .send(
+                method.parse().unwrap(),
+                &uri,
+                None,
+                body,
+                "application/json",
+            )
+            .await;
+        assert!(
+            !matches!(
+                r.status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ),
+            "{op} is documented but not routed ({})",
+            r.status
+        );
+    }
+    // Secured operations declare the bearer scheme.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["paths"]["/api/v1/sites"]["get"]["security"].is_array());
+}
+
+mod live_socket {
+    use super::*;
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use zhizao_core::MachineState;
+    use zhizao_live::{Placement, Report};
+
+    async fn next_json<S>(ws: &mut S) -> Value
+    where
+        S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+            + Unpin,
+    {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .expect("a live message within 5 s")
+                .expect("stream open")
+                .expect("valid frame");
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(&t).unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_scoped_changes_of_the_own_tenant_only() {
+        let db = zhizao_testkit::sqlite().await;
+        let hub = Arc::new(LiveHub::default());
+        let state = AppState::new(db.store.clone(), hub.clone(), MAX_BODY);
+        let api = Api {
+            app: router(state.clone()),
+            store: db.store.clone(),
+        };
+        let (tenant, admin, _) = api.tenant("w").await;
+        let (other, _, _) = api.tenant("v").await;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(zhizao_api::serve(listener, state, std::future::pending()));
+
+        // Bad token and bad scope are refused before the upgrade.
+        let refused =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live?token=nope")).await;
+        assert!(refused.is_err());
+        let bad_scope = tokio_tungstenite::connect_async(format!(
+            "ws://{addr}/api/v1/live?token={admin}&scope=cell:1"
+        ))
+        .await;
+        assert!(bad_scope.is_err());
+
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{addr}/api/v1/live?token={admin}&scope=line:7"
+        ))
+        .await
+        .unwrap();
+        let hello = next_json(&mut ws).await;
+        assert_eq!(
+            (hello["type"].as_str(), hello["scope"].as_str()),
+            (Some("hello"), Some("line:7"))
+        );
+
+        let place = |tenant_id, line_id, equipment_id| Placement {
+            tenant_id,
+            site_id: 1,
+            line_id,
+            equipment_id,
+        };
+        let down = |code: &str| Report::State {
+            code: code.into(),
+            state: MachineState::Down,
+        };
+        hub.report(place(other, 7, 1), 1, down("OTHER-TENANT"));
+        hub.report(place(tenant, 8, 2), 2, down("OTHER-LINE"));
+        hub.report(place(tenant, 7, 3), 3, down("MINE"));
+        hub.report(
+            place(tenant, 7, 3),
+            4,
+            Report::Counters {
+                good_delta: 2,
+                scrap_delta: 0,
+                temperature: Some(50.0),
+            },
+        );
+
+        let first = next_json(&mut ws).await;
+        assert_eq!(first["type"], "state");
+        assert_eq!(
+            first["equipment_code"], "MINE",
+            "messages of other tenants or lines leaked: {first}"
+        );
+        assert_eq!(first["state"], "down");
+        let second = next_json(&mut ws).await;
+        assert_eq!(
+            (second["type"].as_str(), second["good_today"].as_i64()),
+            (Some("counters"), Some(2))
+        );
+        assert!(second["seq"].as_u64() > first["seq"].as_u64());
+        server.abort();
+    }
+}
