@@ -22,6 +22,11 @@ export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting';
 const MAX_EVENTS = 20;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
+/**
+ * Messages are applied in batches at this interval: a busy plant sends dozens of
+ * counter updates per second, and one re-render per batch keeps the page fluid.
+ */
+const FLUSH_MS = 250;
 /** At most one snapshot re-fetch per this interval because of unknown machines. */
 const UNKNOWN_RESYNC_MS = 10000;
 
@@ -48,6 +53,9 @@ export function useLiveFeed(scope = 'all') {
   let index = new Map<number, Located>();
   let socket: WebSocket | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages received since the last flush. */
+  let incoming: LiveMessage[] = [];
   let attempt = 0;
   let stopped = false;
   let everLive = false;
@@ -110,6 +118,16 @@ export function useLiveFeed(scope = 'all') {
     }
   }
 
+  function flush() {
+    flushTimer = undefined;
+    const batch = incoming;
+    incoming = [];
+    for (const msg of batch) {
+      if (buffered) buffered.push(msg);
+      else apply(msg);
+    }
+  }
+
   function onMessage(event: MessageEvent) {
     let msg: LiveMessage;
     try {
@@ -122,11 +140,10 @@ export function useLiveFeed(scope = 'all') {
       attempt = 0;
       if (everLive || !state.loaded) void loadSnapshot();
       everLive = true;
-    } else if (buffered) {
-      buffered.push(msg);
-    } else {
-      apply(msg);
+      return;
     }
+    incoming.push(msg);
+    flushTimer ??= setTimeout(flush, FLUSH_MS);
   }
 
   function connect() {
@@ -153,6 +170,7 @@ export function useLiveFeed(scope = 'all') {
   function stop() {
     stopped = true;
     clearTimeout(retryTimer);
+    clearTimeout(flushTimer);
     socket?.close();
     socket = null;
   }

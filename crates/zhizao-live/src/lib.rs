@@ -277,11 +277,19 @@ impl LiveHub {
     }
 
     /// Applies a producer's report and broadcasts the resulting message.
-    pub fn report(&self, at: Placement, ts: EpochMs, report: Report) -> LiveMessage {
+    /// A state report that repeats the current state changes nothing and
+    /// returns `None`.
+    pub fn report(&self, at: Placement, ts: EpochMs, report: Report) -> Option<LiveMessage> {
         let day = (self.day_of)(ts);
         let mut inner = self.lock();
-        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let tenant = inner.tenants.entry(at.tenant_id).or_default();
+        if let (Report::State { state, .. }, Some(m)) =
+            (&report, tenant.machines.get(&at.equipment_id))
+            && m.state == *state
+        {
+            return None;
+        }
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let machine = tenant
             .machines
             .entry(at.equipment_id)
@@ -355,7 +363,7 @@ impl LiveHub {
             placement: at,
             message: message.clone(),
         }));
-        message
+        Some(message)
     }
 
     /// Current view of every machine of a tenant.
@@ -520,6 +528,12 @@ mod tests {
                 state: MachineState::Down,
             },
         );
+        // Repeating the current state is not a change.
+        let repeat = Report::State {
+            code: "CUT-01".into(),
+            state: MachineState::Down,
+        };
+        assert_eq!(hub.report(at(1), ts + 3, repeat), None);
         let first = rx.recv().await.unwrap();
         assert!(matches!(first.message, LiveMessage::State { seq: 1, .. }));
         let m = &hub.machines(1)[&1];
@@ -553,6 +567,9 @@ mod tests {
         };
         hub.report(at(1), day1, bump.clone());
         let msg = hub.report(at(1), day1 + 1000, bump);
-        assert!(matches!(msg, LiveMessage::Counters { good_today: 5, .. }));
+        assert!(matches!(
+            msg,
+            Some(LiveMessage::Counters { good_today: 5, .. })
+        ));
     }
 }

@@ -616,7 +616,7 @@ impl Layout {
 impl Store {
     async fn all_rows<R: Record>(&self, tenant_id: i64) -> Result<Vec<R>> {
         let sql = format!(
-            "SELECT {} FROM {} WHERE tenant_id = $1 ORDER BY code, id",
+            "SELECT {} FROM {} WHERE tenant_id = $1 ORDER BY id",
             R::COLUMNS,
             R::TABLE
         );
@@ -628,7 +628,8 @@ impl Store {
         )
     }
 
-    /// Loads the tenant's whole hierarchy, ordered by code.
+    /// Loads the tenant's whole hierarchy in creation order, which for a
+    /// seeded plant is process order (cutting before welding before painting).
     pub async fn layout(&self, tenant_id: i64) -> Result<Layout> {
         Ok(Layout {
             sites: self

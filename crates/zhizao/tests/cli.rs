@@ -13,11 +13,21 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_zhizao");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A minimal HTTP/1.1 exchange; returns (status, body).
-fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
@@ -26,7 +36,10 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&
     }
     let body = body.unwrap_or("");
     if !body.is_empty() {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
     req.push_str("\r\n");
     req.push_str(body);
@@ -35,7 +48,10 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&
     s.read_to_string(&mut out).unwrap();
     let status = out.split(' ').nth(1).unwrap().parse().unwrap();
     let (head, rest) = out.split_once("\r\n\r\n").unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_owned()
@@ -68,7 +84,12 @@ impl Drop for Server {
 impl Server {
     fn start(port: u16, dir: &std::path::Path, password: &str) -> Server {
         let child = Command::new(BIN)
-            .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir)
             .env("ZHIZAO_ADMIN_PASSWORD", password)
             .env("ZHIZAO_LOG", "warn")
@@ -78,7 +99,9 @@ impl Server {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "GET", "/healthz", None, None).0 == 200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http(port, "GET", "/healthz", None, None).0 == 200
+            {
                 return Server(child);
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -98,13 +121,20 @@ impl Server {
 fn login(port: u16, password: &str) -> Option<String> {
     let body = format!(r#"{{"username":"admin","password":"{password}"}}"#);
     let (status, body) = http(port, "POST", "/api/v1/auth/login", None, Some(&body));
-    (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap()["token"].as_str().unwrap().to_owned())
+    (status == 200).then(|| {
+        serde_json::from_str::<Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
 }
 
 fn equipment_total(port: u16, token: &str) -> i64 {
     let (status, body) = http(port, "GET", "/api/v1/equipment?limit=1", Some(token), None);
     assert_eq!(status, 200, "{body}");
-    serde_json::from_str::<Value>(&body).unwrap()["total"].as_i64().unwrap()
+    serde_json::from_str::<Value>(&body).unwrap()["total"]
+        .as_i64()
+        .unwrap()
 }
 
 #[test]
@@ -120,14 +150,24 @@ fn demo_runs_on_a_fresh_dir_and_keeps_data_across_restarts() {
     let (_, snap) = http(port, "GET", "/api/v1/live/snapshot", Some(&token), None);
     let snap: Value = serde_json::from_str(&snap).unwrap();
     let counts = &snap["state_counts"];
-    let non_offline: i64 = ["running", "idle", "setup", "down"].iter().map(|k| counts[k].as_i64().unwrap()).sum();
+    let non_offline: i64 = ["running", "idle", "setup", "down"]
+        .iter()
+        .map(|k| counts[k].as_i64().unwrap())
+        .sum();
     assert_eq!(non_offline, 42, "{counts}");
 
     // Add a machine, then restart on the same dir.
     let (_, lines) = http(port, "GET", "/api/v1/lines?limit=1", Some(&token), None);
-    let line_id = serde_json::from_str::<Value>(&lines).unwrap()["items"][0]["id"].as_i64().unwrap();
-    let body = format!(r#"{{"line_id":{line_id},"code":"NEW-01","name":"新设备","equipment_type":"drilling"}}"#);
-    assert_eq!(http(port, "POST", "/api/v1/equipment", Some(&token), Some(&body)).0, 201);
+    let line_id = serde_json::from_str::<Value>(&lines).unwrap()["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let body = format!(
+        r#"{{"line_id":{line_id},"code":"NEW-01","name":"新设备","equipment_type":"drilling"}}"#
+    );
+    assert_eq!(
+        http(port, "POST", "/api/v1/equipment", Some(&token), Some(&body)).0,
+        201
+    );
     server.stop();
 
     let port = free_port();
@@ -135,7 +175,11 @@ fn demo_runs_on_a_fresh_dir_and_keeps_data_across_restarts() {
     let server = Server::start(port, &data, "other-password");
     assert!(login(port, "other-password").is_none());
     let token = login(port, "first-password").expect("same admin after restart");
-    assert_eq!(equipment_total(port, &token), 43, "data kept, plant not seeded twice");
+    assert_eq!(
+        equipment_total(port, &token),
+        43,
+        "data kept, plant not seeded twice"
+    );
     let (status, _) = http(port, "GET", "/api/v1/auth/me", Some(&token), None);
     assert_eq!(status, 200);
     server.stop();
@@ -143,7 +187,10 @@ fn demo_runs_on_a_fresh_dir_and_keeps_data_across_restarts() {
 
 #[test]
 fn bad_settings_are_named_and_print_config_shows_the_effective_ones() {
-    let out = Command::new(BIN).args(["--listen", "nowhere", "serve"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--listen", "nowhere", "serve"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen"), "{err}");
@@ -157,7 +204,10 @@ fn bad_settings_are_named_and_print_config_shows_the_effective_ones() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("listen = \"127.0.0.1:9999\""), "{text}");
-    assert!(text.contains("database_url = \"sqlite:///srv/zz/zhizao.db\""), "{text}");
+    assert!(
+        text.contains("database_url = \"sqlite:///srv/zz/zhizao.db\""),
+        "{text}"
+    );
 
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("zhizao "));
@@ -167,8 +217,17 @@ fn bad_settings_are_named_and_print_config_shows_the_effective_ones() {
 fn migrate_creates_the_database_and_is_repeatable() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let out = Command::new(BIN).arg("migrate").arg("--data-dir").arg(dir.path()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(BIN)
+            .arg("migrate")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(dir.path().join("zhizao.db").is_file());
 }
