@@ -83,26 +83,29 @@ impl Drop for Server {
 
 impl Server {
     fn start(port: u16, dir: &std::path::Path, password: &str) -> Server {
-        let child = Command::new(BIN)
-            .args([
-                "demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(dir)
-            .env("ZHIZAO_ADMIN_PASSWORD", password)
-            .env("ZHIZAO_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Wrapped at once so a failed start still kills and reaps it.
+        let server = Server(
+            Command::new(BIN)
+                .args([
+                    "demo",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
+                .arg(dir)
+                .env("ZHIZAO_ADMIN_PASSWORD", password)
+                .env("ZHIZAO_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok()
                 && http(port, "GET", "/healthz", None, None).0 == 200
             {
-                return Server(child);
+                return server;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
