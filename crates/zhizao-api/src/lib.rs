@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod hierarchy;
 pub mod live;
+pub mod users;
 
 use std::sync::{Arc, OnceLock};
 
@@ -80,6 +81,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::delete_user))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

@@ -244,6 +244,125 @@ async fn login_and_tokens() {
 }
 
 #[tokio::test]
+async fn admins_manage_users_of_their_own_tenant() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        let (_, admin, viewer) = api.tenant("u").await;
+        let (_, other_admin, _) = api.tenant("o").await;
+        let created = api
+            .json(
+                Method::POST,
+                "/api/v1/users",
+                &admin,
+                json!({"username": "planner-li", "password": "plan-2026", "role": "planner"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        assert_eq!(created.body["role"], "planner");
+        let id = created.body["id"].as_i64().unwrap();
+        let planner = api.login("planner-li", "plan-2026").await;
+        assert_eq!(
+            api.get("/api/v1/auth/me", &planner).await.body["role"],
+            "planner"
+        );
+
+        let cases = [
+            (
+                api.json(
+                    Method::POST,
+                    "/api/v1/users",
+                    &admin,
+                    json!({"username": "x1", "password": "long-enough", "role": "boss"}),
+                )
+                .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("role"),
+            ),
+            (
+                api.json(
+                    Method::POST,
+                    "/api/v1/users",
+                    &admin,
+                    json!({"username": "x1", "password": "short", "role": "viewer"}),
+                )
+                .await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("password"),
+            ),
+            (
+                api.json(
+                    Method::POST,
+                    "/api/v1/users",
+                    &admin,
+                    json!({"username": "planner-li", "password": "long-enough", "role": "viewer"}),
+                )
+                .await,
+                StatusCode::CONFLICT,
+                Some("username"),
+            ),
+            (
+                api.json(
+                    Method::POST,
+                    "/api/v1/users",
+                    &planner,
+                    json!({"username": "x2", "password": "long-enough", "role": "admin"}),
+                )
+                .await,
+                StatusCode::FORBIDDEN,
+                None,
+            ),
+            (
+                api.get("/api/v1/users", &viewer).await,
+                StatusCode::FORBIDDEN,
+                None,
+            ),
+            (
+                api.send(
+                    Method::DELETE,
+                    &format!("/api/v1/users/{id}"),
+                    Some(&other_admin),
+                    None,
+                    "",
+                )
+                .await,
+                StatusCode::NOT_FOUND,
+                None,
+            ),
+        ];
+        for (reply, status, field) in &cases {
+            assert_eq!(
+                (reply.status, reply.error().1),
+                (*status, *field),
+                "{:?}",
+                reply.body
+            );
+        }
+        assert_eq!(
+            api.total("/api/v1/users", &admin).await,
+            3,
+            "admin, viewer, planner"
+        );
+
+        let del = api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/users/{id}"),
+                Some(&admin),
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(del.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            api.get("/api/v1/auth/me", &planner).await.status,
+            StatusCode::UNAUTHORIZED,
+            "sessions end with the user"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn hierarchy_crud_round_trip() {
     for db in each_backend().await {
         let api = Api::new(&db);
@@ -605,6 +724,9 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/auth/login",
         "GET /api/v1/auth/me",
         "POST /api/v1/auth/logout",
+        "GET /api/v1/users",
+        "POST /api/v1/users",
+        "DELETE /api/v1/users/{id}",
         "GET /api/v1/sites",
         "POST /api/v1/sites",
         "GET /api/v1/sites/{id}",

@@ -199,6 +199,56 @@ impl Store {
             .try_into()
     }
 
+    /// A tenant's users ordered by username, one page at a time.
+    pub async fn list_users(
+        &self,
+        tenant_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<crate::Page<User>> {
+        let limit = limit.clamp(1, crate::MAX_LIMIT);
+        let offset = offset.max(0);
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY username LIMIT $2 OFFSET $3"
+        );
+        let (total, rows): (i64, Vec<UserRow>) = on_pool!(self, p => {
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_one(p)
+                .await?;
+            let rows = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(tenant_id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await?;
+            (total, rows)
+        });
+        Ok(crate::Page {
+            items: rows
+                .into_iter()
+                .map(User::try_from)
+                .collect::<Result<_>>()?,
+            total,
+            limit,
+            offset,
+        })
+    }
+
+    /// Deletes a user of the tenant and ends their sessions.
+    pub async fn delete_user(&self, tenant_id: i64, id: i64) -> Result<()> {
+        let deleted = on_pool!(self, p => sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound { entity: "user", id });
+        }
+        Ok(())
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         Ok(
             on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users")

@@ -312,3 +312,37 @@ async fn statuses_upsert_and_events_read_newest_first() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn users_list_per_tenant_and_delete_ends_sessions() {
+    for db in each_backend().await {
+        let s = &db.store;
+        let a = s.create_tenant("a", "A").await.unwrap();
+        let b = s.create_tenant("b", "B").await.unwrap();
+        let planner = s
+            .create_user(a.id, "planner1", "password-1", Role::Planner)
+            .await
+            .unwrap();
+        s.create_user(a.id, "operator1", "password-1", Role::Operator)
+            .await
+            .unwrap();
+        s.create_user(b.id, "other", "password-1", Role::Admin)
+            .await
+            .unwrap();
+        let page = s.list_users(a.id, 1, 0).await.unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(page.items[0].username, "operator1");
+        assert!(matches!(
+            s.delete_user(b.id, planner.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let token = s.create_session(planner.id).await.unwrap();
+        s.delete_user(a.id, planner.id).await.unwrap();
+        assert!(s.user_for_token(&token).await.unwrap().is_none());
+        assert!(matches!(
+            s.create_user(a.id, "short", "1234567", Role::Viewer).await,
+            Err(StoreError::Invalid(f)) if f.field == "password"
+        ));
+        db.cleanup().await;
+    }
+}
