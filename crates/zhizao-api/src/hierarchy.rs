@@ -265,341 +265,196 @@ const EQUIPMENT_FILTERS: &[FilterSpec] = &[
 
 type ApiResult<T> = Result<T, ApiError>;
 
-// ---- sites ----
+/// Generates the five CRUD handlers of one entity of the hierarchy, with
+/// their OpenAPI descriptions. Bodies convert into the store's `New*` and
+/// `*Patch` types through `From`; reads are open to every role, writes
+/// need a master-data editor.
+macro_rules! crud_handlers {
+    (
+        name: $name:literal,
+        collection: $collection:literal,
+        item: $item:literal,
+        list_params: ($($list_params:tt)*),
+        filters: $filters:expr,
+        dto: $dto:ty,
+        create_body: $create_body:ty,
+        update_body: $update_body:ty,
+        handlers: $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident,
+        store: $s_list:ident, $s_create:ident, $s_get:ident, $s_update:ident, $s_delete:ident $(,)?
+    ) => {
+        #[utoipa::path(get, path = $collection, tag = "hierarchy", summary = concat!("List ", $name),
+            security(("bearer" = [])), params($($list_params)*),
+            responses((status = 200, body = PageDto<$dto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $list(State(s): State<AppState>, u: AuthUser, QueryMap(q): QueryMap) -> ApiResult<Json<PageDto<$dto>>> {
+            Ok(page(s.store.$s_list(u.tenant(), &list_query(&q, $filters)?).await?))
+        }
 
-/// List sites.
-#[utoipa::path(get, path = "/sites", tag = "hierarchy", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = PageDto<SiteDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_sites(
-    State(s): State<AppState>,
-    u: AuthUser,
-    QueryMap(q): QueryMap,
-) -> ApiResult<Json<PageDto<SiteDto>>> {
-    Ok(page(
-        s.store
-            .list_sites(u.tenant(), &list_query(&q, &[])?)
-            .await?,
-    ))
-}
+        #[utoipa::path(post, path = $collection, tag = "hierarchy", summary = concat!("Create ", $name),
+            security(("bearer" = [])), request_body = $create_body,
+            responses((status = 201, body = $dto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $create(State(s): State<AppState>, u: AuthUser, ValidJson(b): ValidJson<$create_body>) -> ApiResult<(StatusCode, Json<$dto>)> {
+            u.require_master_data_editor()?;
+            Ok((StatusCode::CREATED, Json(s.store.$s_create(u.tenant(), b.into()).await?.into())))
+        }
 
-/// Create a site.
-#[utoipa::path(post, path = "/sites", tag = "hierarchy", security(("bearer" = [])), request_body = CreateSite,
-    responses((status = 201, body = SiteDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_site(
-    State(s): State<AppState>,
-    u: AuthUser,
-    ValidJson(b): ValidJson<CreateSite>,
-) -> ApiResult<(StatusCode, Json<SiteDto>)> {
-    u.require_master_data_editor()?;
-    let new = NewSite {
-        code: b.code,
-        name: b.name,
-        timezone: b.timezone,
+        #[utoipa::path(get, path = $item, tag = "hierarchy", summary = concat!("Get one of ", $name),
+            security(("bearer" = [])), params(("id" = i64, Path)),
+            responses((status = 200, body = $dto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $get(State(s): State<AppState>, u: AuthUser, IdPath(id): IdPath) -> ApiResult<Json<$dto>> {
+            Ok(Json(s.store.$s_get(u.tenant(), id).await?.into()))
+        }
+
+        #[utoipa::path(patch, path = $item, tag = "hierarchy", summary = concat!("Change fields of one of ", $name),
+            security(("bearer" = [])), params(("id" = i64, Path)), request_body = $update_body,
+            responses((status = 200, body = $dto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $update(State(s): State<AppState>, u: AuthUser, IdPath(id): IdPath, ValidJson(b): ValidJson<$update_body>) -> ApiResult<Json<$dto>> {
+            u.require_master_data_editor()?;
+            Ok(Json(s.store.$s_update(u.tenant(), id, b.into()).await?.into()))
+        }
+
+        #[utoipa::path(delete, path = $item, tag = "hierarchy", summary = concat!("Delete one of ", $name, " (refused while it has children)"),
+            security(("bearer" = [])), params(("id" = i64, Path)),
+            responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        pub async fn $delete(State(s): State<AppState>, u: AuthUser, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+            u.require_master_data_editor()?;
+            s.store.$s_delete(u.tenant(), id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_site(u.tenant(), new).await?.into()),
-    ))
 }
 
-/// Get a site.
-#[utoipa::path(get, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = SiteDto), (status = 404, body = ErrorBody)))]
-pub async fn get_site(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<SiteDto>> {
-    Ok(Json(s.store.get_site(u.tenant(), id).await?.into()))
+impl From<CreateSite> for NewSite {
+    fn from(b: CreateSite) -> Self {
+        NewSite {
+            code: b.code,
+            name: b.name,
+            timezone: b.timezone,
+        }
+    }
+}
+impl From<UpdateSite> for SitePatch {
+    fn from(b: UpdateSite) -> Self {
+        SitePatch {
+            code: b.code,
+            name: b.name,
+            timezone: b.timezone,
+        }
+    }
+}
+impl From<CreateArea> for NewArea {
+    fn from(b: CreateArea) -> Self {
+        NewArea {
+            site_id: b.site_id,
+            code: b.code,
+            name: b.name,
+        }
+    }
+}
+impl From<UpdateArea> for AreaPatch {
+    fn from(b: UpdateArea) -> Self {
+        AreaPatch {
+            site_id: b.site_id,
+            code: b.code,
+            name: b.name,
+        }
+    }
+}
+impl From<CreateLine> for NewLine {
+    fn from(b: CreateLine) -> Self {
+        NewLine {
+            area_id: b.area_id,
+            code: b.code,
+            name: b.name,
+        }
+    }
+}
+impl From<UpdateLine> for LinePatch {
+    fn from(b: UpdateLine) -> Self {
+        LinePatch {
+            area_id: b.area_id,
+            code: b.code,
+            name: b.name,
+        }
+    }
+}
+impl From<CreateEquipment> for NewEquipment {
+    fn from(b: CreateEquipment) -> Self {
+        NewEquipment {
+            line_id: b.line_id,
+            code: b.code,
+            name: b.name,
+            equipment_type: b.equipment_type,
+            work_cell: b.work_cell,
+            attributes: b.attributes,
+        }
+    }
+}
+impl From<UpdateEquipment> for EquipmentPatch {
+    fn from(b: UpdateEquipment) -> Self {
+        EquipmentPatch {
+            line_id: b.line_id,
+            code: b.code,
+            name: b.name,
+            equipment_type: b.equipment_type,
+            work_cell: b.work_cell,
+            attributes: b.attributes,
+        }
+    }
 }
 
-/// Change some fields of a site.
-#[utoipa::path(patch, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateSite,
-    responses((status = 200, body = SiteDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_site(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateSite>,
-) -> ApiResult<Json<SiteDto>> {
-    u.require_master_data_editor()?;
-    let patch = SitePatch {
-        code: b.code,
-        name: b.name,
-        timezone: b.timezone,
-    };
-    Ok(Json(
-        s.store.update_site(u.tenant(), id, patch).await?.into(),
-    ))
+crud_handlers! {
+    name: "sites",
+    collection: "/sites",
+    item: "/sites/{id}",
+    list_params: (PageParams),
+    filters: &[],
+    dto: SiteDto,
+    create_body: CreateSite,
+    update_body: UpdateSite,
+    handlers: list_sites, create_site, get_site, update_site, delete_site,
+    store: list_sites, create_site, get_site, update_site, delete_site,
 }
 
-/// Delete a site that has no areas.
-#[utoipa::path(delete, path = "/sites/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_site(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    u.require_master_data_editor()?;
-    s.store.delete_site(u.tenant(), id).await?;
-    Ok(StatusCode::NO_CONTENT)
+crud_handlers! {
+    name: "areas",
+    collection: "/areas",
+    item: "/areas/{id}",
+    list_params: (PageParams, ("site_id" = Option<i64>, Query, description = "only areas of this site")),
+    filters: AREA_FILTERS,
+    dto: AreaDto,
+    create_body: CreateArea,
+    update_body: UpdateArea,
+    handlers: list_areas, create_area, get_area, update_area, delete_area,
+    store: list_areas, create_area, get_area, update_area, delete_area,
 }
 
-// ---- areas ----
-
-/// List areas, optionally of one site.
-#[utoipa::path(get, path = "/areas", tag = "hierarchy", security(("bearer" = [])),
-    params(PageParams, ("site_id" = Option<i64>, Query, description = "only areas of this site")),
-    responses((status = 200, body = PageDto<AreaDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_areas(
-    State(s): State<AppState>,
-    u: AuthUser,
-    QueryMap(q): QueryMap,
-) -> ApiResult<Json<PageDto<AreaDto>>> {
-    Ok(page(
-        s.store
-            .list_areas(u.tenant(), &list_query(&q, AREA_FILTERS)?)
-            .await?,
-    ))
-}
-
-/// Create an area in a site.
-#[utoipa::path(post, path = "/areas", tag = "hierarchy", security(("bearer" = [])), request_body = CreateArea,
-    responses((status = 201, body = AreaDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_area(
-    State(s): State<AppState>,
-    u: AuthUser,
-    ValidJson(b): ValidJson<CreateArea>,
-) -> ApiResult<(StatusCode, Json<AreaDto>)> {
-    u.require_master_data_editor()?;
-    let new = NewArea {
-        site_id: b.site_id,
-        code: b.code,
-        name: b.name,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_area(u.tenant(), new).await?.into()),
-    ))
-}
-
-/// Get an area.
-#[utoipa::path(get, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = AreaDto), (status = 404, body = ErrorBody)))]
-pub async fn get_area(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<AreaDto>> {
-    Ok(Json(s.store.get_area(u.tenant(), id).await?.into()))
-}
-
-/// Change some fields of an area.
-#[utoipa::path(patch, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateArea,
-    responses((status = 200, body = AreaDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_area(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateArea>,
-) -> ApiResult<Json<AreaDto>> {
-    u.require_master_data_editor()?;
-    let patch = AreaPatch {
-        site_id: b.site_id,
-        code: b.code,
-        name: b.name,
-    };
-    Ok(Json(
-        s.store.update_area(u.tenant(), id, patch).await?.into(),
-    ))
-}
-
-/// Delete an area that has no lines.
-#[utoipa::path(delete, path = "/areas/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_area(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    u.require_master_data_editor()?;
-    s.store.delete_area(u.tenant(), id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-// ---- lines ----
-
-/// List lines, optionally of one area or site.
-#[utoipa::path(get, path = "/lines", tag = "hierarchy", security(("bearer" = [])),
-    params(PageParams, ("area_id" = Option<i64>, Query, description = "only lines of this area"),
+crud_handlers! {
+    name: "lines",
+    collection: "/lines",
+    item: "/lines/{id}",
+    list_params: (PageParams,
+        ("area_id" = Option<i64>, Query, description = "only lines of this area"),
         ("site_id" = Option<i64>, Query, description = "only lines of this site")),
-    responses((status = 200, body = PageDto<LineDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_lines(
-    State(s): State<AppState>,
-    u: AuthUser,
-    QueryMap(q): QueryMap,
-) -> ApiResult<Json<PageDto<LineDto>>> {
-    Ok(page(
-        s.store
-            .list_lines(u.tenant(), &list_query(&q, LINE_FILTERS)?)
-            .await?,
-    ))
+    filters: LINE_FILTERS,
+    dto: LineDto,
+    create_body: CreateLine,
+    update_body: UpdateLine,
+    handlers: list_lines, create_line, get_line, update_line, delete_line,
+    store: list_lines, create_line, get_line, update_line, delete_line,
 }
 
-/// Create a line in an area.
-#[utoipa::path(post, path = "/lines", tag = "hierarchy", security(("bearer" = [])), request_body = CreateLine,
-    responses((status = 201, body = LineDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_line(
-    State(s): State<AppState>,
-    u: AuthUser,
-    ValidJson(b): ValidJson<CreateLine>,
-) -> ApiResult<(StatusCode, Json<LineDto>)> {
-    u.require_master_data_editor()?;
-    let new = NewLine {
-        area_id: b.area_id,
-        code: b.code,
-        name: b.name,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_line(u.tenant(), new).await?.into()),
-    ))
-}
-
-/// Get a line.
-#[utoipa::path(get, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = LineDto), (status = 404, body = ErrorBody)))]
-pub async fn get_line(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<LineDto>> {
-    Ok(Json(s.store.get_line(u.tenant(), id).await?.into()))
-}
-
-/// Change some fields of a line.
-#[utoipa::path(patch, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateLine,
-    responses((status = 200, body = LineDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_line(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateLine>,
-) -> ApiResult<Json<LineDto>> {
-    u.require_master_data_editor()?;
-    let patch = LinePatch {
-        area_id: b.area_id,
-        code: b.code,
-        name: b.name,
-    };
-    Ok(Json(
-        s.store.update_line(u.tenant(), id, patch).await?.into(),
-    ))
-}
-
-/// Delete a line that has no equipment.
-#[utoipa::path(delete, path = "/lines/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_line(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    u.require_master_data_editor()?;
-    s.store.delete_line(u.tenant(), id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-// ---- equipment ----
-
-/// List equipment, optionally of one line, type or work cell.
-#[utoipa::path(get, path = "/equipment", tag = "hierarchy", security(("bearer" = [])),
-    params(PageParams, ("line_id" = Option<i64>, Query, description = "only equipment of this line"),
+crud_handlers! {
+    name: "equipment",
+    collection: "/equipment",
+    item: "/equipment/{id}",
+    list_params: (PageParams,
+        ("line_id" = Option<i64>, Query, description = "only equipment of this line"),
         ("equipment_type" = Option<String>, Query, description = "only equipment of this type"),
         ("work_cell" = Option<String>, Query, description = "only equipment of this work cell")),
-    responses((status = 200, body = PageDto<EquipmentDto>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_equipment(
-    State(s): State<AppState>,
-    u: AuthUser,
-    QueryMap(q): QueryMap,
-) -> ApiResult<Json<PageDto<EquipmentDto>>> {
-    Ok(page(
-        s.store
-            .list_equipment(u.tenant(), &list_query(&q, EQUIPMENT_FILTERS)?)
-            .await?,
-    ))
-}
-
-/// Create equipment on a line.
-#[utoipa::path(post, path = "/equipment", tag = "hierarchy", security(("bearer" = [])), request_body = CreateEquipment,
-    responses((status = 201, body = EquipmentDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_equipment(
-    State(s): State<AppState>,
-    u: AuthUser,
-    ValidJson(b): ValidJson<CreateEquipment>,
-) -> ApiResult<(StatusCode, Json<EquipmentDto>)> {
-    u.require_master_data_editor()?;
-    let new = NewEquipment {
-        line_id: b.line_id,
-        code: b.code,
-        name: b.name,
-        equipment_type: b.equipment_type,
-        work_cell: b.work_cell,
-        attributes: b.attributes,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_equipment(u.tenant(), new).await?.into()),
-    ))
-}
-
-/// Get one equipment.
-#[utoipa::path(get, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, body = EquipmentDto), (status = 404, body = ErrorBody)))]
-pub async fn get_equipment(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<EquipmentDto>> {
-    Ok(Json(s.store.get_equipment(u.tenant(), id).await?.into()))
-}
-
-/// Change some fields of an equipment.
-#[utoipa::path(patch, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)), request_body = UpdateEquipment,
-    responses((status = 200, body = EquipmentDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_equipment(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-    ValidJson(b): ValidJson<UpdateEquipment>,
-) -> ApiResult<Json<EquipmentDto>> {
-    u.require_master_data_editor()?;
-    let patch = EquipmentPatch {
-        line_id: b.line_id,
-        code: b.code,
-        name: b.name,
-        equipment_type: b.equipment_type,
-        work_cell: b.work_cell,
-        attributes: b.attributes,
-    };
-    Ok(Json(
-        s.store
-            .update_equipment(u.tenant(), id, patch)
-            .await?
-            .into(),
-    ))
-}
-
-/// Delete an equipment and its live status history.
-#[utoipa::path(delete, path = "/equipment/{id}", tag = "hierarchy", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_equipment(
-    State(s): State<AppState>,
-    u: AuthUser,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
-    u.require_master_data_editor()?;
-    s.store.delete_equipment(u.tenant(), id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    filters: EQUIPMENT_FILTERS,
+    dto: EquipmentDto,
+    create_body: CreateEquipment,
+    update_body: UpdateEquipment,
+    handlers: list_equipment, create_equipment, get_equipment, update_equipment, delete_equipment,
+    store: list_equipment, create_equipment, get_equipment, update_equipment, delete_equipment,
 }

@@ -27,6 +27,14 @@ trait Record:
     const COLUMNS: &'static str;
 }
 
+/// A level of the hierarchy made of a parent id, a code and a name.
+trait ChildRecord: Record {
+    type Parent: Record;
+    const PARENT_COLUMN: &'static str;
+    /// (parent id, code, name)
+    fn parts(&self) -> (i64, &str, &str);
+}
+
 #[derive(FromRow)]
 struct SiteRow {
     id: i64,
@@ -68,6 +76,13 @@ impl Record for AreaRow {
     const ENTITY: &'static str = "area";
     const COLUMNS: &'static str = "id, tenant_id, site_id, code, name, created_at";
 }
+impl ChildRecord for AreaRow {
+    type Parent = SiteRow;
+    const PARENT_COLUMN: &'static str = "site_id";
+    fn parts(&self) -> (i64, &str, &str) {
+        (self.site_id, &self.code, &self.name)
+    }
+}
 impl From<AreaRow> for Area {
     fn from(r: AreaRow) -> Self {
         Area {
@@ -94,6 +109,13 @@ impl Record for LineRow {
     const TABLE: &'static str = "lines";
     const ENTITY: &'static str = "line";
     const COLUMNS: &'static str = "id, tenant_id, area_id, code, name, created_at";
+}
+impl ChildRecord for LineRow {
+    type Parent = AreaRow;
+    const PARENT_COLUMN: &'static str = "area_id";
+    fn parts(&self) -> (i64, &str, &str) {
+        (self.area_id, &self.code, &self.name)
+    }
 }
 impl From<LineRow> for Line {
     fn from(r: LineRow) -> Self {
@@ -379,7 +401,69 @@ impl Store {
         self.delete_row::<SiteRow>(tenant_id, id, "areas").await
     }
 
-    // ---- areas ----
+    // ---- areas and lines: a parent id, a code and a name ----
+
+    async fn create_child<R: ChildRecord>(
+        &self,
+        tenant_id: i64,
+        parent_id: i64,
+        code: String,
+        name: String,
+    ) -> Result<R> {
+        validate_code("code", &code)?;
+        validate_name("name", &name)?;
+        self.require_parent::<R::Parent>(tenant_id, R::PARENT_COLUMN, parent_id)
+            .await?;
+        let sql = format!(
+            "INSERT INTO {} (tenant_id, {}, code, name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+            R::TABLE,
+            R::PARENT_COLUMN,
+            R::COLUMNS
+        );
+        let params = [
+            Param::Int(tenant_id),
+            Param::Int(parent_id),
+            Param::Text(code),
+            Param::Text(name),
+            Param::Int(now_ms()),
+        ];
+        self.write_row::<R>(&sql, &params).await
+    }
+
+    async fn update_child<R: ChildRecord>(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        parent_id: Option<i64>,
+        code: Option<String>,
+        name: Option<String>,
+    ) -> Result<R> {
+        let cur = self.get_row::<R>(tenant_id, id).await?;
+        let (cur_parent, cur_code, cur_name) = cur.parts();
+        let parent_id = parent_id.unwrap_or(cur_parent);
+        let code = code.unwrap_or_else(|| cur_code.to_owned());
+        let name = name.unwrap_or_else(|| cur_name.to_owned());
+        validate_code("code", &code)?;
+        validate_name("name", &name)?;
+        if parent_id != cur_parent {
+            self.require_parent::<R::Parent>(tenant_id, R::PARENT_COLUMN, parent_id)
+                .await?;
+        }
+        let sql = format!(
+            "UPDATE {} SET {} = $3, code = $4, name = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {}",
+            R::TABLE,
+            R::PARENT_COLUMN,
+            R::COLUMNS
+        );
+        let params = [
+            Param::Int(tenant_id),
+            Param::Int(id),
+            Param::Int(parent_id),
+            Param::Text(code),
+            Param::Text(name),
+        ];
+        self.write_row::<R>(&sql, &params).await
+    }
 
     pub async fn list_areas(&self, tenant_id: i64, q: &ListQuery) -> Result<Page<Area>> {
         let page = self.list_rows::<AreaRow>(tenant_id, q).await?;
@@ -391,54 +475,20 @@ impl Store {
     }
 
     pub async fn create_area(&self, tenant_id: i64, new: NewArea) -> Result<Area> {
-        validate_code("code", &new.code)?;
-        validate_name("name", &new.name)?;
-        self.require_parent::<SiteRow>(tenant_id, "site_id", new.site_id)
-            .await?;
-        let sql = format!(
-            "INSERT INTO areas (tenant_id, site_id, code, name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
-            AreaRow::COLUMNS
-        );
-        let params = [
-            Param::Int(tenant_id),
-            Param::Int(new.site_id),
-            Param::Text(new.code),
-            Param::Text(new.name),
-            Param::Int(now_ms()),
-        ];
-        Ok(self.write_row::<AreaRow>(&sql, &params).await?.into())
+        self.create_child::<AreaRow>(tenant_id, new.site_id, new.code, new.name)
+            .await
+            .map(Area::from)
     }
 
     pub async fn update_area(&self, tenant_id: i64, id: i64, patch: AreaPatch) -> Result<Area> {
-        let cur = self.get_area(tenant_id, id).await?;
-        let site_id = patch.site_id.unwrap_or(cur.site_id);
-        let code = patch.code.unwrap_or(cur.code);
-        let name = patch.name.unwrap_or(cur.name);
-        validate_code("code", &code)?;
-        validate_name("name", &name)?;
-        if site_id != cur.site_id {
-            self.require_parent::<SiteRow>(tenant_id, "site_id", site_id)
-                .await?;
-        }
-        let sql = format!(
-            "UPDATE areas SET site_id = $3, code = $4, name = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {}",
-            AreaRow::COLUMNS
-        );
-        let params = [
-            Param::Int(tenant_id),
-            Param::Int(id),
-            Param::Int(site_id),
-            Param::Text(code),
-            Param::Text(name),
-        ];
-        Ok(self.write_row::<AreaRow>(&sql, &params).await?.into())
+        self.update_child::<AreaRow>(tenant_id, id, patch.site_id, patch.code, patch.name)
+            .await
+            .map(Area::from)
     }
 
     pub async fn delete_area(&self, tenant_id: i64, id: i64) -> Result<()> {
         self.delete_row::<AreaRow>(tenant_id, id, "lines").await
     }
-
-    // ---- lines ----
 
     pub async fn list_lines(&self, tenant_id: i64, q: &ListQuery) -> Result<Page<Line>> {
         let page = self.list_rows::<LineRow>(tenant_id, q).await?;
@@ -450,47 +500,15 @@ impl Store {
     }
 
     pub async fn create_line(&self, tenant_id: i64, new: NewLine) -> Result<Line> {
-        validate_code("code", &new.code)?;
-        validate_name("name", &new.name)?;
-        self.require_parent::<AreaRow>(tenant_id, "area_id", new.area_id)
-            .await?;
-        let sql = format!(
-            "INSERT INTO lines (tenant_id, area_id, code, name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {}",
-            LineRow::COLUMNS
-        );
-        let params = [
-            Param::Int(tenant_id),
-            Param::Int(new.area_id),
-            Param::Text(new.code),
-            Param::Text(new.name),
-            Param::Int(now_ms()),
-        ];
-        Ok(self.write_row::<LineRow>(&sql, &params).await?.into())
+        self.create_child::<LineRow>(tenant_id, new.area_id, new.code, new.name)
+            .await
+            .map(Line::from)
     }
 
     pub async fn update_line(&self, tenant_id: i64, id: i64, patch: LinePatch) -> Result<Line> {
-        let cur = self.get_line(tenant_id, id).await?;
-        let area_id = patch.area_id.unwrap_or(cur.area_id);
-        let code = patch.code.unwrap_or(cur.code);
-        let name = patch.name.unwrap_or(cur.name);
-        validate_code("code", &code)?;
-        validate_name("name", &name)?;
-        if area_id != cur.area_id {
-            self.require_parent::<AreaRow>(tenant_id, "area_id", area_id)
-                .await?;
-        }
-        let sql = format!(
-            "UPDATE lines SET area_id = $3, code = $4, name = $5 WHERE tenant_id = $1 AND id = $2 RETURNING {}",
-            LineRow::COLUMNS
-        );
-        let params = [
-            Param::Int(tenant_id),
-            Param::Int(id),
-            Param::Int(area_id),
-            Param::Text(code),
-            Param::Text(name),
-        ];
-        Ok(self.write_row::<LineRow>(&sql, &params).await?.into())
+        self.update_child::<LineRow>(tenant_id, id, patch.area_id, patch.code, patch.name)
+            .await
+            .map(Line::from)
     }
 
     pub async fn delete_line(&self, tenant_id: i64, id: i64) -> Result<()> {
