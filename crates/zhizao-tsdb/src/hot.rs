@@ -1,0 +1,148 @@
+//! The in-memory tier: one typed, time-sorted column pair per series.
+//! Appends in time order are O(1); an out-of-order or repeated timestamp is
+//! placed by binary search, and a repeated timestamp replaces the value
+//! (last write wins), which makes redelivery idempotent.
+
+use crate::model::{Value, ValueType};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+    Str(Vec<String>),
+}
+
+impl Column {
+    pub fn new(t: ValueType) -> Column {
+        match t {
+            ValueType::F64 => Column::F64(Vec::new()),
+            ValueType::I64 => Column::I64(Vec::new()),
+            ValueType::Bool => Column::Bool(Vec::new()),
+            ValueType::Str => Column::Str(Vec::new()),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Option<Value> {
+        Some(match self {
+            Column::F64(v) => Value::F64(*v.get(i)?),
+            Column::I64(v) => Value::I64(*v.get(i)?),
+            Column::Bool(v) => Value::Bool(*v.get(i)?),
+            Column::Str(v) => Value::Str(v.get(i)?.clone()),
+        })
+    }
+
+    /// Numeric value at `i` without allocating.
+    pub fn f64_at(&self, i: usize) -> Option<f64> {
+        match self {
+            Column::F64(v) => v.get(i).copied(),
+            Column::I64(v) => v.get(i).map(|x| *x as f64),
+            Column::Bool(_) | Column::Str(_) => None,
+        }
+    }
+
+    /// Sets or inserts; the caller has checked the type.
+    fn put(&mut self, i: usize, insert: bool, value: Value) {
+        macro_rules! put {
+            ($vec:expr, $v:expr) => {
+                if insert {
+                    $vec.insert(i, $v)
+                } else {
+                    $vec[i] = $v
+                }
+            };
+        }
+        match (self, value) {
+            (Column::F64(c), Value::F64(v)) => put!(c, v),
+            (Column::I64(c), Value::I64(v)) => put!(c, v),
+            (Column::Bool(c), Value::Bool(v)) => put!(c, v),
+            (Column::Str(c), Value::Str(v)) => put!(c, v),
+            // Unreachable by the caller's type check; dropping is safer than panicking.
+            _ => {}
+        }
+    }
+}
+
+/// The points of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesData {
+    pub value_type: ValueType,
+    pub ts: Vec<i64>,
+    pub values: Column,
+}
+
+impl SeriesData {
+    pub fn new(value_type: ValueType) -> Self {
+        Self {
+            value_type,
+            ts: Vec::new(),
+            values: Column::new(value_type),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Inserts or replaces the value at `ts`. Returns whether a new point
+    /// was added (false when an existing one was replaced).
+    pub fn upsert(&mut self, ts: i64, value: Value) -> bool {
+        if value.value_type() != self.value_type {
+            return false;
+        }
+        match self.ts.last() {
+            Some(&last) if ts > last => {
+                self.ts.push(ts);
+                let n = self.ts.len() - 1;
+                self.values.put(n, true, value);
+                true
+            }
+            None => {
+                self.ts.push(ts);
+                self.values.put(0, true, value);
+                true
+            }
+            _ => match self.ts.binary_search(&ts) {
+                Ok(i) => {
+                    self.values.put(i, false, value);
+                    false
+                }
+                Err(i) => {
+                    self.ts.insert(i, ts);
+                    self.values.put(i, true, value);
+                    true
+                }
+            },
+        }
+    }
+
+    /// Index range of points with `start <= ts < end`.
+    pub fn range(&self, start: i64, end: i64) -> std::ops::Range<usize> {
+        let lo = self.ts.partition_point(|&t| t < start);
+        let hi = self.ts.partition_point(|&t| t < end);
+        lo..hi.max(lo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsert_keeps_time_order_and_last_write() {
+        let mut s = SeriesData::new(ValueType::F64);
+        assert!(s.upsert(10, Value::F64(1.0)));
+        assert!(s.upsert(30, Value::F64(3.0)));
+        assert!(s.upsert(20, Value::F64(2.0)));
+        assert!(!s.upsert(20, Value::F64(2.5)));
+        assert!(!s.upsert(5, Value::I64(1)), "type mismatch is ignored here");
+        assert_eq!(s.ts, vec![10, 20, 30]);
+        assert_eq!(s.values, Column::F64(vec![1.0, 2.5, 3.0]));
+        assert_eq!(s.range(11, 31), 1..3);
+        assert_eq!(s.range(40, 50), 3..3);
+    }
+}

@@ -1,0 +1,301 @@
+//! InfluxDB line protocol, so Telegraf and InfluxDB 1.x clients can write
+//! unchanged:
+//!
+//! ```text
+//! measurement[,tag=value…] field=value[,field=value…] [timestamp]
+//! ```
+//!
+//! Each bad line is reported with its number and the reason; the good lines
+//! of the same body are kept.
+
+use crate::model::{Point, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Ns,
+    Us,
+    Ms,
+    S,
+}
+
+impl Precision {
+    pub fn parse(s: &str) -> Option<Precision> {
+        Some(match s {
+            "ns" | "n" => Precision::Ns,
+            "us" | "u" => Precision::Us,
+            "ms" => Precision::Ms,
+            "s" => Precision::S,
+            _ => return None,
+        })
+    }
+
+    fn factor(self) -> i64 {
+        match self {
+            Precision::Ns => 1,
+            Precision::Us => 1_000,
+            Precision::Ms => 1_000_000,
+            Precision::S => 1_000_000_000,
+        }
+    }
+}
+
+/// A rejected line: 1-based line number and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// The parsed body: points with the number of the line each came from, and
+/// the lines that were rejected.
+#[derive(Debug, Default, PartialEq)]
+pub struct Parsed {
+    pub points: Vec<(usize, Point)>,
+    pub errors: Vec<LineError>,
+    /// Lines that produced points.
+    pub good_lines: usize,
+}
+
+/// Parses a whole body. `now_ns` stamps lines without a timestamp.
+pub fn parse(body: &str, precision: Precision, now_ns: i64) -> Parsed {
+    let mut out = Parsed::default();
+    for (i, raw) in body.split('\n').enumerate() {
+        let line = raw.trim_end_matches('\r').trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match parse_line(line, precision, now_ns) {
+            Ok(points) => {
+                out.good_lines += 1;
+                out.points.extend(points.into_iter().map(|p| (i + 1, p)));
+            }
+            Err(message) => out.errors.push(LineError {
+                line: i + 1,
+                message,
+            }),
+        }
+    }
+    out
+}
+
+/// Splits at unescaped `sep` outside double quotes (when `quotes`).
+fn split_unescaped(s: &str, sep: char, quotes: bool) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    let mut in_quotes = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '"' if quotes => in_quotes = !in_quotes,
+            c if c == sep && !in_quotes => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// Removes backslash escapes of the given characters.
+fn unescape(s: &str, chars: &[char]) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\\'
+            && let Some(&n) = it.peek()
+            && chars.contains(&n)
+        {
+            out.push(n);
+            it.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, String> {
+    let sections = split_unescaped(line, ' ', true);
+    let sections: Vec<&str> = sections.into_iter().filter(|s| !s.is_empty()).collect();
+    let (key, fields, ts) = match sections.as_slice() {
+        [k, f] => (*k, *f, None),
+        [k, f, t] => (*k, *f, Some(*t)),
+        [_] => return Err("no fields: expected `measurement field=value`".into()),
+        _ => {
+            return Err("too many space-separated parts (escape spaces in names with `\\ `)".into());
+        }
+    };
+
+    let mut key_parts = split_unescaped(key, ',', false).into_iter();
+    let measurement = unescape(key_parts.next().unwrap_or(""), &[',', ' ']);
+    if measurement.is_empty() {
+        return Err("measurement name is empty".into());
+    }
+    let mut tags = Vec::new();
+    for t in key_parts {
+        let kv = split_unescaped(t, '=', false);
+        let [k, v] = kv.as_slice() else {
+            return Err(format!("tag `{t}` is not key=value"));
+        };
+        let (k, v) = (unescape(k, &[',', '=', ' ']), unescape(v, &[',', '=', ' ']));
+        if k.is_empty() || v.is_empty() {
+            return Err(format!("tag `{t}` has an empty key or value"));
+        }
+        tags.push((k, v));
+    }
+
+    let ts = match ts {
+        None => now_ns,
+        Some(t) => {
+            let n: i64 = t
+                .parse()
+                .map_err(|_| format!("timestamp `{t}` is not an integer"))?;
+            n.checked_mul(precision.factor())
+                .ok_or_else(|| format!("timestamp `{t}` is out of range for precision"))?
+        }
+    };
+
+    let mut points = Vec::new();
+    for f in split_unescaped(fields, ',', true) {
+        let kv = split_unescaped(f, '=', true);
+        let (k, v) = match kv.as_slice() {
+            [k, v] => (*k, *v),
+            _ => return Err(format!("field `{f}` is not key=value")),
+        };
+        let field = unescape(k, &[',', '=', ' ']);
+        if field.is_empty() {
+            return Err(format!("field `{f}` has an empty name"));
+        }
+        let value = parse_value(v).map_err(|e| format!("field `{field}`: {e}"))?;
+        points.push(Point {
+            measurement: measurement.clone(),
+            tags: tags.clone(),
+            field,
+            ts,
+            value,
+        });
+    }
+    Ok(points)
+}
+
+fn parse_value(v: &str) -> Result<Value, String> {
+    if let Some(inner) = v.strip_prefix('"') {
+        let inner = inner
+            .strip_suffix('"')
+            .ok_or("string value has no closing quote")?;
+        return Ok(Value::Str(unescape(inner, &['"', '\\'])));
+    }
+    match v {
+        "t" | "T" | "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
+        "f" | "F" | "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
+        _ => {}
+    }
+    if let Some(int) = v.strip_suffix('i') {
+        return int
+            .parse::<i64>()
+            .map(Value::I64)
+            .map_err(|_| format!("`{v}` is not a 64-bit integer"));
+    }
+    if let Some(uint) = v.strip_suffix('u') {
+        let n: u64 = uint
+            .parse()
+            .map_err(|_| format!("`{v}` is not an unsigned integer"))?;
+        return i64::try_from(n)
+            .map(Value::I64)
+            .map_err(|_| format!("`{v}` is larger than the largest stored integer"));
+    }
+    // Only plain decimal notation; Rust would also accept "inf" and "NaN".
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+        || v.is_empty()
+    {
+        return Err(format!("`{v}` is not a number, boolean or quoted string"));
+    }
+    let x: f64 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
+    if !x.is_finite() {
+        return Err(format!("`{v}` is out of range"));
+    }
+    Ok(Value::F64(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Result<Vec<Point>, String> {
+        parse_line(line, Precision::Ns, 7)
+    }
+
+    #[test]
+    fn parses_the_usual_shapes() {
+        let p = one("telemetry,site=STEEL,equipment=CUT-01 temp=61.5,count=1042i,ok=t,mode=\"auto run\" 1700000000000000000").unwrap();
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[0].measurement, "telemetry");
+        assert_eq!(
+            p[0].tags,
+            vec![
+                ("site".into(), "STEEL".into()),
+                ("equipment".into(), "CUT-01".into())
+            ]
+        );
+        assert_eq!(p[0].value, Value::F64(61.5));
+        assert_eq!(p[1].value, Value::I64(1042));
+        assert_eq!(p[2].value, Value::Bool(true));
+        assert_eq!(p[3].value, Value::Str("auto run".into()));
+        assert_eq!(p[3].ts, 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn escapes_and_defaults() {
+        let p = one(r#"my\ meas,tag\,k=v\=1 f\ x="say \"hi\" \\ ok""#).unwrap();
+        assert_eq!(p[0].measurement, "my meas");
+        assert_eq!(p[0].tags, vec![("tag,k".into(), "v=1".into())]);
+        assert_eq!(p[0].field, "f x");
+        assert_eq!(p[0].value, Value::Str(r#"say "hi" \ ok"#.into()));
+        assert_eq!(p[0].ts, 7, "no timestamp: now");
+    }
+
+    #[test]
+    fn precision_scales_and_overflow_is_caught() {
+        let p = parse_line("m v=1 1700000000", Precision::S, 0).unwrap();
+        assert_eq!(p[0].ts, 1_700_000_000_000_000_000);
+        assert!(
+            parse_line("m v=1 99999999999", Precision::S, 0)
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_named_and_good_ones_kept() {
+        let body = "m v=1 1\nm v=NaN 2\n\n# comment\nm v=1i,w=x 3\nm\nm v=2 4\nm v=\"open 5\nm v=1 abc\nm,t v=1\nm v=inf\nm v=99999999999999999999i";
+        let parsed = parse(body, Precision::Ns, 0);
+        assert_eq!(parsed.good_lines, 2);
+        let lines: Vec<usize> = parsed.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 5, 6, 8, 9, 10, 11, 12]);
+        assert!(
+            parsed.errors[0].message.contains("field `v`"),
+            "{}",
+            parsed.errors[0]
+        );
+        assert!(
+            parsed.errors[4].message.contains("timestamp"),
+            "{}",
+            parsed.errors[4]
+        );
+    }
+}
