@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod hierarchy;
 pub mod live;
+pub mod series;
 pub mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -26,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zhizao_live::LiveHub;
 use zhizao_store::Store;
+use zhizao_tsdb::Tsdb;
 
 pub use error::ApiError;
 pub use health::Metrics;
@@ -35,17 +37,21 @@ pub use health::Metrics;
 pub struct AppState {
     pub store: Store,
     pub hub: Arc<LiveHub>,
+    pub tsdb: Arc<Tsdb>,
     pub metrics: Arc<Metrics>,
+    pub credentials: Arc<series::CredentialCache>,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
 }
 
 impl AppState {
-    pub fn new(store: Store, hub: Arc<LiveHub>, max_body_bytes: usize) -> Self {
+    pub fn new(store: Store, hub: Arc<LiveHub>, tsdb: Arc<Tsdb>, max_body_bytes: usize) -> Self {
         Self {
             store,
             hub,
+            tsdb,
             metrics: Arc::new(Metrics::default()),
+            credentials: Arc::default(),
             max_body_bytes,
         }
     }
@@ -53,12 +59,13 @@ impl AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Zhizao 智造云 API", description = "Smart-manufacturing platform: equipment hierarchy, live plant state, and (in later versions) history, KPIs, planning, scheduling and quality."),
+    info(title = "Zhizao 智造云 API", description = "Smart-manufacturing platform: equipment hierarchy, live plant state, time-series history, and (in later versions) KPIs, planning, scheduling and quality."),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Login and sessions"),
         (name = "hierarchy", description = "ISA-95 equipment hierarchy: sites, areas, lines, equipment"),
         (name = "live", description = "Live plant state"),
+        (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
 )]
@@ -110,14 +117,26 @@ fn api_routes() -> OpenApiRouter<AppState> {
             hierarchy::update_equipment,
             hierarchy::delete_equipment
         ))
+        .routes(routes!(series::query))
+        .merge(write_routes(routes!(series::write_json)))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::socket))
         .routes(routes!(openapi_json))
 }
 
+/// Write endpoints take larger bodies than the rest of the API.
+fn write_routes(
+    routes: utoipa_axum::router::UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes)
+        .layer(DefaultBodyLimit::max(series::MAX_WRITE_BYTES))
+}
+
 fn all_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api_routes())
+        .merge(write_routes(routes!(series::write_line_protocol)))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))

@@ -23,6 +23,14 @@ const MAX_BODY: usize = 64 * 1024;
 struct Api {
     app: Router,
     store: Store,
+    _history_dir: tempfile::TempDir,
+}
+
+/// A fresh time-series store in its own folder.
+fn history() -> (Arc<zhizao_tsdb::Tsdb>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap();
+    (Arc::new(tsdb), dir)
 }
 
 struct Reply {
@@ -40,10 +48,17 @@ impl Reply {
 
 impl Api {
     fn new(db: &TestStore) -> Api {
-        let state = AppState::new(db.store.clone(), Arc::new(LiveHub::default()), MAX_BODY);
+        let (tsdb, dir) = history();
+        let state = AppState::new(
+            db.store.clone(),
+            Arc::new(LiveHub::default()),
+            tsdb,
+            MAX_BODY,
+        );
         Api {
             app: router(state),
             store: db.store.clone(),
+            _history_dir: dir,
         }
     }
 
@@ -748,6 +763,9 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PATCH /api/v1/equipment/{id}",
         "DELETE /api/v1/equipment/{id}",
         "GET /api/v1/live/snapshot",
+        "POST /api/v1/write",
+        "POST /api/v1/series/query",
+        "POST /write",
         "GET /api/v1/live",
         "GET /api/v1/openapi.json",
         "GET /healthz",
@@ -822,10 +840,12 @@ mod live_socket {
     async fn streams_scoped_changes_of_the_own_tenant_only() {
         let db = zhizao_testkit::sqlite().await;
         let hub = Arc::new(LiveHub::default());
-        let state = AppState::new(db.store.clone(), hub.clone(), MAX_BODY);
+        let (tsdb, dir) = history();
+        let state = AppState::new(db.store.clone(), hub.clone(), tsdb, MAX_BODY);
         let api = Api {
             app: router(state.clone()),
             store: db.store.clone(),
+            _history_dir: dir,
         };
         let (tenant, admin, _) = api.tenant("w").await;
         let (other, _, _) = api.tenant("v").await;

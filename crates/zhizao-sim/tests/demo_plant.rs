@@ -24,9 +24,13 @@ async fn seeds_once_and_simulates_every_machine() {
     assert_eq!(layout.lines.len(), 9);
 
     let hub = Arc::new(LiveHub::default());
+    let dir = tempfile::tempdir().unwrap();
+    let history =
+        Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
     let sim = tokio::spawn(zhizao_sim::run(
         store.clone(),
         hub.clone(),
+        Some(history.clone()),
         tenant.id,
         1,
         50.0,
@@ -39,5 +43,26 @@ async fn seeds_once_and_simulates_every_machine() {
     assert!(produced > 0, "simulated plant made nothing");
     // Initial state reports plus changes over ~75 simulated seconds.
     assert!(hub.recent_events(tenant.id).len() > 42 / 2);
+    // Every machine wrote temperature, both counters and state to history.
+    assert_eq!(history.read().series_count(), 42 * 4);
+    let q = zhizao_tsdb::Query {
+        measurement: "telemetry".into(),
+        fields: vec!["count_good".into()],
+        aggregate: Some(zhizao_tsdb::Aggregate::Last),
+        group_by: vec!["equipment".into()],
+        ..Default::default()
+    };
+    let last = history.query(tenant.id, &q).unwrap();
+    let counted: f64 = last
+        .series
+        .iter()
+        .filter_map(|s| s.points[0].1.as_ref()?.as_f64())
+        .sum();
+    // The task may stop between the live report and the history write of
+    // its last tick, so history can trail the live view by that tick.
+    assert!(
+        counted > 0.0 && counted as i64 <= produced,
+        "history {counted}, live {produced}"
+    );
     db.cleanup().await;
 }

@@ -135,7 +135,9 @@ fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point
         [k, f, t] => (*k, *f, Some(*t)),
         [_] => return Err("no fields: expected `measurement field=value`".into()),
         _ => {
-            return Err("too many space-separated parts (escape spaces in names with `\\ `)".into());
+            return Err(
+                "too many space-separated parts (escape spaces in names with `\\ `)".into(),
+            );
         }
     };
 

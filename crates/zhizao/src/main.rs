@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use zhizao_config::{Overrides, Settings};
 use zhizao_live::LiveHub;
 use zhizao_store::{LoginOutcome, Store};
+use zhizao_tsdb::{Tsdb, TsdbConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -161,6 +162,11 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         hub.clone()
             .persist_loop(store.clone(), Duration::from_secs(2)),
     );
+    let history_dir = settings.data_dir.join("tsdb");
+    let history =
+        Arc::new(Tsdb::open(TsdbConfig::new(&history_dir)).with_context(|| {
+            format!("opening the time-series store in {}", history_dir.display())
+        })?);
 
     let mut simulator = None;
     if demo {
@@ -174,13 +180,19 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         simulator = Some(tokio::spawn(zhizao_sim::run(
             store.clone(),
             hub.clone(),
+            Some(history.clone()),
             tenant.id,
             args.sim_seed,
             settings.sim_speed,
         )));
     }
 
-    let state = zhizao_api::AppState::new(store.clone(), hub.clone(), settings.max_body_bytes);
+    let state = zhizao_api::AppState::new(
+        store.clone(),
+        hub.clone(),
+        history.clone(),
+        settings.max_body_bytes,
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -219,6 +231,8 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     persister.abort();
     hub.persist_once(&store).await?;
     store.close().await;
+    // The API's clones are gone with the server; this waits for queued writes.
+    drop(history);
     tracing::info!("stopped");
     Ok(())
 }
