@@ -914,3 +914,349 @@ mod live_socket {
         server.abort();
     }
 }
+
+mod series_endpoints {
+    use std::io::Write;
+
+    use base64::Engine;
+
+    use super::*;
+
+    async fn line_protocol(
+        api: &Api,
+        query: &str,
+        auth: Option<&str>,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/write?{query}"))
+            .header(header::CONTENT_TYPE, "text/plain");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        if gzip {
+            req = req.header(header::CONTENT_ENCODING, "gzip");
+        }
+        let res = api
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    fn gz(text: &str) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    }
+
+    async fn count(api: &Api, token: &str, field: &str) -> i64 {
+        let r = api
+            .json(
+                Method::POST,
+                "/api/v1/series/query",
+                token,
+                json!({"measurement": "telemetry", "fields": [field], "aggregate": "count"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["series"][0]["points"][0][1].as_i64().unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn line_protocol_clients_write_with_every_auth_style() {
+        let db = zhizao_testkit::sqlite().await;
+        let api = Api::new(&db);
+        let (_, admin, _) = api.tenant("lp").await;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("lp-admin:password-1")
+        );
+        let token = format!("Token {admin}");
+        let cases: [(&str, Option<&str>, i64); 4] = [
+            ("db=plant&u=lp-admin&p=password-1", None, 1),
+            ("db=plant&precision=s", Some(basic.as_str()), 2),
+            ("db=plant&precision=ms", Some(token.as_str()), 3),
+            ("db=plant", Some(token.as_str()), 4),
+        ];
+        for (query, auth, n) in cases {
+            let ts = match query {
+                q if q.contains("precision=s") => "1700000000".to_owned(),
+                q if q.contains("precision=ms") => "1700000001000".to_owned(),
+                _ => format!("{}", 1_700_000_002_000_000_000i64 + n),
+            };
+            let body = format!(
+                "telemetry,equipment=CUT-01,line=L-CUT temperature=6{n}.5,count_good={n}i {ts}\n"
+            );
+            let r = line_protocol(&api, query, auth, body.into_bytes(), n == 4).await;
+            let r = if n == 4 {
+                // Same body again, gzipped.
+                let body = format!(
+                    "telemetry,equipment=CUT-01,line=L-CUT temperature=6{n}.5,count_good={n}i {ts}\n"
+                );
+                line_protocol(&api, query, auth, gz(&body), true).await
+            } else {
+                r
+            };
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{query}: {:?}", r.body);
+        }
+        assert_eq!(count(&api, &admin, "temperature").await, 4);
+
+        // Redelivery does not duplicate.
+        let again = "telemetry,equipment=CUT-01,line=L-CUT temperature=61.5,count_good=1i 1700000002000000001\n";
+        let r = line_protocol(&api, "db=plant", Some(&token), again.into(), false).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert_eq!(count(&api, &admin, "temperature").await, 4);
+
+        for (auth, query) in [
+            (None, "db=plant"),
+            (Some("Token nope"), "db=plant"),
+            (None, "u=lp-admin&p=wrong"),
+            (Some("Basic !!!"), ""),
+        ] {
+            let r = line_protocol(&api, query, auth, b"m v=1".to_vec(), false).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?} {query}");
+            assert!(r.body["error"].is_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_lines_are_named_and_the_rest_kept() {
+        let db = zhizao_testkit::sqlite().await;
+        let api = Api::new(&db);
+        let (_, admin, _) = api.tenant("bad").await;
+        let token = format!("Token {admin}");
+        let seed = line_protocol(
+            &api,
+            "precision=s",
+            Some(&token),
+            b"telemetry,equipment=M1 count=5i 100".to_vec(),
+            false,
+        )
+        .await;
+        assert_eq!(seed.status, StatusCode::NO_CONTENT);
+        let body = [
+            "telemetry,equipment=M1 temperature=20.5 101", // 1 ok
+            "telemetry,equipment=M1 temperature=NaN 102",  // 2 NaN
+            "telemetry,equipment=M1 temperature=inf 103",  // 3 inf
+            "telemetry,equipment=M1 count=6.5 104",        // 4 type conflict (count is integer)
+            "telemetry,equipment=M1 temperature=21 99999999999999", // 5 out of range for seconds
+            "telemetry,equipment=M1",                      // 6 no fields
+            "telemetry,equipment=M1 temperature=22 105",   // 7 ok
+        ]
+        .join("\n");
+        let r = line_protocol(&api, "precision=s", Some(&token), body.into_bytes(), false).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert_eq!(
+            (
+                r.body["accepted_lines"].as_i64(),
+                r.body["rejected_lines"].as_i64()
+            ),
+            (Some(2), Some(5)),
+            "{:?}",
+            r.body
+        );
+        let lines: Vec<i64> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["line"].as_i64().unwrap())
+            .collect();
+        assert_eq!(lines, vec![2, 3, 4, 5, 6]);
+        assert!(
+            r.body["errors"][2]["message"]
+                .as_str()
+                .unwrap()
+                .contains("type conflict"),
+            "{:?}",
+            r.body
+        );
+        assert!(
+            r.body["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("partial write: line 2")
+        );
+        assert_eq!(
+            count(&api, &admin, "temperature").await,
+            2,
+            "good lines kept"
+        );
+        assert_eq!(
+            count(&api, &admin, "count").await,
+            1,
+            "the conflicting value was not stored"
+        );
+
+        let r = line_protocol(&api, "precision=h", Some(&token), b"m v=1".to_vec(), false).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = line_protocol(&api, "", Some(&token), b"\xff\xfe".to_vec(), false).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        let r = line_protocol(&api, "", Some(&token), b"not gzip".to_vec(), true).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        // A gzip bomb: small on the wire, over the limit once inflated.
+        let bomb = gz(&"x".repeat(zhizao_api::series::MAX_WRITE_BYTES + 10));
+        let r = line_protocol(&api, "", Some(&token), bomb, true).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            count(&api, &admin, "temperature").await,
+            2,
+            "nothing else changed"
+        );
+    }
+
+    #[tokio::test]
+    async fn json_writes_and_the_query_shapes() {
+        let db = zhizao_testkit::sqlite().await;
+        let api = Api::new(&db);
+        let (_, admin, _) = api.tenant("js").await;
+        let (_, other, _) = api.tenant("js2").await;
+        let mut points = Vec::new();
+        for i in 0..180 {
+            for dev in ["m1", "m2"] {
+                points.push(json!({
+                    "measurement": "telemetry",
+                    "tags": {"equipment": dev, "line": "L1"},
+                    "fields": {"temperature": if dev == "m1" { i as f64 } else { 100.0 }, "running": i % 2 == 0},
+                    "ts": 1_700_000_040_000i64 + i * 1000
+                }));
+            }
+        }
+        points.push(json!({"measurement": "telemetry", "tags": {"equipment": "m1"}, "fields": {"temperature": null}, "ts": 1}));
+        points.push(json!({"measurement": "telemetry", "fields": {"x": 1}, "ts": "yesterday"}));
+        points.push(json!({"measurement": "telemetry", "tags": {"equipment": "m3", "line": "L1"}, "fields": {"temperature": 1.0}, "ts": "2023-11-14T22:14:00Z"}));
+        let r = api
+            .json(
+                Method::POST,
+                "/api/v1/write",
+                &admin,
+                json!({"points": points}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["accepted"], 180 * 2 * 2 + 1);
+        let rejected: Vec<(i64, &str)> = r.body["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["index"].as_i64().unwrap(),
+                    x["field"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(rejected, vec![(360, "fields.temperature"), (361, "ts")]);
+
+        // 1-minute mean per device over 3 minutes.
+        let q = json!({"measurement": "telemetry", "fields": ["temperature"], "where": {"line": "L1"},
+            "start": 1_700_000_040_000i64, "end": "2023-11-14T22:17:00Z", "aggregate": "mean", "every": "1m", "group_by": ["equipment"]});
+        let r = api
+            .json(Method::POST, "/api/v1/series/query", &admin, q)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["series"][0]["tags"], json!({"equipment": "m1"}));
+        assert_eq!(
+            r.body["series"][0]["points"],
+            json!([
+                [1_700_000_040_000i64, 29.5],
+                [1_700_000_100_000i64, 89.5],
+                [1_700_000_160_000i64, 149.5]
+            ])
+        );
+        assert_eq!(r.body["series"][1]["points"][0][1], 100.0);
+        assert_eq!(
+            r.body["series"][2]["points"],
+            json!([[1_700_000_040_000i64, 1.0]]),
+            "RFC 3339 times land where epoch ms do"
+        );
+
+        // Latest value per device, without a range.
+        let r = api.json(Method::POST, "/api/v1/series/query", &admin,
+            json!({"measurement": "telemetry", "fields": ["temperature"], "aggregate": "last", "group_by": ["equipment"]})).await;
+        assert_eq!(
+            r.body["series"][0]["points"],
+            json!([[1_700_000_219_000i64, 179.0]])
+        );
+
+        // Raw points with a cursor.
+        let r = api.json(Method::POST, "/api/v1/series/query", &admin,
+            json!({"measurement": "telemetry", "fields": ["running"], "where": {"equipment": "m2"}, "limit": 100})).await;
+        assert_eq!(r.body["series"][0]["points"].as_array().unwrap().len(), 100);
+        assert_eq!(
+            r.body["series"][0]["points"][0],
+            json!([1_700_000_040_000i64, true])
+        );
+        let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+        let r = api.json(Method::POST, "/api/v1/series/query", &admin,
+            json!({"measurement": "telemetry", "fields": ["running"], "where": {"equipment": "m2"}, "limit": 100, "cursor": cursor})).await;
+        assert_eq!(r.body["series"][0]["points"].as_array().unwrap().len(), 80);
+        assert_eq!(r.body["next_cursor"], Value::Null);
+
+        // Another tenant sees none of it.
+        let r = api
+            .json(
+                Method::POST,
+                "/api/v1/series/query",
+                &other,
+                json!({"measurement": "telemetry"}),
+            )
+            .await;
+        assert_eq!(r.body["series"], json!([]));
+
+        for (body, field) in [
+            (
+                json!({"measurement": "telemetry", "aggregate": "median"}),
+                "aggregate",
+            ),
+            (
+                json!({"measurement": "telemetry", "aggregate": "mean", "every": "1 minute", "start": 0, "end": 1}),
+                "every",
+            ),
+            (
+                json!({"measurement": "telemetry", "aggregate": "mean", "every": "1m"}),
+                "every",
+            ),
+            (
+                json!({"measurement": "telemetry", "start": "soon"}),
+                "start",
+            ),
+            (
+                json!({"measurement": "telemetry", "fields": ["running"], "aggregate": "mean"}),
+                "aggregate",
+            ),
+            (json!({"measurement": "telemetry", "select": "*"}), "select"),
+        ] {
+            let r = api
+                .json(Method::POST, "/api/v1/series/query", &admin, body.clone())
+                .await;
+            assert_eq!(
+                (r.status, r.error().1),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{body}: {:?}",
+                r.body
+            );
+        }
+        let none = api
+            .json(
+                Method::POST,
+                "/api/v1/write",
+                &admin,
+                json!({"points": [{"measurement": "m", "fields": {"v": [1]}}]}),
+            )
+            .await;
+        assert_eq!(
+            (none.status, none.error().1),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("fields.v"))
+        );
+    }
+}

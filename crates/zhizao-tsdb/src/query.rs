@@ -295,6 +295,22 @@ fn aggregate(
     start: i64,
     end: i64,
 ) -> Result<QueryResult, QueryError> {
+    // With a wildcard, numeric aggregates skip fields that hold no numbers
+    // (as InfluxQL's `mean(*)` does); a field named explicitly is an error.
+    let numeric = |i: &usize| {
+        !matches!(
+            state.series[*i].1.value_type,
+            crate::ValueType::Bool | crate::ValueType::Str
+        )
+    };
+    let wildcard = q.fields.is_empty() || q.fields.iter().any(|f| f == "*");
+    let kept: Vec<usize>;
+    let selected = if agg.numeric_only() && wildcard {
+        kept = selected.iter().copied().filter(numeric).collect();
+        &kept[..]
+    } else {
+        selected
+    };
     if let Some(&i) = selected.iter().find(|&&i| {
         agg.numeric_only()
             && matches!(
