@@ -169,3 +169,45 @@ pub async fn logout(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Days the token stays valid, 1–3650 (default 365).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Token <token>` (InfluxDB clients) or `Bearer`.
+    pub token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// Create a long-lived API token for the caller, e.g. for Telegraf or a
+/// gateway writing line protocol. Shown once.
+#[utoipa::path(post, path = "/auth/tokens", tag = "auth", security(("bearer" = [])), request_body = TokenRequest,
+    responses((status = 201, body = TokenResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidJson(req): ValidJson<TokenRequest>,
+) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
+    let days = req.days.unwrap_or(365);
+    if !(1..=3650).contains(&days) {
+        return Err(ApiError::validation(
+            "days",
+            "days: must be between 1 and 3650",
+        ));
+    }
+    let ttl = days * 86_400_000;
+    let token = state.store.create_token(user.0.id, ttl).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenResponse {
+            token,
+            expires_at: crate::hierarchy::rfc3339(zhizao_store::now_ms() + ttl),
+        }),
+    ))
+}

@@ -88,6 +88,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::create_token))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::delete_user))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))

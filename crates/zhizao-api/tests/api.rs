@@ -739,6 +739,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/auth/login",
         "GET /api/v1/auth/me",
         "POST /api/v1/auth/logout",
+        "POST /api/v1/auth/tokens",
         "GET /api/v1/users",
         "POST /api/v1/users",
         "DELETE /api/v1/users/{id}",
@@ -981,7 +982,25 @@ mod series_endpoints {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("lp-admin:password-1")
         );
-        let token = format!("Token {admin}");
+        let made = api
+            .json(
+                Method::POST,
+                "/api/v1/auth/tokens",
+                &admin,
+                json!({"days": 30}),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+        let bad_days = api
+            .json(
+                Method::POST,
+                "/api/v1/auth/tokens",
+                &admin,
+                json!({"days": 0}),
+            )
+            .await;
+        assert_eq!(bad_days.error().1, Some("days"));
+        let token = format!("Token {}", made.body["token"].as_str().unwrap());
         let cases: [(&str, Option<&str>, i64); 4] = [
             ("db=plant&u=lp-admin&p=password-1", None, 1),
             ("db=plant&precision=s", Some(basic.as_str()), 2),

@@ -259,6 +259,12 @@ impl Store {
 
     /// Starts a session and returns the bearer token (shown to the client once).
     pub async fn create_session(&self, user_id: i64) -> Result<String> {
+        self.create_token(user_id, SESSION_TTL_MS).await
+    }
+
+    /// A token valid for `ttl_ms`: a login session, or a long-lived API
+    /// token for collectors and scripts.
+    pub async fn create_token(&self, user_id: i64, ttl_ms: i64) -> Result<String> {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let token = hex::encode(raw);
@@ -268,7 +274,7 @@ impl Store {
             .bind(token_hash(&token))
             .bind(user_id)
             .bind(now)
-            .bind(now + SESSION_TTL_MS)
+            .bind(now.saturating_add(ttl_ms))
             .execute(p)
             .await
             .map(|_| ()))?;
