@@ -120,6 +120,50 @@ export interface Snapshot {
   events: StateEvent[];
 }
 
+/** A time for the series API: epoch milliseconds or RFC 3339 text. */
+export type SeriesTime = number | string;
+
+export type SeriesAggregate = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'first' | 'last';
+
+/** What an aggregate query reports for an empty bucket: nothing (`none`), `null`, or the previous value. */
+export type SeriesFill = 'none' | 'null' | 'previous';
+
+/** Body of `POST /series/query`. */
+export interface SeriesQuery {
+  measurement: string;
+  /** Field names; all fields when left out. */
+  fields?: string[];
+  /** Tag equality filters, e.g. `{ line: 'L-CUT' }`. */
+  where?: Record<string, string>;
+  start?: SeriesTime;
+  end?: SeriesTime;
+  aggregate?: SeriesAggregate;
+  /** Bucket width such as `30s`, `1m`, `1h`; needs `start` and `end`. */
+  every?: `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+  group_by?: string[];
+  fill?: SeriesFill;
+  /** Raw queries: most points per response; aggregates: most buckets per series. */
+  limit?: number;
+  /** `next_cursor` of the previous page of a raw query. */
+  cursor?: string;
+}
+
+export type SeriesValue = number | boolean | string | null;
+
+export interface Series {
+  /** All tags of a raw series; the `group_by` tags of an aggregated one. */
+  tags: Record<string, string>;
+  field: string;
+  /** `[epoch ms, value]`; with buckets, the time is the bucket's start. */
+  points: [number, SeriesValue][];
+}
+
+export interface SeriesResult {
+  series: Series[];
+  /** Set when a raw query has more points than `limit`. */
+  next_cursor: string | null;
+}
+
 /** An error response, carrying the server's `{"error": {...}}` body. */
 export class ApiError extends Error {
   constructor(
@@ -246,6 +290,8 @@ export const updateEquipment = (id: number, patch: Partial<EquipmentInput>) =>
   request<Equipment>('PATCH', `/equipment/${id}`, patch);
 
 export const deleteEquipment = (id: number) => request<void>('DELETE', `/equipment/${id}`);
+
+export const querySeries = (query: SeriesQuery) => request<SeriesResult>('POST', '/series/query', query);
 
 export const liveSnapshot = () => request<Snapshot>('GET', '/live/snapshot');
 

@@ -21,6 +21,7 @@ const repoRoot = resolve(webDir, '..');
 const resultsDir = join(webDir, 'test-results');
 
 const TILE = '[data-equipment-code][data-state]';
+const TREND = '[data-testid="temperature-trend"]';
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -144,8 +145,30 @@ describe('zhizao web UI', () => {
     await page.locator('[data-testid="state-counts"]').waitFor();
     await page.locator('[data-testid="event-ticker"]').waitFor();
     assert.match(await page.locator('[data-testid="screen-title"]').innerText(), /生产控制中心/);
+  });
+
+  it('draws the temperature trend of a line from history within 20 s', async () => {
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.seriesCount) >= 1, TREND, {
+      timeout: 20_000,
+    });
     await page.waitForTimeout(1500); // let the charts finish their entry animation
     await page.screenshot({ path: join(resultsDir, 'screen-zh.png') });
+  });
+
+  it('pins a line on the trend with a click on its row and unpins it with a second click', async () => {
+    const trend = page.locator(TREND);
+    const mode = page.locator('[data-testid="trend-mode"]');
+    const row = page.locator('[data-testid="plant-overview"] [data-line-code]').last();
+    const code = await row.getAttribute('data-line-code');
+    await row.click();
+    await page.waitForFunction(({ sel, code }) => document.querySelector(sel)?.dataset.lineCode === code, {
+      sel: TREND,
+      code,
+    });
+    assert.equal(await mode.getAttribute('data-pinned'), 'true');
+    await row.click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="trend-mode"]')?.dataset.pinned === 'false');
+    assert.equal(await trend.getAttribute('data-line-code'), code, 'rotation resumes from the pinned line');
   });
 
   it('updates machine states live within 10 s', async () => {

@@ -44,7 +44,7 @@ async fn seeds_once_and_simulates_every_machine() {
     // Initial state reports plus changes over ~75 simulated seconds.
     assert!(hub.recent_events(tenant.id).len() > 42 / 2);
     // Every machine wrote temperature, both counters and state to history.
-    assert_eq!(history.read().series_count(), 42 * 4);
+    assert_eq!(history.stats().series, 42 * 4);
     let q = zhizao_tsdb::Query {
         measurement: "telemetry".into(),
         fields: vec!["count_good".into()],

@@ -120,6 +120,38 @@ impl SeriesData {
         }
     }
 
+    /// A copy of the points in an index range.
+    pub fn slice(&self, r: std::ops::Range<usize>) -> SeriesData {
+        let values = match &self.values {
+            Column::F64(v) => Column::F64(v[r.clone()].to_vec()),
+            Column::I64(v) => Column::I64(v[r.clone()].to_vec()),
+            Column::Bool(v) => Column::Bool(v[r.clone()].to_vec()),
+            Column::Str(v) => Column::Str(v[r.clone()].to_vec()),
+        };
+        SeriesData {
+            value_type: self.value_type,
+            ts: self.ts[r].to_vec(),
+            values,
+        }
+    }
+
+    /// Merges tiers given oldest first; on equal timestamps the later tier
+    /// wins, as a later write would.
+    pub fn merge(value_type: ValueType, mut parts: Vec<SeriesData>) -> SeriesData {
+        if parts.len() == 1 {
+            return parts.pop().unwrap_or_else(|| SeriesData::new(value_type));
+        }
+        let mut out = SeriesData::new(value_type);
+        for part in parts {
+            for i in 0..part.len() {
+                if let Some(v) = part.values.get(i) {
+                    out.upsert(part.ts[i], v);
+                }
+            }
+        }
+        out
+    }
+
     /// Index range of points with `start <= ts < end`.
     pub fn range(&self, start: i64, end: i64) -> std::ops::Range<usize> {
         let lo = self.ts.partition_point(|&t| t < start);
@@ -144,5 +176,12 @@ mod tests {
         assert_eq!(s.values, Column::F64(vec![1.0, 2.5, 3.0]));
         assert_eq!(s.range(11, 31), 1..3);
         assert_eq!(s.range(40, 50), 3..3);
+        let older = s.slice(0..2);
+        let mut newer = SeriesData::new(ValueType::F64);
+        newer.upsert(20, Value::F64(9.0));
+        newer.upsert(40, Value::F64(4.0));
+        let merged = SeriesData::merge(ValueType::F64, vec![older, newer]);
+        assert_eq!(merged.ts, vec![10, 20, 40]);
+        assert_eq!(merged.values, Column::F64(vec![1.0, 9.0, 4.0]));
     }
 }

@@ -11,18 +11,25 @@
 //! duplicates. On open the log is replayed; a torn tail is dropped, since it
 //! was never acknowledged.
 //!
-//! Not yet here (see the notes): compressed Parquet segments,
-//! rollups, retention and compaction; the in-memory tier holds everything.
+//! When the in-memory tier holds `flush_points` points, it is frozen and
+//! written to an immutable, compressed Parquet segment in the background,
+//! and the log moves to a new generation that starts with a snapshot of the
+//! series catalogue. Once the segment is durable, the log generations it
+//! covers are deleted. Queries merge segments, the frozen tier and the hot
+//! tier, later tiers winning on equal timestamps.
+//!
+//! Not yet here: rollups, retention and compaction of small segments.
 
 pub mod hot;
 pub mod lineproto;
 pub mod model;
 pub mod query;
+pub mod segment;
 pub mod wal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -30,6 +37,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use hot::SeriesData;
 pub use model::{Point, SeriesKey, Value, ValueType};
 pub use query::{Aggregate, Fill, Query, QueryError, QueryResult, SeriesResult};
+use segment::{Segment, Want};
 use wal::{Record, Wal};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +49,8 @@ pub enum TsdbError {
     },
     #[error("cannot encode a log record: {0}")]
     Encode(String),
+    #[error("segment: {0}")]
+    Segment(String),
     #[error("the store is closed")]
     Closed,
     #[error("the store stopped accepting writes after a disk error: {0}")]
@@ -72,6 +82,8 @@ pub struct TsdbConfig {
     pub queue: usize,
     /// Most points one group commit takes.
     pub max_group_points: usize,
+    /// Points in the in-memory tier that start a flush to a segment.
+    pub flush_points: u64,
 }
 
 impl TsdbConfig {
@@ -80,16 +92,35 @@ impl TsdbConfig {
             dir: dir.into(),
             queue: 64,
             max_group_points: 500_000,
+            flush_points: 1_000_000,
         }
     }
 }
 
-/// All series and their points.
+/// Figures for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub series: usize,
+    /// Points in the in-memory tiers (hot and frozen).
+    pub memory_points: u64,
+    /// Rows in segments (a point rewritten after its flush counts twice).
+    pub segment_rows: u64,
+    pub segments: usize,
+    pub segment_bytes: u64,
+    pub wal_bytes: u64,
+}
+
+/// The catalogue and the tiers.
 #[derive(Debug, Default)]
 pub struct State {
-    pub(crate) ids: HashMap<SeriesKey, u32>,
-    pub(crate) series: Vec<(SeriesKey, SeriesData)>,
-    pub(crate) points: u64,
+    ids: HashMap<SeriesKey, u32>,
+    catalog: Vec<(SeriesKey, ValueType)>,
+    hot: Vec<SeriesData>,
+    hot_points: u64,
+    frozen: Option<Arc<Vec<SeriesData>>>,
+    frozen_points: u64,
+    segments: Vec<Arc<Segment>>,
+    wal_bytes: u64,
 }
 
 impl State {
@@ -100,53 +131,59 @@ impl State {
                 key,
                 value_type,
             } => {
-                // Ids are dense and in order; anything else is a log from
-                // another store and is skipped rather than misfiled.
-                if id as usize == self.series.len() {
+                // Ids are dense and in order; a repeat (a catalogue snapshot
+                // at the start of a newer log) is skipped.
+                if id as usize == self.catalog.len() {
                     self.ids.insert(key.clone(), id);
-                    self.series.push((key, SeriesData::new(value_type)));
+                    self.catalog.push((key, value_type));
+                    self.hot.push(SeriesData::new(value_type));
                 }
             }
             Record::Points(points) => {
                 for (id, ts, value) in points {
-                    if let Some((_, data)) = self.series.get_mut(id as usize)
+                    if let Some(data) = self.hot.get_mut(id as usize)
                         && data.upsert(ts, value)
                     {
-                        self.points += 1;
+                        self.hot_points += 1;
                     }
                 }
             }
         }
     }
 
-    /// Number of distinct series.
-    pub fn series_count(&self) -> usize {
-        self.series.len()
+    /// Records that recreate the catalogue, for the start of a new log.
+    fn catalog_snapshot(&self) -> Vec<Record> {
+        self.catalog
+            .iter()
+            .enumerate()
+            .map(|(id, (key, value_type))| Record::Series {
+                id: id as u32,
+                key: key.clone(),
+                value_type: *value_type,
+            })
+            .collect()
     }
 
-    /// Number of stored points (after de-duplication).
-    pub fn point_count(&self) -> u64 {
-        self.points
-    }
-
-    /// Every stored point of a tenant, for tests and export: key, ts, value.
-    pub fn dump(&self, tenant: i64) -> Vec<(SeriesKey, i64, Value)> {
-        let mut out = Vec::new();
-        for (key, data) in self.series.iter().filter(|(k, _)| k.tenant == tenant) {
-            for i in 0..data.len() {
-                if let Some(v) = data.values.get(i) {
-                    out.push((key.clone(), data.ts[i], v));
-                }
-            }
+    pub fn stats(&self) -> Stats {
+        Stats {
+            series: self.catalog.len(),
+            memory_points: self.hot_points + self.frozen_points,
+            segment_rows: self.segments.iter().map(|s| s.rows as u64).sum(),
+            segments: self.segments.len(),
+            segment_bytes: self.segments.iter().map(|s| s.bytes).sum(),
+            wal_bytes: self.wal_bytes,
         }
-        out
     }
 }
 
-struct Request {
-    tenant: i64,
-    points: Vec<Point>,
-    ack: oneshot::Sender<Result<WriteOutcome, TsdbError>>,
+enum Request {
+    Write {
+        tenant: i64,
+        points: Vec<Point>,
+        ack: oneshot::Sender<Result<WriteOutcome, TsdbError>>,
+    },
+    /// Write the in-memory tier to a segment now and wait for it.
+    Flush(oneshot::Sender<Result<(), TsdbError>>),
 }
 
 /// The store. Dropping it stops the writer after the queued writes.
@@ -162,32 +199,100 @@ impl std::fmt::Debug for Tsdb {
     }
 }
 
+fn wal_name(generation: u64) -> String {
+    format!("wal-{generation:08}.log")
+}
+
+fn wal_generation(name: &str) -> Option<u64> {
+    name.strip_prefix("wal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+fn write_state(state: &RwLock<State>) -> RwLockWriteGuard<'_, State> {
+    state.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Tsdb {
-    /// Opens the store in `config.dir` (created if missing) and replays its log.
+    /// Opens the store in `config.dir` (created if missing): loads segment
+    /// indexes and replays the log generations they do not cover.
     pub fn open(config: TsdbConfig) -> Result<Tsdb, TsdbError> {
-        std::fs::create_dir_all(&config.dir).map_err(|e| TsdbError::io(&config.dir, e))?;
-        let (wal, records) = Wal::open(&config.dir.join("wal.log"))?;
-        let mut state = State::default();
-        for r in records {
-            state.apply(r);
+        let dir = config.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| TsdbError::io(&dir, e))?;
+        let mut segment_gens = Vec::new();
+        let mut wal_gens = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| TsdbError::io(&dir, e))? {
+            let entry = entry.map_err(|e| TsdbError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(g) = segment::generation_of(&name) {
+                segment_gens.push(g);
+            } else if let Some(g) = wal_generation(&name) {
+                wal_gens.push(g);
+            } else if name.ends_with(".tmp") {
+                // A segment whose write never finished; its log is still here.
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
+        segment_gens.sort_unstable();
+        wal_gens.sort_unstable();
+        let covered = segment_gens.last().copied();
+        let mut state = State::default();
+        for g in &segment_gens {
+            state.segments.push(Arc::new(segment::open(
+                &dir.join(segment::file_name(*g)),
+                *g,
+            )?));
+        }
+        let mut current = None;
+        for g in wal_gens {
+            let path = dir.join(wal_name(g));
+            if covered.is_some_and(|c| g <= c) {
+                std::fs::remove_file(&path).map_err(|e| TsdbError::io(&path, e))?;
+                continue;
+            }
+            let (wal, records) = Wal::open(&path)?;
+            for r in records {
+                state.apply(r);
+            }
+            state.wal_bytes += wal.len();
+            current = Some((g, wal));
+        }
+        let (generation, wal) = match current {
+            Some(c) => c,
+            None => {
+                let g = covered.map_or(0, |c| c + 1);
+                let (mut wal, _) = Wal::open(&dir.join(wal_name(g)))?;
+                wal.append(&state.catalog_snapshot())?;
+                wal.sync()?;
+                (g, wal)
+            }
+        };
         tracing::info!(
-            series = state.series.len(),
-            points = state.points,
+            series = state.catalog.len(),
+            memory_points = state.hot_points,
+            segments = state.segments.len(),
             "time-series store opened"
         );
         let state = Arc::new(RwLock::new(state));
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let writer_state = state.clone();
-        let max_group = config.max_group_points.max(1);
-        let writer = std::thread::Builder::new()
+        let writer = Writer {
+            rx,
+            wal,
+            generation,
+            state: state.clone(),
+            config: config.clone(),
+            flushing: None,
+            failed: None,
+        };
+        let handle = std::thread::Builder::new()
             .name("tsdb-writer".into())
-            .spawn(move || writer_loop(rx, wal, writer_state, max_group))
-            .map_err(|e| TsdbError::io(&config.dir, e))?;
+            .spawn(move || writer.run())
+            .map_err(|e| TsdbError::io(&dir, e))?;
         Ok(Tsdb {
             state,
             tx: Some(tx),
-            writer: Some(writer),
+            writer: Some(handle),
         })
     }
 
@@ -199,7 +304,7 @@ impl Tsdb {
         }
         let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
         let (ack, done) = oneshot::channel();
-        tx.send(Request {
+        tx.send(Request::Write {
             tenant,
             points,
             ack,
@@ -209,13 +314,107 @@ impl Tsdb {
         done.await.map_err(|_| TsdbError::Closed)?
     }
 
-    /// Read access to everything stored.
-    pub fn read(&self) -> RwLockReadGuard<'_, State> {
+    /// Writes the in-memory tier to a segment and waits until it is durable.
+    pub async fn flush(&self) -> Result<(), TsdbError> {
+        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
+        let (ack, done) = oneshot::channel();
+        tx.send(Request::Flush(ack))
+            .await
+            .map_err(|_| TsdbError::Closed)?;
+        done.await.map_err(|_| TsdbError::Closed)?
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    pub fn stats(&self) -> Stats {
+        self.read().stats()
+    }
+
+    /// Collects the selected series from every tier, merged.
+    fn collect(
+        &self,
+        select: impl Fn(&SeriesKey) -> bool,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(SeriesKey, SeriesData)>, TsdbError> {
+        let (picked, segments) = {
+            let st = self.read();
+            let picked: Vec<(u32, SeriesKey, ValueType, Vec<SeriesData>)> = st
+                .catalog
+                .iter()
+                .enumerate()
+                .filter(|(_, (k, _))| select(k))
+                .map(|(id, (k, t))| {
+                    let mut memory = Vec::new();
+                    for tier in st
+                        .frozen
+                        .iter()
+                        .map(|f| f.get(id))
+                        .chain([st.hot.get(id)])
+                        .flatten()
+                    {
+                        let r = tier.range(start, end);
+                        if !r.is_empty() {
+                            memory.push(tier.slice(r));
+                        }
+                    }
+                    (id as u32, k.clone(), *t, memory)
+                })
+                .collect();
+            (picked, st.segments.clone())
+        };
+        let wants: Vec<Want> = picked
+            .iter()
+            .map(|(id, _, t, _)| Want {
+                id: *id,
+                value_type: *t,
+                start,
+                end,
+            })
+            .collect();
+        let mut from_segments: Vec<HashMap<u32, SeriesData>> = Vec::new();
+        for seg in &segments {
+            from_segments.push(seg.read(&wants)?);
+        }
+        Ok(picked
+            .into_iter()
+            .map(|(id, key, t, memory)| {
+                let mut parts: Vec<SeriesData> = from_segments
+                    .iter_mut()
+                    .filter_map(|m| m.remove(&id))
+                    .collect();
+                parts.extend(memory);
+                (key, SeriesData::merge(t, parts))
+            })
+            .collect())
+    }
+
     pub fn query(&self, tenant: i64, q: &Query) -> Result<QueryResult, QueryError> {
-        query::run(&self.read(), tenant, q)
+        let start = q.start.unwrap_or(i64::MIN);
+        let end = q.end.unwrap_or(i64::MAX);
+        let series = self
+            .collect(|k| query::matches(q, tenant, k), start, end)
+            .map_err(|e| QueryError {
+                field: "store",
+                message: e.to_string(),
+            })?;
+        query::run(&series, q)
+    }
+
+    /// Every stored point of a tenant: key, ts, value (for tests and export).
+    pub fn dump(&self, tenant: i64) -> Result<Vec<(SeriesKey, i64, Value)>, TsdbError> {
+        let series = self.collect(|k| k.tenant == tenant, i64::MIN, i64::MAX)?;
+        let mut out = Vec::new();
+        for (key, data) in series {
+            for i in 0..data.len() {
+                if let Some(v) = data.values.get(i) {
+                    out.push((key.clone(), data.ts[i], v));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Stops accepting writes and waits for the queued ones.
@@ -271,55 +470,95 @@ fn sorted_key(tenant: i64, p: &Point) -> SeriesKey {
     }
 }
 
-fn writer_loop(
-    mut rx: mpsc::Receiver<Request>,
-    mut wal: Wal,
+/// The single writer: owns the log, applies groups, starts flushes.
+struct Writer {
+    rx: mpsc::Receiver<Request>,
+    wal: Wal,
+    generation: u64,
     state: Arc<RwLock<State>>,
-    max_group: usize,
-) {
-    let mut failed: Option<String> = None;
-    while let Some(first) = rx.blocking_recv() {
-        let mut group = vec![first];
-        let mut n = group[0].points.len();
-        while n < max_group {
-            match rx.try_recv() {
-                Ok(r) => {
-                    n += r.points.len();
-                    group.push(r);
-                }
-                Err(_) => break,
-            }
-        }
-        if let Some(reason) = &failed {
-            for r in group {
-                let _ = r.ack.send(Err(TsdbError::Failed(reason.clone())));
-            }
-            continue;
-        }
+    config: TsdbConfig,
+    /// The background flush of the frozen tier, if one runs.
+    flushing: Option<JoinHandle<Result<(), TsdbError>>>,
+    failed: Option<String>,
+}
 
-        // Resolve series and types against the stored state plus the
-        // series this group creates.
+type WriteAck = oneshot::Sender<Result<WriteOutcome, TsdbError>>;
+
+impl Writer {
+    fn run(mut self) {
+        while let Some(first) = self.rx.blocking_recv() {
+            let mut writes: Vec<(i64, Vec<Point>, WriteAck)> = Vec::new();
+            let mut flushes = Vec::new();
+            let mut n = 0;
+            let mut next = Some(first);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Write {
+                        tenant,
+                        points,
+                        ack,
+                    } => {
+                        n += points.len();
+                        writes.push((tenant, points, ack));
+                    }
+                    Request::Flush(ack) => flushes.push(ack),
+                }
+                if n < self.config.max_group_points {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            if !writes.is_empty() {
+                self.commit(writes);
+            }
+            if !flushes.is_empty() {
+                let result = self.flush_now();
+                for ack in flushes {
+                    let _ = ack.send(
+                        result
+                            .as_ref()
+                            .map(|_| ())
+                            .map_err(|e| TsdbError::Segment(e.to_string())),
+                    );
+                }
+            } else if self.failed.is_none() {
+                self.maybe_flush();
+            }
+        }
+        if let Some(h) = self.flushing.take() {
+            let _ = h.join();
+        }
+    }
+
+    fn commit(&mut self, group: Vec<(i64, Vec<Point>, WriteAck)>) {
+        if let Some(reason) = &self.failed {
+            for (_, _, ack) in group {
+                let _ = ack.send(Err(TsdbError::Failed(reason.clone())));
+            }
+            return;
+        }
+        // Resolve series and types against the catalogue plus the series
+        // this group creates.
         let mut records = Vec::new();
         let mut outcomes = Vec::with_capacity(group.len());
         {
-            let st = state.read().unwrap_or_else(PoisonError::into_inner);
+            let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
             let mut new_ids: HashMap<SeriesKey, (u32, ValueType)> = HashMap::new();
-            let mut points = Vec::with_capacity(n);
-            for req in &group {
+            let mut points = Vec::new();
+            for (tenant, batch, _) in &group {
                 let mut outcome = WriteOutcome::default();
-                for (i, p) in req.points.iter().enumerate() {
+                for (i, p) in batch.iter().enumerate() {
                     if let Err(reason) = check_point(p) {
                         outcome.rejected.push((i, reason));
                         continue;
                     }
-                    let key = sorted_key(req.tenant, p);
+                    let key = sorted_key(*tenant, p);
                     let t = p.value.value_type();
                     let (id, have) = if let Some(&id) = st.ids.get(&key) {
-                        (id, st.series[id as usize].1.value_type)
+                        (id, st.catalog[id as usize].1)
                     } else if let Some(&(id, have)) = new_ids.get(&key) {
                         (id, have)
                     } else {
-                        let id = (st.series.len() + new_ids.len()) as u32;
+                        let id = (st.catalog.len() + new_ids.len()) as u32;
                         records.push(Record::Series {
                             id,
                             key: key.clone(),
@@ -349,21 +588,21 @@ fn writer_loop(
                 records.push(Record::Points(points));
             }
         }
-
         let durable = if records.is_empty() {
             Ok(())
         } else {
-            wal.append(&records).and_then(|()| wal.sync())
+            self.wal.append(&records).and_then(|()| self.wal.sync())
         };
         match durable {
             Ok(()) => {
-                let mut st = state.write().unwrap_or_else(PoisonError::into_inner);
+                let mut st = write_state(&self.state);
                 for r in records {
                     st.apply(r);
                 }
+                st.wal_bytes = self.wal.len();
                 drop(st);
-                for (req, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = req.ack.send(Ok(outcome));
+                for ((_, _, ack), outcome) in group.into_iter().zip(outcomes) {
+                    let _ = ack.send(Ok(outcome));
                 }
             }
             Err(e) => {
@@ -371,11 +610,137 @@ fn writer_loop(
                 // Refuse further writes rather than append after it.
                 tracing::error!(error = %e, "write-ahead log failed; writes stop");
                 let reason = e.to_string();
-                for req in group {
-                    let _ = req.ack.send(Err(TsdbError::Failed(reason.clone())));
+                for (_, _, ack) in group {
+                    let _ = ack.send(Err(TsdbError::Failed(reason.clone())));
                 }
-                failed = Some(reason);
+                self.failed = Some(reason);
             }
+        }
+    }
+
+    /// Starts a background flush when the hot tier is full and none runs.
+    fn maybe_flush(&mut self) {
+        if let Some(h) = &self.flushing
+            && h.is_finished()
+            && let Some(h) = self.flushing.take()
+            && let Ok(Err(e)) = h.join()
+        {
+            tracing::error!(error = %e, "flushing a segment failed; its log is kept");
+        }
+        let full = self
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .hot_points
+            >= self.config.flush_points;
+        if full
+            && self.flushing.is_none()
+            && let Err(e) = self.freeze_and_spawn()
+        {
+            tracing::error!(error = %e, "could not start a flush");
+        }
+    }
+
+    /// Waits for any running flush, then flushes what is in memory.
+    fn flush_now(&mut self) -> Result<(), TsdbError> {
+        if let Some(h) = self.flushing.take() {
+            h.join()
+                .map_err(|_| TsdbError::Segment("flush thread panicked".into()))??;
+        }
+        let (empty, frozen_left) = {
+            let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            (st.hot_points == 0, st.frozen.is_some())
+        };
+        if frozen_left {
+            // An earlier flush failed; retry it first.
+            self.spawn_flush(self.generation.saturating_sub(1));
+            if let Some(h) = self.flushing.take() {
+                h.join()
+                    .map_err(|_| TsdbError::Segment("flush thread panicked".into()))??;
+            }
+        }
+        if empty {
+            return Ok(());
+        }
+        self.freeze_and_spawn()?;
+        match self.flushing.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| TsdbError::Segment("flush thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Moves the hot tier to the frozen slot, rotates the log to a new
+    /// generation (starting with the catalogue), and starts the flush.
+    fn freeze_and_spawn(&mut self) -> Result<(), TsdbError> {
+        let next = self.generation + 1;
+        let path = self.config.dir.join(wal_name(next));
+        let (mut wal, _) = Wal::open(&path)?;
+        {
+            let mut st = write_state(&self.state);
+            if st.frozen.is_some() {
+                return Ok(());
+            }
+            wal.append(&st.catalog_snapshot())?;
+            wal.sync()?;
+            let fresh: Vec<SeriesData> = st
+                .catalog
+                .iter()
+                .map(|(_, t)| SeriesData::new(*t))
+                .collect();
+            let frozen = std::mem::replace(&mut st.hot, fresh);
+            st.frozen = Some(Arc::new(frozen));
+            st.frozen_points = std::mem::take(&mut st.hot_points);
+        }
+        let old = self.generation;
+        self.wal = wal;
+        self.generation = next;
+        self.spawn_flush(old);
+        Ok(())
+    }
+
+    /// Writes the frozen tier as segment `generation` on another thread;
+    /// on success installs it and deletes the logs it covers.
+    fn spawn_flush(&mut self, generation: u64) {
+        let state = self.state.clone();
+        let dir = self.config.dir.clone();
+        let handle = std::thread::Builder::new().name("tsdb-flush".into()).spawn(
+            move || -> Result<(), TsdbError> {
+                let frozen = match &state.read().unwrap_or_else(PoisonError::into_inner).frozen {
+                    Some(f) => f.clone(),
+                    None => return Ok(()),
+                };
+                let series: Vec<(u32, &SeriesData)> = frozen
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| !d.is_empty())
+                    .map(|(id, d)| (id as u32, d))
+                    .collect();
+                let seg = segment::write(&dir, generation, &series)?;
+                {
+                    let mut st = write_state(&state);
+                    st.segments.push(Arc::new(seg));
+                    st.frozen = None;
+                    st.frozen_points = 0;
+                }
+                // The segment is durable; the logs it covers can go.
+                for entry in std::fs::read_dir(&dir)
+                    .map_err(|e| TsdbError::io(&dir, e))?
+                    .flatten()
+                {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if wal_generation(&name).is_some_and(|g| g <= generation) {
+                        std::fs::remove_file(entry.path())
+                            .map_err(|e| TsdbError::io(&entry.path(), e))?;
+                    }
+                }
+                segment::sync_dir(&dir)
+            },
+        );
+        match handle {
+            Ok(h) => self.flushing = Some(h),
+            Err(e) => tracing::error!(error = %e, "cannot start the flush thread"),
         }
     }
 }

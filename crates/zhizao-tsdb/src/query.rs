@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::State;
+use crate::hot::SeriesData;
 use crate::model::{SeriesKey, Value};
 
 /// Most buckets one query may produce, per group.
@@ -124,14 +124,16 @@ fn wants_field(q: &Query, field: &str) -> bool {
     q.fields.is_empty() || q.fields.iter().any(|f| f == "*" || f == field)
 }
 
-fn matches(q: &Query, tenant: i64, key: &SeriesKey) -> bool {
+/// Whether a series is one the query asks for.
+pub fn matches(q: &Query, tenant: i64, key: &SeriesKey) -> bool {
     key.tenant == tenant
         && key.measurement == q.measurement
         && wants_field(q, &key.field)
         && q.filter.iter().all(|(k, v)| key.tag(k) == Some(v.as_str()))
 }
 
-pub fn run(state: &State, tenant: i64, q: &Query) -> Result<QueryResult, QueryError> {
+/// Runs a query over the series it selected (each merged across tiers).
+pub fn run(series: &[(SeriesKey, SeriesData)], q: &Query) -> Result<QueryResult, QueryError> {
     if q.measurement.is_empty() {
         return Err(invalid("measurement", "must not be empty"));
     }
@@ -140,27 +142,21 @@ pub fn run(state: &State, tenant: i64, q: &Query) -> Result<QueryResult, QueryEr
     if start >= end {
         return Err(invalid("end", "must be after start"));
     }
-    let mut selected: Vec<usize> = state
-        .series
-        .iter()
-        .enumerate()
-        .filter(|(_, (k, _))| matches(q, tenant, k))
-        .map(|(i, _)| i)
-        .collect();
-    selected.sort_by(|a, b| state.series[*a].0.cmp(&state.series[*b].0));
+    let mut selected: Vec<usize> = (0..series.len()).collect();
+    selected.sort_by(|a, b| series[*a].0.cmp(&series[*b].0));
     match q.aggregate {
         None => {
             if q.every.is_some() {
                 return Err(invalid("every", "needs an aggregate"));
             }
-            raw(state, &selected, q, start, end)
+            raw(series, &selected, q, start, end)
         }
-        Some(agg) => aggregate(state, &selected, q, agg, start, end),
+        Some(agg) => aggregate(series, &selected, q, agg, start, end),
     }
 }
 
 fn raw(
-    state: &State,
+    state: &[(SeriesKey, SeriesData)],
     selected: &[usize],
     q: &Query,
     start: i64,
@@ -184,7 +180,7 @@ fn raw(
     let mut more = false;
     let mut out = QueryResult::default();
     for &i in selected {
-        let (key, data) = &state.series[i];
+        let (key, data) = &state[i];
         let mut lo = start;
         if let Some(c) = &after {
             match (&key.tags, &key.field).cmp(&(&c.tags, &c.field)) {
@@ -288,7 +284,7 @@ impl Acc {
 }
 
 fn aggregate(
-    state: &State,
+    state: &[(SeriesKey, SeriesData)],
     selected: &[usize],
     q: &Query,
     agg: Aggregate,
@@ -299,7 +295,7 @@ fn aggregate(
     // (as InfluxQL's `mean(*)` does); a field named explicitly is an error.
     let numeric = |i: &usize| {
         !matches!(
-            state.series[*i].1.value_type,
+            state[*i].1.value_type,
             crate::ValueType::Bool | crate::ValueType::Str
         )
     };
@@ -314,18 +310,18 @@ fn aggregate(
     if let Some(&i) = selected.iter().find(|&&i| {
         agg.numeric_only()
             && matches!(
-                state.series[i].1.value_type,
+                state[i].1.value_type,
                 crate::ValueType::Bool | crate::ValueType::Str
             )
     }) {
-        let key = &state.series[i].0;
+        let key = &state[i].0;
         return Err(invalid(
             "aggregate",
             format!(
                 "{} needs numbers but field `{}` holds {} values",
                 agg.name(),
                 key.field,
-                state.series[i].1.value_type.name()
+                state[i].1.value_type.name()
             ),
         ));
     }
@@ -351,7 +347,7 @@ fn aggregate(
     // Group series: (group tag values, field) → series indices.
     let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
     for &i in selected {
-        let key = &state.series[i].0;
+        let key = &state[i].0;
         let gtags = q
             .group_by
             .iter()
@@ -367,7 +363,7 @@ fn aggregate(
         let nb = buckets.map_or(1, |b| b.2);
         let mut accs = vec![Acc::default(); nb];
         for &i in &members {
-            let data = &state.series[i].1;
+            let data = &state[i].1;
             for j in data.range(start, end) {
                 let ts = data.ts[j];
                 let b = match buckets {
