@@ -35,6 +35,60 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub live_connections: Gauge,
+    history: HistoryGauges,
+}
+
+/// Figures of the time-series store, refreshed when metrics are scraped.
+#[derive(Default)]
+struct HistoryGauges {
+    series: Gauge,
+    memory_points: Gauge,
+    segments: Gauge,
+    segment_bytes: Gauge,
+    wal_bytes: Gauge,
+    points_written: Gauge,
+}
+
+impl HistoryGauges {
+    fn register(&self, registry: &mut Registry) {
+        let sub = registry.sub_registry_with_prefix("history");
+        sub.register("series", "Distinct series", self.series.clone());
+        sub.register(
+            "memory_points",
+            "Points in the in-memory tiers",
+            self.memory_points.clone(),
+        );
+        sub.register(
+            "segments",
+            "Parquet segments on disk",
+            self.segments.clone(),
+        );
+        sub.register(
+            "segment_bytes",
+            "Bytes of segments on disk",
+            self.segment_bytes.clone(),
+        );
+        sub.register(
+            "wal_bytes",
+            "Bytes of write-ahead log not yet in segments",
+            self.wal_bytes.clone(),
+        );
+        sub.register(
+            "points_written",
+            "Values accepted since start (rate() gives points/s)",
+            self.points_written.clone(),
+        );
+    }
+
+    fn update(&self, s: zhizao_tsdb::Stats) {
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.series.set(g(s.series as u64));
+        self.memory_points.set(g(s.memory_points));
+        self.segments.set(g(s.segments as u64));
+        self.segment_bytes.set(g(s.segment_bytes));
+        self.wal_bytes.set(g(s.wal_bytes));
+        self.points_written.set(g(s.points_written));
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -66,11 +120,14 @@ impl Default for Metrics {
             "Open live WebSocket connections",
             live_connections.clone(),
         );
+        let history = HistoryGauges::default();
+        history.register(&mut registry);
         Self {
             registry,
             requests,
             latency,
             live_connections,
+            history,
         }
     }
 }
@@ -125,6 +182,7 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "metrics", content_type = "text/plain")))]
 pub async fn metrics(State(s): State<AppState>) -> Response {
+    s.metrics.history.update(s.tsdb.stats());
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &s.metrics.registry) {
         Ok(()) => (

@@ -33,7 +33,8 @@ use crate::extract::{QueryMap, ValidJson};
 pub const MAX_WRITE_BYTES: usize = 32 * 1024 * 1024;
 const CREDENTIAL_TTL: Duration = Duration::from_secs(300);
 
-/// A time as epoch milliseconds or RFC 3339 text.
+/// A time: epoch milliseconds, RFC 3339 text, `now`, or a duration before
+/// now such as `-30m`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum TimeArg {
@@ -47,6 +48,10 @@ impl TimeArg {
             TimeArg::EpochMs(ms) => ms
                 .checked_mul(1_000_000)
                 .ok_or_else(|| format!("{field}: {ms} ms is out of range")),
+            TimeArg::Text(s) if s == "now" => Ok(now_ns()),
+            TimeArg::Text(s) if s.starts_with('-') => parse_duration(&s[1..])
+                .map(|d| now_ns().saturating_sub(d))
+                .ok_or_else(|| format!("{field}: `{s}` is not a relative time like -30m")),
             TimeArg::Text(s) => {
                 let t =
                     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)

@@ -698,6 +698,7 @@ async fn health_readiness_metrics_and_snapshot() {
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains("zhizao_http_requests_total{"), "{text}");
     assert!(text.contains("route=\"/api/v1/equipment\""), "{text}");
+    assert!(text.contains("zhizao_history_points_written "), "{text}");
 
     let snap = api.get("/api/v1/live/snapshot", &admin).await;
     assert_eq!(snap.status, StatusCode::OK);
@@ -1207,6 +1208,16 @@ mod series_endpoints {
             json!([[1_700_000_219_000i64, 179.0]])
         );
 
+        // Relative times; a device without points in the window is left out.
+        let r = api.json(Method::POST, "/api/v1/series/query", &admin,
+            json!({"measurement": "telemetry", "fields": ["temperature"], "start": "-30m", "end": "now", "aggregate": "mean", "every": "1m", "fill": "null"})).await;
+        assert_eq!(
+            (r.status, &r.body["series"]),
+            (StatusCode::OK, &json!([])),
+            "{:?}",
+            r.body
+        );
+
         // Raw points with a cursor.
         let r = api.json(Method::POST, "/api/v1/series/query", &admin,
             json!({"measurement": "telemetry", "fields": ["running"], "where": {"equipment": "m2"}, "limit": 100})).await;
@@ -1247,6 +1258,10 @@ mod series_endpoints {
             ),
             (
                 json!({"measurement": "telemetry", "start": "soon"}),
+                "start",
+            ),
+            (
+                json!({"measurement": "telemetry", "start": "-30 minutes"}),
                 "start",
             ),
             (

@@ -108,6 +108,8 @@ pub struct Stats {
     pub segments: usize,
     pub segment_bytes: u64,
     pub wal_bytes: u64,
+    /// Values accepted since the store was opened.
+    pub points_written: u64,
 }
 
 /// The catalogue and the tiers.
@@ -121,6 +123,7 @@ pub struct State {
     frozen_points: u64,
     segments: Vec<Arc<Segment>>,
     wal_bytes: u64,
+    points_written: u64,
 }
 
 impl State {
@@ -172,6 +175,7 @@ impl State {
             segments: self.segments.len(),
             segment_bytes: self.segments.iter().map(|s| s.bytes).sum(),
             wal_bytes: self.wal_bytes,
+            points_written: self.points_written,
         }
     }
 }
@@ -600,6 +604,7 @@ impl Writer {
                     st.apply(r);
                 }
                 st.wal_bytes = self.wal.len();
+                st.points_written += outcomes.iter().map(|o| o.accepted as u64).sum::<u64>();
                 drop(st);
                 for ((_, _, ack), outcome) in group.into_iter().zip(outcomes) {
                     let _ = ack.send(Ok(outcome));
@@ -674,14 +679,20 @@ impl Writer {
     /// Moves the hot tier to the frozen slot, rotates the log to a new
     /// generation (starting with the catalogue), and starts the flush.
     fn freeze_and_spawn(&mut self) -> Result<(), TsdbError> {
+        if self
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .frozen
+            .is_some()
+        {
+            return Ok(());
+        }
         let next = self.generation + 1;
         let path = self.config.dir.join(wal_name(next));
         let (mut wal, _) = Wal::open(&path)?;
         {
             let mut st = write_state(&self.state);
-            if st.frozen.is_some() {
-                return Ok(());
-            }
             wal.append(&st.catalog_snapshot())?;
             wal.sync()?;
             let fresh: Vec<SeriesData> = st

@@ -377,6 +377,10 @@ fn aggregate(
                 }
             }
         }
+        // A series with no point in the range is left out, filled or not.
+        if accs.iter().all(|a| a.count == 0) {
+            continue;
+        }
         let mut points = Vec::new();
         let mut previous: Option<Value> = None;
         for (b, acc) in accs.iter().enumerate() {
@@ -400,9 +404,6 @@ fn aggregate(
         }
         if let Some(limit) = q.limit {
             points.truncate(limit);
-        }
-        if points.is_empty() && buckets.is_none() {
-            continue;
         }
         out.series.push(SeriesResult {
             tags: gtags.into_iter().collect(),
