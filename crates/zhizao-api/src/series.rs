@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhizao_core::User;
 use zhizao_tsdb::lineproto::{self, Precision};
-use zhizao_tsdb::{Aggregate, Fill, Point, Query, Value};
+use zhizao_tsdb::{Aggregate, Fill, Point, Query, Value, ValueFilter};
 
 use crate::AppState;
 use crate::auth::{AuthUser, user_for_token};
@@ -423,6 +423,9 @@ pub struct QueryRequest {
     pub fill: Fill,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// Keep only points whose value passes these bounds, e.g. `{"gt": 60}`.
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<ValueFilter>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -491,6 +494,7 @@ pub async fn query(
         fill: req.fill,
         limit: req.limit,
         cursor: req.cursor,
+        value: req.value,
     };
     let result = s
         .tsdb

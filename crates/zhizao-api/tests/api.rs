@@ -1208,6 +1208,11 @@ mod series_endpoints {
             json!([[1_700_000_219_000i64, 179.0]])
         );
 
+        // Count of temperatures above a threshold over the whole range.
+        let r = api.json(Method::POST, "/api/v1/series/query", &admin,
+            json!({"measurement": "telemetry", "fields": ["temperature"], "where": {"equipment": "m1"}, "aggregate": "count", "value": {"gt": 100.0}})).await;
+        assert_eq!(r.body["series"][0]["points"][0][1], 79, "{:?}", r.body);
+
         // Relative times; a device without points in the window is left out.
         let r = api.json(Method::POST, "/api/v1/series/query", &admin,
             json!({"measurement": "telemetry", "fields": ["temperature"], "start": "-30m", "end": "now", "aggregate": "mean", "every": "1m", "fill": "null"})).await;

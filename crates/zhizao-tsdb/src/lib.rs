@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use hot::SeriesData;
 pub use model::{Point, SeriesKey, Value, ValueType};
-pub use query::{Aggregate, Fill, Query, QueryError, QueryResult, SeriesResult};
+pub use query::{Aggregate, Fill, Query, QueryError, QueryResult, SeriesResult, ValueFilter};
 use segment::{Segment, Want};
 use wal::{Record, Wal};
 

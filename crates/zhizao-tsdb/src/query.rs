@@ -82,6 +82,45 @@ pub struct Query {
     pub limit: Option<usize>,
     /// Raw queries: where the previous page ended.
     pub cursor: Option<String>,
+    /// Keep only points whose numeric value passes these bounds (e.g. a
+    /// count of temperatures above a threshold). Non-numeric points never pass.
+    pub value: Option<ValueFilter>,
+}
+
+/// Bounds on a point's numeric value; all given bounds must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFilter {
+    pub gt: Option<f64>,
+    pub gte: Option<f64>,
+    pub lt: Option<f64>,
+    pub lte: Option<f64>,
+}
+
+impl ValueFilter {
+    pub fn accepts(&self, v: Option<f64>) -> bool {
+        let Some(x) = v else { return false };
+        self.gt.is_none_or(|b| x > b)
+            && self.gte.is_none_or(|b| x >= b)
+            && self.lt.is_none_or(|b| x < b)
+            && self.lte.is_none_or(|b| x <= b)
+    }
+}
+
+/// Applies a query's value filter to one series.
+fn filtered(data: &SeriesData, f: Option<ValueFilter>) -> std::borrow::Cow<'_, SeriesData> {
+    let Some(f) = f else {
+        return std::borrow::Cow::Borrowed(data);
+    };
+    let mut out = SeriesData::new(data.value_type);
+    for i in 0..data.len() {
+        if f.accepts(data.values.f64_at(i))
+            && let Some(v) = data.values.get(i)
+        {
+            out.upsert(data.ts[i], v);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -142,6 +181,17 @@ pub fn run(series: &[(SeriesKey, SeriesData)], q: &Query) -> Result<QueryResult,
     if start >= end {
         return Err(invalid("end", "must be after start"));
     }
+    let owned: Vec<(SeriesKey, SeriesData)>;
+    let series = if q.value.is_some() {
+        owned = series
+            .iter()
+            .map(|(k, d)| (k.clone(), filtered(d, q.value).into_owned()))
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        &owned[..]
+    } else {
+        series
+    };
     let mut selected: Vec<usize> = (0..series.len()).collect();
     selected.sort_by(|a, b| series[*a].0.cmp(&series[*b].0));
     match q.aggregate {
