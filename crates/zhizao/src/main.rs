@@ -64,6 +64,42 @@ enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document and exit.
     Openapi,
+    /// Run a benchmark and print its figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Time-series store: ingest the standard data set (500 devices × 10
+    /// fields × 1,000 s), then time three dashboard queries.
+    Tsdb(TsdbBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct TsdbBenchArgs {
+    /// The ten-times-longer data set (50,000,000 values).
+    #[arg(long)]
+    long: bool,
+    /// Send to this InfluxDB 1.x-compatible write URL (e.g.
+    /// `http://127.0.0.1:8086/write?db=bench`) instead of an embedded store.
+    #[arg(long)]
+    url: Option<String>,
+    /// `Authorization` header value for `--url`, e.g. `Token …`.
+    #[arg(long, env = "ZHIZAO_BENCH_AUTH", hide_env_values = true)]
+    auth: Option<String>,
+    /// Batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Lines per batch.
+    #[arg(long, default_value_t = 5000)]
+    batch_lines: usize,
+    /// Store folder for the embedded run [default: a new temporary folder].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -104,6 +140,9 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Command::Bench(BenchCommand::Tsdb(args)) = cli.command {
+        return bench_tsdb(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -117,12 +156,101 @@ fn main() -> Result<()> {
                 println!("migrations applied to {}", redact(&settings.database_url));
                 Ok(())
             }
+            // Benchmarks build their own runtime; handled before this one.
+            Command::Bench(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())
             }
         }
     })
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} batches {elapsed} ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn bench_tsdb(args: TsdbBenchArgs) -> Result<()> {
+    use zhizao_bench::Dataset;
+    let base = if args.long {
+        Dataset::long()
+    } else {
+        Dataset::standard()
+    };
+    anyhow::ensure!(args.batch_lines > 0, "--batch-lines must be at least 1");
+    let d = Dataset {
+        batch_lines: args.batch_lines,
+        ..base
+    };
+    eprintln!(
+        "data set: {} devices × {} fields × {} s = {} lines, {} values; batches of {} lines, {} in flight",
+        d.devices,
+        zhizao_bench::dataset::FIELDS,
+        d.seconds,
+        d.lines(),
+        d.points(),
+        d.batch_lines,
+        args.concurrency
+    );
+    let total = d.lines().div_ceil(d.batch_lines as u64);
+    let bar = progress_bar(total);
+    let progress = |n: u64, _total: u64| bar.set_position(n);
+    if let Some(url) = &args.url {
+        let report =
+            zhizao_bench::run_http(&d, url, args.auth.as_deref(), args.concurrency, &progress)?;
+        bar.finish_and_clear();
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("target        {}", report.target);
+            println!(
+                "ingest        {:.0} values/s, {:.0} lines/s ({:.2} s)",
+                report.points_per_s, report.lines_per_s, report.seconds
+            );
+        }
+        return Ok(());
+    }
+    let temp;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_owned()
+        }
+    };
+    let report = zhizao_bench::run_embedded(&d, &dir, args.concurrency, &progress)?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let i = &report.ingest;
+        println!("target        {}", i.target);
+        println!(
+            "ingest        {:.0} values/s, {:.0} lines/s ({:.2} s)",
+            i.points_per_s, i.lines_per_s, i.seconds
+        );
+        println!(
+            "on disk       {} bytes in segments, {:.3} bytes/value",
+            report.segment_bytes, report.bytes_per_point
+        );
+        if let Some(rss) = report.peak_rss_mib {
+            println!("peak RSS      {rss:.0} MiB");
+        }
+        for q in &report.queries {
+            println!(
+                "query         {:<55} cold {:>8.2} ms  warm {:>8.2} ms  ({} series)",
+                q.name, q.cold_ms, q.warm_ms, q.series_returned
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Hides a password in a database URL before printing it.
