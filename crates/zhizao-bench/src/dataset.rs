@@ -77,7 +77,7 @@ impl Dataset {
                 let c = &mut counts[d as usize];
                 if running && (t + d) % 6 == 0 {
                     c.0 += 1;
-                    if rng % 50 == 0 {
+                    if rng.is_multiple_of(50) {
                         c.1 += 1;
                     }
                 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Ingest side by side: the standard data set sent with the same client and
+# batches (5,000 lines, 4 in flight) to InfluxDB 1.x (Debian package,
+# loopback) and to `zhizao serve`, both fresh, one after the other on this
+# machine. Prints values/s for each, the ratio, and bytes on disk after each
+# store has settled.
+#
+#   bench/tsdb_vs_influx.sh [--long]
+#
+# Needs: a release build (`cargo build --release`) and `apt-get install influxdb`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra=("$@")
+bin="${CARGO_TARGET_DIR:-target}/release/zhizao"
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+command -v influxd >/dev/null || { echo "install InfluxDB first: apt-get install influxdb" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; return 1; }
+value_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# --- InfluxDB 1.x ---
+ip=$(free_port); irpc=$(free_port)
+mkdir -p "$work/influx"
+cat > "$work/influx.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$irpc"
+[meta]
+  dir = "$work/influx/meta"
+[data]
+  dir = "$work/influx/data"
+  wal-dir = "$work/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$ip"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+CONF
+influxd -config "$work/influx.conf" > "$work/influx.log" 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$ip/ping"
+curl -fs -XPOST "http://127.0.0.1:$ip/query" --data-urlencode 'q=CREATE DATABASE bench' > /dev/null
+influx_json=$("$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$ip/write?db=bench&precision=ns" --json)
+
+# --- Zhizao ---
+zp=$(free_port)
+ZHIZAO_ADMIN_PASSWORD=bench-password ZHIZAO_LOG=warn "$bin" serve --listen "127.0.0.1:$zp" --data-dir "$work/zhizao" > "$work/zhizao.log" 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$zp/healthz"
+token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"username":"admin","password":"bench-password"}' | value_of token)
+zhizao_json=$(ZHIZAO_BENCH_AUTH="Token $token" "$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$zp/write?db=bench&precision=ns" --json)
+
+# Let both settle (InfluxDB compacts its cache in the background), then measure disk.
+sleep 15
+influx_bytes=$(du -sb "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
+zhizao_bytes=$(du -sb "$work/zhizao/tsdb" | awk '{print $1}')
+
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" <<'PY'
+import json, sys
+i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ib, zb = int(sys.argv[3]), int(sys.argv[4])
+print(f"values: {z['points']:,} ({z['lines']:,} lines), batches of {z['batch_lines']}, {z['concurrency']} in flight, same client")
+print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}")
+for name, r, b in (("InfluxDB", i, ib), ("Zhizao", z, zb)):
+    print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}")
+print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x")
+PY
