@@ -145,8 +145,10 @@ pub async fn write_json(
             });
             continue;
         }
-        let tags: Vec<(String, String)> =
-            p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // Shared by the fields of this point.
+        let tags: std::sync::Arc<Vec<(String, String)>> =
+            std::sync::Arc::new(p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let measurement: std::sync::Arc<str> = p.measurement.as_str().into();
         let mut values = Vec::new();
         for (name, v) in &p.fields {
             match json_value(v) {
@@ -165,7 +167,7 @@ pub async fn write_json(
         for (name, value) in values {
             origin.push(i);
             points.push(Point {
-                measurement: p.measurement.clone(),
+                measurement: measurement.clone(),
                 tags: tags.clone(),
                 field: name.clone(),
                 ts,

@@ -31,7 +31,7 @@ pub enum SimError {
 struct Bound {
     placement: Placement,
     code: String,
-    tags: Vec<(String, String)>,
+    tags: Arc<Vec<(String, String)>>,
     machine: SimMachine,
     good_total: i64,
     scrap_total: i64,
@@ -87,11 +87,11 @@ fn bind(tenant_id: i64, layout: &Layout, rng: &mut StdRng) -> Vec<Bound> {
                     equipment_id: e.id,
                 },
                 code: e.code.clone(),
-                tags: vec![
+                tags: Arc::new(vec![
                     ("site".into(), site.code.clone()),
                     ("line".into(), line.code.clone()),
                     ("equipment".into(), e.code.clone()),
-                ],
+                ]),
                 machine: SimMachine::new(profile, rng),
                 good_total: 0,
                 scrap_total: 0,

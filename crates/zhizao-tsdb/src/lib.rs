@@ -97,6 +97,44 @@ impl TsdbConfig {
     }
 }
 
+/// What the series of one line share: tenant, measurement, sorted tags.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TagSet {
+    tenant: i64,
+    measurement: String,
+    tags: Vec<(String, String)>,
+}
+
+impl TagSet {
+    fn of_point(tenant: i64, p: &Point) -> TagSet {
+        let mut tags = (*p.tags).clone();
+        tags.sort();
+        tags.dedup_by(|a, b| a.0 == b.0);
+        TagSet {
+            tenant,
+            measurement: p.measurement.to_string(),
+            tags,
+        }
+    }
+
+    fn of_key(k: &SeriesKey) -> TagSet {
+        TagSet {
+            tenant: k.tenant,
+            measurement: k.measurement.clone(),
+            tags: k.tags.clone(),
+        }
+    }
+
+    fn series_key(&self, field: &str) -> SeriesKey {
+        SeriesKey {
+            tenant: self.tenant,
+            measurement: self.measurement.clone(),
+            tags: self.tags.clone(),
+            field: field.to_owned(),
+        }
+    }
+}
+
 /// Figures for metrics and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -115,7 +153,9 @@ pub struct Stats {
 /// The catalogue and the tiers.
 #[derive(Debug, Default)]
 pub struct State {
-    ids: HashMap<SeriesKey, u32>,
+    /// Series ids by tag set, then field: one lookup per line of line
+    /// protocol, then a cheap one per field.
+    sets: HashMap<TagSet, HashMap<String, u32>>,
     catalog: Vec<(SeriesKey, ValueType)>,
     hot: Vec<SeriesData>,
     hot_points: u64,
@@ -137,7 +177,10 @@ impl State {
                 // Ids are dense and in order; a repeat (a catalogue snapshot
                 // at the start of a newer log) is skipped.
                 if id as usize == self.catalog.len() {
-                    self.ids.insert(key.clone(), id);
+                    self.sets
+                        .entry(TagSet::of_key(&key))
+                        .or_default()
+                        .insert(key.field.clone(), id);
                     self.catalog.push((key, value_type));
                     self.hot.push(SeriesData::new(value_type));
                 }
@@ -462,18 +505,6 @@ fn check_point(p: &Point) -> Result<(), String> {
     Ok(())
 }
 
-fn sorted_key(tenant: i64, p: &Point) -> SeriesKey {
-    let mut tags = p.tags.clone();
-    tags.sort();
-    tags.dedup_by(|a, b| a.0 == b.0);
-    SeriesKey {
-        tenant,
-        measurement: p.measurement.clone(),
-        tags,
-        field: p.field.clone(),
-    }
-}
-
 /// The single writer: owns the log, applies groups, starts flushes.
 struct Writer {
     rx: mpsc::Receiver<Request>,
@@ -540,36 +571,68 @@ impl Writer {
             }
             return;
         }
+        let (batches, acks): (Vec<(i64, Vec<Point>)>, Vec<WriteAck>) =
+            group.into_iter().map(|(t, p, a)| ((t, p), a)).unzip();
         // Resolve series and types against the catalogue plus the series
         // this group creates.
         let mut records = Vec::new();
-        let mut outcomes = Vec::with_capacity(group.len());
+        let mut outcomes = Vec::with_capacity(batches.len());
         {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            let mut new_ids: HashMap<SeriesKey, (u32, ValueType)> = HashMap::new();
+            let mut created: HashMap<TagSet, HashMap<String, (u32, ValueType)>> = HashMap::new();
+            let mut next_id = st.catalog.len() as u32;
             let mut points = Vec::new();
-            for (tenant, batch, _) in &group {
+            for (tenant, mut batch) in batches {
                 let mut outcome = WriteOutcome::default();
-                for (i, p) in batch.iter().enumerate() {
+                // The fields of one line come in a row with the same tags:
+                // sort and hash the tag set once per line.
+                let mut set: Option<(usize, TagSet)> = None;
+                for i in 0..batch.len() {
+                    let p = &batch[i];
                     if let Err(reason) = check_point(p) {
                         outcome.rejected.push((i, reason));
                         continue;
                     }
-                    let key = sorted_key(*tenant, p);
+                    let same_line = set.as_ref().is_some_and(|(j, _)| {
+                        let q = &batch[*j];
+                        (Arc::ptr_eq(&q.tags, &p.tags) || q.tags == p.tags)
+                            && (Arc::ptr_eq(&q.measurement, &p.measurement)
+                                || q.measurement == p.measurement)
+                    });
+                    if !same_line {
+                        set = Some((i, TagSet::of_point(tenant, p)));
+                    }
+                    let Some((_, tag_set)) = set.as_ref() else {
+                        continue;
+                    };
                     let t = p.value.value_type();
-                    let (id, have) = if let Some(&id) = st.ids.get(&key) {
-                        (id, st.catalog[id as usize].1)
-                    } else if let Some(&(id, have)) = new_ids.get(&key) {
-                        (id, have)
-                    } else {
-                        let id = (st.catalog.len() + new_ids.len()) as u32;
-                        records.push(Record::Series {
-                            id,
-                            key: key.clone(),
-                            value_type: t,
+                    let known = st
+                        .sets
+                        .get(tag_set)
+                        .and_then(|fields| fields.get(p.field.as_str()))
+                        .map(|&id| (id, st.catalog[id as usize].1))
+                        .or_else(|| {
+                            created
+                                .get(tag_set)
+                                .and_then(|f| f.get(p.field.as_str()))
+                                .copied()
                         });
-                        new_ids.insert(key, (id, t));
-                        (id, t)
+                    let (id, have) = match known {
+                        Some(k) => k,
+                        None => {
+                            let id = next_id;
+                            next_id += 1;
+                            records.push(Record::Series {
+                                id,
+                                key: tag_set.series_key(&p.field),
+                                value_type: t,
+                            });
+                            created
+                                .entry(tag_set.clone())
+                                .or_default()
+                                .insert(p.field.clone(), (id, t));
+                            (id, t)
+                        }
                     };
                     if have != t {
                         outcome.rejected.push((
@@ -583,7 +646,9 @@ impl Writer {
                         ));
                         continue;
                     }
-                    points.push((id, p.ts, p.value.clone()));
+                    let ts = p.ts;
+                    let value = std::mem::replace(&mut batch[i].value, Value::Bool(false));
+                    points.push((id, ts, value));
                     outcome.accepted += 1;
                 }
                 outcomes.push(outcome);
@@ -606,7 +671,7 @@ impl Writer {
                 st.wal_bytes = self.wal.len();
                 st.points_written += outcomes.iter().map(|o| o.accepted as u64).sum::<u64>();
                 drop(st);
-                for ((_, _, ack), outcome) in group.into_iter().zip(outcomes) {
+                for (ack, outcome) in acks.into_iter().zip(outcomes) {
                     let _ = ack.send(Ok(outcome));
                 }
             }
@@ -615,7 +680,7 @@ impl Writer {
                 // Refuse further writes rather than append after it.
                 tracing::error!(error = %e, "write-ahead log failed; writes stop");
                 let reason = e.to_string();
-                for (_, _, ack) in group {
+                for ack in acks {
                     let _ = ack.send(Err(TsdbError::Failed(reason.clone())));
                 }
                 self.failed = Some(reason);

@@ -8,6 +8,8 @@
 //! Each bad line is reported with its number and the reason; the good lines
 //! of the same body are kept.
 
+use std::sync::Arc;
+
 use crate::model::{Point, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +161,8 @@ fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point
         tags.push((k, v));
     }
 
+    let measurement: Arc<str> = Arc::from(measurement);
+    let tags = Arc::new(tags);
     let ts = match ts {
         None => now_ns,
         Some(t) => {
@@ -246,9 +250,13 @@ mod tests {
     fn parses_the_usual_shapes() {
         let p = one("telemetry,site=STEEL,equipment=CUT-01 temp=61.5,count=1042i,ok=t,mode=\"auto run\" 1700000000000000000").unwrap();
         assert_eq!(p.len(), 4);
-        assert_eq!(p[0].measurement, "telemetry");
+        assert_eq!(&*p[0].measurement, "telemetry");
+        assert!(
+            std::sync::Arc::ptr_eq(&p[0].tags, &p[3].tags),
+            "fields of a line share tags"
+        );
         assert_eq!(
-            p[0].tags,
+            *p[0].tags,
             vec![
                 ("site".into(), "STEEL".into()),
                 ("equipment".into(), "CUT-01".into())
@@ -264,8 +272,8 @@ mod tests {
     #[test]
     fn escapes_and_defaults() {
         let p = one(r#"my\ meas,tag\,k=v\=1 f\ x="say \"hi\" \\ ok""#).unwrap();
-        assert_eq!(p[0].measurement, "my meas");
-        assert_eq!(p[0].tags, vec![("tag,k".into(), "v=1".into())]);
+        assert_eq!(&*p[0].measurement, "my meas");
+        assert_eq!(*p[0].tags, vec![("tag,k".into(), "v=1".into())]);
         assert_eq!(p[0].field, "f x");
         assert_eq!(p[0].value, Value::Str(r#"say "hi" \ ok"#.into()));
         assert_eq!(p[0].ts, 7, "no timestamp: now");

@@ -1,5 +1,7 @@
 //! Series identity and values.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A stored value. A series keeps the type of its first value; a later
@@ -81,10 +83,12 @@ impl SeriesKey {
 }
 
 /// One value to write. Tags need not be sorted; the store sorts them.
+/// Measurement and tags are shared (`Arc`) by the fields of one line, so a
+/// ten-field line allocates them once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
-    pub measurement: String,
-    pub tags: Vec<(String, String)>,
+    pub measurement: Arc<str>,
+    pub tags: Arc<Vec<(String, String)>>,
     pub field: String,
     /// Nanoseconds since the Unix epoch.
     pub ts: i64,

@@ -13,10 +13,10 @@ const S: i64 = 1_000_000_000;
 fn point(device: &str, field: &str, ts: i64, value: Value) -> Point {
     Point {
         measurement: "telemetry".into(),
-        tags: vec![
+        tags: std::sync::Arc::new(vec![
             ("device".into(), device.into()),
             ("line".into(), "L1".into()),
-        ],
+        ]),
         field: field.into(),
         ts,
         value,
