@@ -2,8 +2,8 @@
 # Ingest side by side: the standard data set sent with the same client and
 # batches (5,000 lines, 4 in flight) to InfluxDB 1.x (Debian package,
 # loopback) and to `zhizao serve`, both fresh, one after the other on this
-# machine. Prints values/s for each, the ratio, and bytes on disk after each
-# store has settled.
+# machine. Prints values/s for each, the ratio, bytes on disk after each
+# store has settled, and each server's peak resident memory.
 #
 #   bench/tsdb_vs_influx.sh [--long]
 #
@@ -42,31 +42,35 @@ bind-address = "127.0.0.1:$irpc"
 [monitor]
   store-enabled = false
 CONF
-influxd -config "$work/influx.conf" > "$work/influx.log" 2>&1 & pids+=($!)
+influxd -config "$work/influx.conf" > "$work/influx.log" 2>&1 & influx_pid=$!; pids+=($influx_pid)
 wait_http "http://127.0.0.1:$ip/ping"
 curl -fs -XPOST "http://127.0.0.1:$ip/query" --data-urlencode 'q=CREATE DATABASE bench' > /dev/null
 influx_json=$("$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$ip/write?db=bench&precision=ns" --json)
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+influx_rss=$(peak_kib "$influx_pid")
 
 # --- Zhizao ---
 zp=$(free_port)
-ZHIZAO_ADMIN_PASSWORD=bench-password ZHIZAO_LOG=warn "$bin" serve --listen "127.0.0.1:$zp" --data-dir "$work/zhizao" > "$work/zhizao.log" 2>&1 & pids+=($!)
+ZHIZAO_ADMIN_PASSWORD=bench-password ZHIZAO_LOG=warn "$bin" serve --listen "127.0.0.1:$zp" --data-dir "$work/zhizao" > "$work/zhizao.log" 2>&1 & zhizao_pid=$!; pids+=($zhizao_pid)
 wait_http "http://127.0.0.1:$zp/healthz"
 token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench-password"}' | value_of token)
 zhizao_json=$(ZHIZAO_BENCH_AUTH="Token $token" "$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$zp/write?db=bench&precision=ns" --json)
+zhizao_rss=$(peak_kib "$zhizao_pid")
 
 # Let both settle (InfluxDB compacts its cache in the background), then measure disk.
 sleep 15
 influx_bytes=$(du -sb "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
 zhizao_bytes=$(du -sb "$work/zhizao/tsdb" | awk '{print $1}')
 
-python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" <<'PY'
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" <<'PY'
 import json, sys
 i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ib, zb = int(sys.argv[3]), int(sys.argv[4])
+ir, zr = int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024
 print(f"values: {z['points']:,} ({z['lines']:,} lines), batches of {z['batch_lines']}, {z['concurrency']} in flight, same client")
-print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}")
-for name, r, b in (("InfluxDB", i, ib), ("Zhizao", z, zb)):
-    print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}")
+print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}{'peak RSS MiB':>14}")
+for name, r, b, m in (("InfluxDB", i, ib, ir), ("Zhizao", z, zb, zr)):
+    print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}{m:>14,.0f}")
 print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x")
 PY
