@@ -119,6 +119,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             hierarchy::delete_equipment
         ))
         .routes(routes!(series::query))
+        .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::socket))

@@ -461,6 +461,52 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     n.checked_mul(factor).filter(|v| *v > 0)
 }
 
+impl QueryRequest {
+    /// Checks times and durations and builds the store's query.
+    fn into_query(self) -> Result<Query, ApiError> {
+        let time = |t: &Option<TimeArg>, field: &'static str| {
+            t.as_ref()
+                .map(|t| t.to_ns(field))
+                .transpose()
+                .map_err(|m| ApiError::validation(field, m))
+        };
+        let every = match &self.every {
+            None => None,
+            Some(e) => Some(parse_duration(e).ok_or_else(|| {
+                ApiError::validation(
+                    "every",
+                    format!("every: `{e}` is not a duration like 10s, 1m, 1h"),
+                )
+            })?),
+        };
+        Ok(Query {
+            start: time(&self.start, "start")?,
+            end: time(&self.end, "end")?,
+            measurement: self.measurement,
+            fields: self.fields,
+            filter: self.filter.into_iter().collect(),
+            aggregate: self.aggregate,
+            every,
+            group_by: self.group_by,
+            fill: self.fill,
+            limit: self.limit,
+            cursor: self.cursor,
+            value: self.value,
+        })
+    }
+}
+
+fn run_query(
+    s: &AppState,
+    tenant: i64,
+    req: QueryRequest,
+) -> Result<zhizao_tsdb::QueryResult, ApiError> {
+    let q = req.into_query()?;
+    s.tsdb
+        .query(tenant, &q)
+        .map_err(|e| ApiError::validation(e.field, e.to_string()))
+}
+
 /// Query history: raw points with a cursor, or aggregates per group.
 #[utoipa::path(post, path = "/series/query", tag = "series", security(("bearer" = [])), request_body = QueryRequest,
     responses((status = 200, body = QueryResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -469,39 +515,7 @@ pub async fn query(
     u: AuthUser,
     ValidJson(req): ValidJson<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    let time = |t: &Option<TimeArg>, field: &'static str| {
-        t.as_ref()
-            .map(|t| t.to_ns(field))
-            .transpose()
-            .map_err(|m| ApiError::validation(field, m))
-    };
-    let every = match &req.every {
-        None => None,
-        Some(e) => Some(parse_duration(e).ok_or_else(|| {
-            ApiError::validation(
-                "every",
-                format!("every: `{e}` is not a duration like 10s, 1m, 1h"),
-            )
-        })?),
-    };
-    let q = Query {
-        measurement: req.measurement,
-        fields: req.fields,
-        filter: req.filter.into_iter().collect(),
-        start: time(&req.start, "start")?,
-        end: time(&req.end, "end")?,
-        aggregate: req.aggregate,
-        every,
-        group_by: req.group_by,
-        fill: req.fill,
-        limit: req.limit,
-        cursor: req.cursor,
-        value: req.value,
-    };
-    let result = s
-        .tsdb
-        .query(u.tenant(), &q)
-        .map_err(|e| ApiError::validation(e.field, e.to_string()))?;
+    let result = run_query(&s, u.tenant(), req)?;
     Ok(Json(QueryResponse {
         series: result
             .series
@@ -523,6 +537,82 @@ pub async fn query(
             .collect(),
         next_cursor: result.next_cursor,
     }))
+}
+
+/// Most raw points one export takes; larger ranges are paged with the cursor.
+pub const EXPORT_LIMIT: usize = 1_000_000;
+
+/// Export a query's result as a file: `?format=csv` (default) or
+/// `?format=parquet`. One row per point: time, tags, field, value. Raw
+/// exports hold at most 1,000,000 points; when more remain, the
+/// `X-Next-Cursor` header carries the cursor for the next file.
+#[utoipa::path(post, path = "/series/export", tag = "series", security(("bearer" = [])), request_body = QueryRequest,
+    params(("format" = Option<String>, Query, description = "csv (default) or parquet")),
+    responses((status = 200, description = "The file: text/csv, or application/vnd.apache.parquet for format=parquet", content_type = "text/csv"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn export(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(params): QueryMap,
+    ValidJson(mut req): ValidJson<QueryRequest>,
+) -> Result<Response, ApiError> {
+    if let Some(k) = params.keys().find(|k| k.as_str() != "format") {
+        return Err(ApiError::validation(
+            k.clone(),
+            format!("unknown query parameter `{k}`; expected format"),
+        ));
+    }
+    let format = params.get("format").map_or("csv", String::as_str);
+    if !matches!(format, "csv" | "parquet") {
+        return Err(ApiError::validation(
+            "format",
+            format!("format: `{format}` is not csv or parquet"),
+        ));
+    }
+    if req.aggregate.is_none() {
+        req.limit = Some(req.limit.unwrap_or(EXPORT_LIMIT).min(EXPORT_LIMIT));
+    }
+    let name: String = req
+        .measurement
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let result = run_query(&s, u.tenant(), req)?;
+    let (body, content_type) = if format == "csv" {
+        (
+            zhizao_tsdb::export::to_csv(&result).into_bytes(),
+            "text/csv; charset=utf-8",
+        )
+    } else {
+        let bytes = zhizao_tsdb::export::to_parquet(&result).map_err(|e| {
+            tracing::error!(error = %e, "parquet export failed");
+            ApiError::internal()
+        })?;
+        (bytes, "application/vnd.apache.parquet")
+    };
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(c) = result.next_cursor
+        && let Ok(v) = axum::http::HeaderValue::from_str(&c)
+    {
+        res.headers_mut().insert("x-next-cursor", v);
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -767,6 +767,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "GET /api/v1/live/snapshot",
         "POST /api/v1/write",
         "POST /api/v1/series/query",
+        "POST /api/v1/series/export",
         "POST /write",
         "GET /api/v1/live",
         "GET /api/v1/openapi.json",
@@ -1212,6 +1213,44 @@ mod series_endpoints {
         let r = api.json(Method::POST, "/api/v1/series/query", &admin,
             json!({"measurement": "telemetry", "fields": ["temperature"], "where": {"equipment": "m1"}, "aggregate": "count", "value": {"gt": 100.0}})).await;
         assert_eq!(r.body["series"][0]["points"][0][1], 79, "{:?}", r.body);
+
+        // Export: CSV and Parquet of the same query; bad format named.
+        let export = |format: &'static str, body: Value| {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/series/export?format={format}"))
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            api.app.clone().oneshot(req)
+        };
+        let q = json!({"measurement": "telemetry", "fields": ["temperature"], "where": {"equipment": "m1"}, "limit": 100});
+        let res = export("csv", q.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/csv; charset=utf-8"
+        );
+        assert!(
+            res.headers().contains_key("x-next-cursor"),
+            "more than 100 points remain"
+        );
+        let csv = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec())
+            .unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 101);
+        assert_eq!(lines[0], "time,equipment,line,field,value");
+        assert_eq!(
+            lines[1],
+            "2023-11-14T22:14:00.000000000Z,m1,L1,temperature,0"
+        );
+        let res = export("parquet", q.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..4], b"PAR1");
+        let res = export("xlsx", q).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
         // Relative times; a device without points in the window is left out.
         let r = api.json(Method::POST, "/api/v1/series/query", &admin,

@@ -5,6 +5,7 @@
 //! these types without dragging in a runtime or a database.
 
 pub mod calendar;
+pub mod civil;
 pub mod equipment;
 pub mod identity;
 pub mod state;

@@ -187,18 +187,9 @@ pub fn china_day(ts: EpochMs) -> String {
     civil_from_days(days)
 }
 
-/// Days since 1970-01-01 to `YYYY-MM-DD` (proleptic Gregorian).
-fn civil_from_days(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
+/// Days since 1970-01-01 to `YYYY-MM-DD`.
+fn civil_from_days(days: i64) -> String {
+    let (y, m, d) = zhizao_core::civil::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

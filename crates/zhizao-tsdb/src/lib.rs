@@ -20,6 +20,7 @@
 //!
 //! Not yet here: rollups, retention and compaction of small segments.
 
+pub mod export;
 pub mod hot;
 pub mod lineproto;
 pub mod model;
