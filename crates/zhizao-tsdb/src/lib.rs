@@ -331,6 +331,7 @@ impl Tsdb {
             state: state.clone(),
             config: config.clone(),
             flushing: None,
+            last_flush_failure: None,
             failed: None,
         };
         let handle = std::thread::Builder::new()
@@ -515,8 +516,12 @@ struct Writer {
     config: TsdbConfig,
     /// The background flush of the frozen tier, if one runs.
     flushing: Option<JoinHandle<Result<(), TsdbError>>>,
+    last_flush_failure: Option<std::time::Instant>,
     failed: Option<String>,
 }
+
+/// Pause before retrying a segment flush that failed.
+const FLUSH_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 type WriteAck = oneshot::Sender<Result<WriteOutcome, TsdbError>>;
 
@@ -696,18 +701,28 @@ impl Writer {
             && let Some(h) = self.flushing.take()
             && let Ok(Err(e)) = h.join()
         {
-            tracing::error!(error = %e, "flushing a segment failed; its log is kept");
+            tracing::error!(error = %e, "flushing a segment failed; its log is kept, retrying later");
+            self.last_flush_failure = Some(std::time::Instant::now());
         }
-        let full = self
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .hot_points
-            >= self.config.flush_points;
-        if full
-            && self.flushing.is_none()
-            && let Err(e) = self.freeze_and_spawn()
-        {
+        if self.flushing.is_some() {
+            return;
+        }
+        let (full, frozen_left) = {
+            let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            (
+                st.hot_points >= self.config.flush_points,
+                st.frozen.is_some(),
+            )
+        };
+        if frozen_left {
+            // A failed flush: retry after a pause, not on every write.
+            let due = self
+                .last_flush_failure
+                .is_none_or(|t| t.elapsed() >= FLUSH_RETRY);
+            if due {
+                self.spawn_flush(self.generation.saturating_sub(1));
+            }
+        } else if full && let Err(e) = self.freeze_and_spawn() {
             tracing::error!(error = %e, "could not start a flush");
         }
     }
