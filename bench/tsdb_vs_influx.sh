@@ -58,12 +58,39 @@ token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-typ
 zhizao_json=$(ZHIZAO_BENCH_AUTH="Token $token" "$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$zp/write?db=bench&precision=ns" --json)
 zhizao_rss=$(peak_kib "$zhizao_pid")
 
+# The three dashboard queries on each server: first run after ingest, then
+# the median of 5. Times are curl's total, in ms.
+end_ns=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["end_ns"])' "$zhizao_json")
+time_query() { # label, curl args...
+  local first rest
+  first=$(curl -s -o /dev/null -w '%{time_total}' "${@:2}")
+  rest=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' "${@:2}"; done | sort -n | sed -n 3p)
+  awk -v n="$1" -v a="$first" -v b="$rest" 'BEGIN { printf "%s %.1f %.1f\n", n, a * 1000, b * 1000 }'
+}
+start_ns=$((end_ns - 3600000000000))
+influxql=(
+  "SELECT last(temp_spindle) FROM telemetry GROUP BY device"
+  "SELECT mean(temp_spindle) FROM telemetry WHERE time >= ${start_ns} AND time < ${end_ns} GROUP BY time(1m), device"
+  "SELECT count(temp_spindle) FROM telemetry WHERE temp_spindle > 60"
+)
+zhizao_q=(
+  '{"measurement":"telemetry","fields":["temp_spindle"],"aggregate":"last","group_by":["device"]}'
+  "{\"measurement\":\"telemetry\",\"fields\":[\"temp_spindle\"],\"start\":$((start_ns / 1000000)),\"end\":$((end_ns / 1000000)),\"aggregate\":\"mean\",\"every\":\"1m\",\"group_by\":[\"device\"]}"
+  '{"measurement":"telemetry","fields":["temp_spindle"],"aggregate":"count","value":{"gt":60}}'
+)
+query_times=""
+for k in 0 1 2; do
+  query_times+=$(time_query "influx$k" -G "http://127.0.0.1:$ip/query" --data-urlencode "db=bench" --data-urlencode "q=${influxql[$k]}")$'\n'
+  query_times+=$(time_query "zhizao$k" -XPOST "http://127.0.0.1:$zp/api/v1/series/query" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d "${zhizao_q[$k]}")$'\n'
+done
+
 # Let both settle (InfluxDB compacts its cache in the background), then measure disk.
 sleep 15
 influx_bytes=$(du -sb "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
 zhizao_bytes=$(du -sb "$work/zhizao/tsdb" | awk '{print $1}')
 
-python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" <<'PY'
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" <<'PY'
 import json, sys
 i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ib, zb = int(sys.argv[3]), int(sys.argv[4])
@@ -73,4 +100,14 @@ print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value
 for name, r, b, m in (("InfluxDB", i, ib, ir), ("Zhizao", z, zb, zr)):
     print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}{m:>14,.0f}")
 print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x")
+t = {}
+for line in sys.argv[7].split("\n"):
+    if line.strip():
+        name, first, warm = line.split()
+        t[name] = (float(first), float(warm))
+names = ["last value per device", "1-minute mean per device, last hour", "count of temperatures > 60"]
+print(f"{'query (ms, over HTTP)':42}{'InfluxDB first':>15}{'median':>8}{'Zhizao first':>14}{'median':>8}")
+for k, n in enumerate(names):
+    a, b = t[f"influx{k}"], t[f"zhizao{k}"]
+    print(f"{n:42}{a[0]:>15.1f}{a[1]:>8.1f}{b[0]:>14.1f}{b[1]:>8.1f}")
 PY

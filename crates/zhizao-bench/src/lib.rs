@@ -42,6 +42,8 @@ pub struct IngestReport {
     pub seconds: f64,
     pub lines_per_s: f64,
     pub points_per_s: f64,
+    /// One past the data set's last timestamp, ns (for time-bounded queries).
+    pub end_ns: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,6 +196,7 @@ pub fn run_embedded(
             seconds,
             lines_per_s: d.lines() as f64 / seconds,
             points_per_s: points as f64 / seconds,
+            end_ns: d.end_ns(),
         },
         segment_bytes: stats.segment_bytes,
         bytes_per_point: stats.segment_bytes as f64 / points as f64,
@@ -268,5 +271,6 @@ pub fn run_http(
         seconds,
         lines_per_s: d.lines() as f64 / seconds,
         points_per_s: points as f64 / seconds,
+        end_ns: d.end_ns(),
     })
 }
