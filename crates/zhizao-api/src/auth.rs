@@ -46,8 +46,8 @@ pub async fn user_for_token(state: &AppState, token: &str) -> Result<User, ApiEr
         .ok_or_else(|| ApiError::unauthorized("invalid or expired token; log in again"))
 }
 
-pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts).ok_or_else(|| {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
             ApiError::unauthorized("missing `Authorization: Bearer <token>` header; log in first")
         })?;
         user_for_token(state, token).await.map(AuthUser)
@@ -156,15 +156,10 @@ pub async fn me(
     responses((status = 204, description = "Logged out"), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
-    parts: axum::http::HeaderMap,
+    headers: axum::http::HeaderMap,
     _user: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(token) = parts
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(_, t)| t.trim())
-    {
+    if let Some(token) = bearer_token(&headers) {
         state.store.delete_session(token).await?;
     }
     Ok(StatusCode::NO_CONTENT)

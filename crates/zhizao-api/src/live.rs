@@ -205,7 +205,7 @@ impl FromRequestParts<AppState> for LiveCaller {
                 format!("unknown query parameter `{k}`; expected token, scope"),
             ));
         }
-        let token = bearer_token(parts)
+        let token = bearer_token(&parts.headers)
             .map(str::to_owned)
             .or_else(|| q.get("token").cloned())
             .ok_or_else(|| {

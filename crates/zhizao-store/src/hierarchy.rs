@@ -337,7 +337,12 @@ impl Store {
     /// Runs an INSERT … RETURNING or UPDATE … RETURNING with `params`,
     /// mapping a unique violation to a conflict on `code`.
     async fn write_row<R: Record>(&self, sql: &str, params: &[Param]) -> Result<R> {
-        let what = format!("a {} with this code", R::ENTITY);
+        let article = if R::ENTITY.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        let what = format!("{article} {} with this code", R::ENTITY);
         let row: Option<R> = on_pool!(self, p => bind_all!(sqlx::query_as(AssertSqlSafe(sql)), params)
             .fetch_optional(p)
             .await
@@ -547,22 +552,19 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {}",
             EquipmentRow::COLUMNS
         );
-        let attributes = Value::Object(new.attributes).to_string();
-        let created_at = now_ms();
-        let what = "an equipment with this code";
-        let row: EquipmentRow = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id)
-            .bind(new.line_id)
-            .bind(new.code)
-            .bind(new.name)
-            .bind(new.equipment_type)
-            .bind(new.work_cell)
-            .bind(attributes)
-            .bind(created_at)
-            .fetch_one(p)
-            .await
-            .map_err(|e| StoreError::from_write(e, "code", what))?);
-        row.try_into()
+        let params = [
+            Param::Int(tenant_id),
+            Param::Int(new.line_id),
+            Param::Text(new.code),
+            Param::Text(new.name),
+            Param::Text(new.equipment_type),
+            Param::OptText(new.work_cell),
+            Param::Text(Value::Object(new.attributes).to_string()),
+            Param::Int(now_ms()),
+        ];
+        self.write_row::<EquipmentRow>(&sql, &params)
+            .await?
+            .try_into()
     }
 
     pub async fn update_equipment(
@@ -590,21 +592,19 @@ impl Store {
              WHERE tenant_id = $1 AND id = $2 RETURNING {}",
             EquipmentRow::COLUMNS
         );
-        let attributes = Value::Object(merged.attributes).to_string();
-        let what = "an equipment with this code";
-        let row: EquipmentRow = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id)
-            .bind(id)
-            .bind(merged.line_id)
-            .bind(merged.code)
-            .bind(merged.name)
-            .bind(merged.equipment_type)
-            .bind(merged.work_cell)
-            .bind(attributes)
-            .fetch_one(p)
-            .await
-            .map_err(|e| StoreError::from_write(e, "code", what))?);
-        row.try_into()
+        let params = [
+            Param::Int(tenant_id),
+            Param::Int(id),
+            Param::Int(merged.line_id),
+            Param::Text(merged.code),
+            Param::Text(merged.name),
+            Param::Text(merged.equipment_type),
+            Param::OptText(merged.work_cell),
+            Param::Text(Value::Object(merged.attributes).to_string()),
+        ];
+        self.write_row::<EquipmentRow>(&sql, &params)
+            .await?
+            .try_into()
     }
 
     pub async fn delete_equipment(&self, tenant_id: i64, id: i64) -> Result<()> {

@@ -89,6 +89,7 @@ pub struct Page<T> {
 pub(crate) enum Param {
     Int(i64),
     Text(String),
+    OptText(Option<String>),
 }
 
 /// Builds `WHERE …` (tenant first) and `ORDER BY … LIMIT … OFFSET …` for a
@@ -134,6 +135,7 @@ macro_rules! bind_all {
             q = match p {
                 $crate::list::Param::Int(v) => q.bind(*v),
                 $crate::list::Param::Text(v) => q.bind(v.clone()),
+                $crate::list::Param::OptText(v) => q.bind(v.clone()),
             };
         }
         q

@@ -729,10 +729,7 @@ impl Writer {
 
     /// Waits for any running flush, then flushes what is in memory.
     fn flush_now(&mut self) -> Result<(), TsdbError> {
-        if let Some(h) = self.flushing.take() {
-            h.join()
-                .map_err(|_| TsdbError::Segment("flush thread panicked".into()))??;
-        }
+        self.wait_for_flush()?;
         let (empty, frozen_left) = {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
             (st.hot_points == 0, st.frozen.is_some())
@@ -740,15 +737,17 @@ impl Writer {
         if frozen_left {
             // An earlier flush failed; retry it first.
             self.spawn_flush(self.generation.saturating_sub(1));
-            if let Some(h) = self.flushing.take() {
-                h.join()
-                    .map_err(|_| TsdbError::Segment("flush thread panicked".into()))??;
-            }
+            self.wait_for_flush()?;
         }
         if empty {
             return Ok(());
         }
         self.freeze_and_spawn()?;
+        self.wait_for_flush()
+    }
+
+    /// Waits for the running flush, if any, and returns its result.
+    fn wait_for_flush(&mut self) -> Result<(), TsdbError> {
         match self.flushing.take() {
             Some(h) => h
                 .join()
