@@ -2,8 +2,11 @@
 # Ingest side by side: the standard data set sent with the same client and
 # batches (5,000 lines, 4 in flight) to InfluxDB 1.x (Debian package,
 # loopback) and to `zhizao serve`, both fresh, one after the other on this
-# machine. Prints values/s for each, the ratio, bytes on disk after each
-# store has settled, and each server's peak resident memory.
+# machine. Prints values/s for each, the ratio, each server's peak resident
+# memory, the three dashboard queries warm (right after ingest) and cold
+# (first run after a restart), and bytes on disk after each store has
+# compacted (InfluxDB is told to compact cold shards after 5 s instead of 4 h;
+# Zhizao flushes and merges on shutdown).
 #
 #   bench/tsdb_vs_influx.sh [--long]
 #
@@ -36,6 +39,8 @@ bind-address = "127.0.0.1:$irpc"
   dir = "$work/influx/data"
   wal-dir = "$work/influx/wal"
   query-log-enabled = false
+  cache-snapshot-write-cold-duration = "2s"
+  compact-full-write-cold-duration = "5s"
 [http]
   bind-address = "127.0.0.1:$ip"
   log-enabled = false
@@ -51,8 +56,14 @@ influx_rss=$(peak_kib "$influx_pid")
 
 # --- Zhizao ---
 zp=$(free_port)
-ZHIZAO_ADMIN_PASSWORD=bench-password ZHIZAO_LOG=warn "$bin" serve --listen "127.0.0.1:$zp" --data-dir "$work/zhizao" > "$work/zhizao.log" 2>&1 & zhizao_pid=$!; pids+=($zhizao_pid)
-wait_http "http://127.0.0.1:$zp/healthz"
+# The data set starts on 2026-01-01; keep raw points forever, as InfluxDB's
+# default retention policy does.
+start_zhizao() {
+  ZHIZAO_ADMIN_PASSWORD=bench-password ZHIZAO_LOG=warn "$bin" serve --listen "127.0.0.1:$zp" \
+    --data-dir "$work/zhizao" --raw-retention forever --minute-retention forever >> "$work/zhizao.log" 2>&1 & zhizao_pid=$!; pids+=($zhizao_pid)
+  wait_http "http://127.0.0.1:$zp/healthz"
+}
+start_zhizao
 token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench-password"}' | value_of token)
 zhizao_json=$(ZHIZAO_BENCH_AUTH="Token $token" "$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$zp/write?db=bench&precision=ns" --json)
@@ -78,19 +89,32 @@ zhizao_q=(
   "{\"measurement\":\"telemetry\",\"fields\":[\"temp_spindle\"],\"start\":$((start_ns / 1000000)),\"end\":$((end_ns / 1000000)),\"aggregate\":\"mean\",\"every\":\"1m\",\"group_by\":[\"device\"]}"
   '{"measurement":"telemetry","fields":["temp_spindle"],"aggregate":"count","value":{"gt":60}}'
 )
+run_queries() { # tag
+  for k in 0 1 2; do
+    query_times+=$(time_query "$1influx$k" -G "http://127.0.0.1:$ip/query" --data-urlencode "db=bench" --data-urlencode "q=${influxql[$k]}")$'\n'
+    query_times+=$(time_query "$1zhizao$k" -XPOST "http://127.0.0.1:$zp/api/v1/series/query" -H "authorization: Bearer $token" \
+      -H 'content-type: application/json' -d "${zhizao_q[$k]}")$'\n'
+  done
+}
 query_times=""
-for k in 0 1 2; do
-  query_times+=$(time_query "influx$k" -G "http://127.0.0.1:$ip/query" --data-urlencode "db=bench" --data-urlencode "q=${influxql[$k]}")$'\n'
-  query_times+=$(time_query "zhizao$k" -XPOST "http://127.0.0.1:$zp/api/v1/series/query" -H "authorization: Bearer $token" \
-    -H 'content-type: application/json' -d "${zhizao_q[$k]}")$'\n'
-done
+run_queries warm
 
-# Let both settle (InfluxDB compacts its cache in the background), then measure disk.
-sleep 15
+# Let InfluxDB compact its shard (cold after 5 s), then restart both
+# servers: the disk figures are after compaction, and the first query after
+# the restart is the cold one.
+sleep 20
+kill "$influx_pid" "$zhizao_pid"; wait "$influx_pid" "$zhizao_pid" 2>/dev/null || true
 influx_bytes=$(du -sb "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
 zhizao_bytes=$(du -sb "$work/zhizao/tsdb" | awk '{print $1}')
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null && dropped=yes || dropped=no
+influxd -config "$work/influx.conf" >> "$work/influx.log" 2>&1 & influx_pid=$!; pids+=($influx_pid)
+wait_http "http://127.0.0.1:$ip/ping"
+start_zhizao
+token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"username":"admin","password":"bench-password"}' | value_of token)
+run_queries cold
 
-python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" <<'PY'
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" "$dropped" <<'PY'
 import json, sys
 i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ib, zb = int(sys.argv[3]), int(sys.argv[4])
@@ -106,8 +130,11 @@ for line in sys.argv[7].split("\n"):
         name, first, warm = line.split()
         t[name] = (float(first), float(warm))
 names = ["last value per device", "1-minute mean per device, last hour", "count of temperatures > 60"]
-print(f"{'query (ms, over HTTP)':42}{'InfluxDB first':>15}{'median':>8}{'Zhizao first':>14}{'median':>8}")
+print(f"queries in ms over HTTP; warm = median of 5 after ingest; cold = first run after a restart"
+      f" (OS page cache dropped: {sys.argv[8]})")
+print(f"{'query':42}{'InfluxDB warm':>14}{'cold':>8}{'Zhizao warm':>13}{'cold':>8}{'ratio warm':>11}{'cold':>7}")
 for k, n in enumerate(names):
-    a, b = t[f"influx{k}"], t[f"zhizao{k}"]
-    print(f"{n:42}{a[0]:>15.1f}{a[1]:>8.1f}{b[0]:>14.1f}{b[1]:>8.1f}")
+    iw, ic = t[f"warminflux{k}"][1], t[f"coldinflux{k}"][0]
+    zw, zc = t[f"warmzhizao{k}"][1], t[f"coldzhizao{k}"][0]
+    print(f"{n:42}{iw:>14.1f}{ic:>8.1f}{zw:>13.1f}{zc:>8.1f}{zw / iw:>11.2f}{zc / ic:>7.2f}")
 PY

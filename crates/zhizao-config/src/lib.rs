@@ -46,6 +46,11 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     /// Demo simulator speed-up: 1.0 is real time.
     pub sim_speed: Option<f64>,
+    /// How long history keeps raw points, 1-minute and hourly rollups:
+    /// a duration such as `90d`, `2y`, `36h`, or `forever`.
+    pub raw_retention: Option<String>,
+    pub minute_retention: Option<String>,
+    pub hour_retention: Option<String>,
 }
 
 impl Overrides {
@@ -58,6 +63,9 @@ impl Overrides {
             log: self.log.or(lower.log),
             max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
             sim_speed: self.sim_speed.or(lower.sim_speed),
+            raw_retention: self.raw_retention.or(lower.raw_retention),
+            minute_retention: self.minute_retention.or(lower.minute_retention),
+            hour_retention: self.hour_retention.or(lower.hour_retention),
         }
     }
 
@@ -84,6 +92,10 @@ pub struct Settings {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     pub sim_speed: f64,
+    /// History retention per tier in seconds; `None` keeps it forever.
+    pub raw_retention_s: Option<u64>,
+    pub minute_retention_s: Option<u64>,
+    pub hour_retention_s: Option<u64>,
 }
 
 impl Settings {
@@ -133,7 +145,28 @@ impl Settings {
                 message: "must be a number above 0 and at most 1000".into(),
             });
         }
+        let raw_retention_s = retention("raw_retention", o.raw_retention, Some("90d"))?;
+        let minute_retention_s = retention("minute_retention", o.minute_retention, Some("2y"))?;
+        let hour_retention_s = retention("hour_retention", o.hour_retention, None)?;
+        let longer = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a <= b,
+        };
+        if !longer(raw_retention_s, minute_retention_s)
+            || !longer(minute_retention_s, hour_retention_s)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "raw_retention",
+                message: "each tier must be kept at least as long as the finer one \
+                          (raw ≤ minute ≤ hour), since coarse answers come from it"
+                    .into(),
+            });
+        }
         Ok(Settings {
+            raw_retention_s,
+            minute_retention_s,
+            hour_retention_s,
             listen,
             data_dir,
             database_url,
@@ -142,6 +175,42 @@ impl Settings {
             sim_speed,
         })
     }
+}
+
+/// Parses a retention: `forever`, or a whole number with a unit
+/// (`h` hours, `d` days, `w` weeks, `y` 365-day years).
+fn retention(
+    setting: &'static str,
+    given: Option<String>,
+    default: Option<&str>,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(text) = given.or(default.map(str::to_owned)) else {
+        return Ok(None);
+    };
+    let t = text.trim();
+    if t == "forever" {
+        return Ok(None);
+    }
+    let bad = || ConfigError::Invalid {
+        setting,
+        message: format!("`{text}` is not a duration like 36h, 90d, 12w, 2y or `forever`"),
+    };
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let per = match unit {
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(ConfigError::Invalid {
+            setting,
+            message: "must be longer than zero (use `forever` to keep everything)".into(),
+        });
+    }
+    n.checked_mul(per).map(Some).ok_or_else(bad)
 }
 
 /// The embedded database file inside a data directory.
@@ -159,6 +228,32 @@ mod tests {
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(s.database_url, "sqlite://zhizao-data/zhizao.db");
         assert_eq!(s.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(s.raw_retention_s, Some(90 * 86_400));
+        assert_eq!(s.minute_retention_s, Some(730 * 86_400));
+        assert_eq!(s.hour_retention_s, None);
+    }
+
+    #[test]
+    fn retentions_parse_and_must_widen_with_the_tier() {
+        let o = |raw: &str, minute: &str| Overrides {
+            raw_retention: Some(raw.into()),
+            minute_retention: Some(minute.into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(o("36h", "forever"), None).unwrap();
+        assert_eq!(
+            (s.raw_retention_s, s.minute_retention_s),
+            (Some(36 * 3600), None)
+        );
+        let err = Settings::resolve(o("2y", "90d"), None).unwrap_err();
+        assert!(err.to_string().starts_with("raw_retention:"), "{err}");
+        for bad in ["90", "d", "9x", "0d", "-1d"] {
+            let err = Settings::resolve(o(bad, "forever"), None).unwrap_err();
+            assert!(
+                err.to_string().starts_with("raw_retention:"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

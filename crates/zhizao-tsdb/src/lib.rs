@@ -18,13 +18,20 @@
 //! covers are deleted. Queries merge segments, the frozen tier and the hot
 //! tier, later tiers winning on equal timestamps.
 //!
-//! Not yet here: rollups, retention and compaction of small segments.
+//! Beside each segment a rollup file holds 1-minute and 1-hour summaries
+//! (see [`rollup`]); aggregate queries read rollups where they answer
+//! exactly and raw points only at the edges (see [`plan`]). In the
+//! background, runs of small files are merged ([`compact`]) and data past
+//! each tier's retention is dropped a whole file at a time.
 
+pub mod compact;
 pub mod export;
 pub mod hot;
 pub mod lineproto;
 pub mod model;
+pub mod plan;
 pub mod query;
+pub mod rollup;
 pub mod segment;
 pub mod wal;
 
@@ -38,7 +45,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use hot::SeriesData;
 pub use model::{Point, SeriesKey, Value, ValueType};
 pub use query::{Aggregate, Fill, Query, QueryError, QueryResult, SeriesResult, ValueFilter};
-use segment::{Segment, Want};
+use rollup::RollupFile;
+use segment::Segment;
 use wal::{Record, Wal};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +93,74 @@ pub struct TsdbConfig {
     pub max_group_points: usize,
     /// Points in the in-memory tier that start a flush to a segment.
     pub flush_points: u64,
+    /// How long each tier is kept; `None` keeps it forever.
+    pub retention: Retention,
+    /// Segments (or rollup files) with fewer rows than this are "small";
+    /// a run of `compact_min_files` small ones is merged into one.
+    pub compact_small_rows: usize,
+    pub compact_min_files: usize,
+    /// The clock retention reads (ns since the epoch); tests set their own.
+    pub clock: fn() -> i64,
+}
+
+/// Retention per tier, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub raw: Option<i64>,
+    pub minute: Option<i64>,
+    pub hour: Option<i64>,
+}
+
+impl Retention {
+    /// Raw 90 days, 1-minute rollups 2 years, hourly forever.
+    pub fn factory_default() -> Retention {
+        const DAY: i64 = 86_400_000_000_000;
+        Retention {
+            raw: Some(90 * DAY),
+            minute: Some(730 * DAY),
+            hour: None,
+        }
+    }
+
+    /// Cutoffs at `now`: data before them has expired. Aligned down to the
+    /// hour, so a bucket is never half expired.
+    pub fn cutoffs(&self, now: i64) -> Cutoffs {
+        let at = |keep: Option<i64>| {
+            keep.map_or(i64::MIN, |k| {
+                rollup::bucket_of(now.saturating_sub(k), rollup::HOUR)
+            })
+        };
+        Cutoffs {
+            raw: at(self.raw),
+            minute: at(self.minute),
+            hour: at(self.hour),
+        }
+    }
+}
+
+/// Times before which each tier's data has expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub raw: i64,
+    pub minute: i64,
+    pub hour: i64,
+}
+
+impl Cutoffs {
+    pub fn of_width(&self, width: i64) -> i64 {
+        if width == rollup::MINUTE {
+            self.minute
+        } else {
+            self.hour
+        }
+    }
+}
+
+/// Now, in ns since the epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl TsdbConfig {
@@ -94,6 +170,10 @@ impl TsdbConfig {
             queue: 64,
             max_group_points: 500_000,
             flush_points: 1_000_000,
+            retention: Retention::default(),
+            compact_small_rows: 4_000_000,
+            compact_min_files: 4,
+            clock: now_ns,
         }
     }
 }
@@ -146,6 +226,9 @@ pub struct Stats {
     pub segment_rows: u64,
     pub segments: usize,
     pub segment_bytes: u64,
+    pub rollup_files: usize,
+    pub rollup_rows: u64,
+    pub rollup_bytes: u64,
     pub wal_bytes: u64,
     /// Values accepted since the store was opened.
     pub points_written: u64,
@@ -162,7 +245,16 @@ pub struct State {
     hot_points: u64,
     frozen: Option<Arc<Vec<SeriesData>>>,
     frozen_points: u64,
+    /// Sorted by generation.
     segments: Vec<Arc<Segment>>,
+    rollups: Vec<Arc<RollupFile>>,
+    /// Per series, the newest timestamp in any segment (`i64::MIN`: none).
+    seg_max: Vec<i64>,
+    /// Per series, its newest point in any tier.
+    last: Vec<Option<(i64, Value)>>,
+    /// False when an older segment lacked its newest points in the footer;
+    /// then `last` may miss some and is not used.
+    last_known: bool,
     wal_bytes: u64,
     points_written: u64,
 }
@@ -184,10 +276,21 @@ impl State {
                         .insert(key.field.clone(), id);
                     self.catalog.push((key, value_type));
                     self.hot.push(SeriesData::new(value_type));
+                    if self.seg_max.len() < self.catalog.len() {
+                        self.seg_max.push(i64::MIN);
+                    }
+                    if self.last.len() < self.catalog.len() {
+                        self.last.push(None);
+                    }
                 }
             }
             Record::Points(points) => {
                 for (id, ts, value) in points {
+                    if let Some(last) = self.last.get_mut(id as usize)
+                        && last.as_ref().is_none_or(|(t, _)| ts >= *t)
+                    {
+                        *last = Some((ts, value.clone()));
+                    }
                     if let Some(data) = self.hot.get_mut(id as usize)
                         && data.upsert(ts, value)
                     {
@@ -218,6 +321,9 @@ impl State {
             segment_rows: self.segments.iter().map(|s| s.rows as u64).sum(),
             segments: self.segments.len(),
             segment_bytes: self.segments.iter().map(|s| s.bytes).sum(),
+            rollup_files: self.rollups.len(),
+            rollup_rows: self.rollups.iter().map(|r| r.rows as u64).sum(),
+            rollup_bytes: self.rollups.iter().map(|r| r.bytes).sum(),
             wal_bytes: self.wal_bytes,
             points_written: self.points_written,
         }
@@ -232,6 +338,8 @@ enum Request {
     },
     /// Write the in-memory tier to a segment now and wait for it.
     Flush(oneshot::Sender<Result<(), TsdbError>>),
+    /// Run retention and merging now and wait for it.
+    Upkeep(oneshot::Sender<Result<compact::Upkeep, TsdbError>>),
 }
 
 /// The store. Dropping it stops the writer after the queued writes.
@@ -263,48 +371,110 @@ fn write_state(state: &RwLock<State>) -> RwLockWriteGuard<'_, State> {
 }
 
 impl Tsdb {
-    /// Opens the store in `config.dir` (created if missing): loads segment
-    /// indexes and replays the log generations they do not cover.
+    /// Opens the store in `config.dir` (created if missing): loads the
+    /// indexes of segments and rollup files, rebuilds rollups a crash left
+    /// unwritten, and replays the log generations no segment covers.
     pub fn open(config: TsdbConfig) -> Result<Tsdb, TsdbError> {
         let dir = config.dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| TsdbError::io(&dir, e))?;
-        let mut segment_gens = Vec::new();
+        let mut files: Vec<(String, u64, u64, PathBuf)> = Vec::new();
         let mut wal_gens = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| TsdbError::io(&dir, e))? {
             let entry = entry.map_err(|e| TsdbError::io(&dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(g) = segment::generation_of(&name) {
-                segment_gens.push(g);
+            if let Some((kind, lo, hi)) = segment::parse_name(&name) {
+                files.push((kind.to_owned(), lo, hi, entry.path()));
             } else if let Some(g) = wal_generation(&name) {
                 wal_gens.push(g);
             } else if name.ends_with(".tmp") {
-                // A segment whose write never finished; its log is still here.
+                // A file whose write never finished; its inputs are still here.
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        segment_gens.sort_unstable();
-        wal_gens.sort_unstable();
-        let covered = segment_gens.last().copied();
-        let mut state = State::default();
-        for g in &segment_gens {
-            state.segments.push(Arc::new(segment::open(
-                &dir.join(segment::file_name(*g)),
-                *g,
-            )?));
+        // A compaction that crashed after its output was in place leaves
+        // its inputs: files whose range lies inside another's of the kind.
+        let inside = |f: &(String, u64, u64, PathBuf)| {
+            files
+                .iter()
+                .any(|g| g.0 == f.0 && g.1 <= f.1 && f.2 <= g.2 && (g.1, g.2) != (f.1, f.2))
+        };
+        let (stale, mut files): (Vec<_>, Vec<_>) = files.iter().cloned().partition(inside);
+        for f in stale {
+            std::fs::remove_file(&f.3).map_err(|e| TsdbError::io(&f.3, e))?;
         }
+        files.sort_by_key(|f| (f.1, f.2));
+        wal_gens.sort_unstable();
+        let covered = files.iter().map(|f| f.2).max();
+        let mut state = State {
+            last_known: true,
+            ..State::default()
+        };
+        for (kind, lo, hi, path) in &files {
+            match kind.as_str() {
+                segment::KIND => {
+                    state
+                        .segments
+                        .push(Arc::new(segment::open(path, *lo, *hi)?));
+                }
+                rollup::KIND => state.rollups.push(Arc::new(rollup::open(path, *lo, *hi)?)),
+                _ => {}
+            }
+        }
+        for g in wal_gens
+            .iter()
+            .filter(|g| covered.is_some_and(|c| **g <= c))
+        {
+            let path = dir.join(wal_name(*g));
+            std::fs::remove_file(&path).map_err(|e| TsdbError::io(&path, e))?;
+        }
+        wal_gens.retain(|g| covered.is_none_or(|c| *g > c));
+        // The catalogue lives in the newest log; read it before the repair.
         let mut current = None;
+        let mut replayed = Vec::new();
         for g in wal_gens {
             let path = dir.join(wal_name(g));
-            if covered.is_some_and(|c| g <= c) {
-                std::fs::remove_file(&path).map_err(|e| TsdbError::io(&path, e))?;
-                continue;
-            }
             let (wal, records) = Wal::open(&path)?;
-            for r in records {
-                state.apply(r);
-            }
+            replayed.push(records);
             state.wal_bytes += wal.len();
             current = Some((g, wal));
+        }
+        // Series first (every log starts with the whole catalogue), then
+        // what segments say, then the points of the logs.
+        for records in &replayed {
+            for r in records
+                .iter()
+                .filter(|r| matches!(r, Record::Series { .. }))
+            {
+                state.apply(r.clone());
+            }
+        }
+        compact::repair_rollups(&dir, &mut state)?;
+        for seg in &state.segments {
+            for (id, rows) in &seg.index {
+                if let Some(m) = state.seg_max.get_mut(*id as usize) {
+                    *m = (*m).max(rows.max_ts);
+                }
+            }
+            match &seg.last {
+                Some(last) => {
+                    for (id, (t, v)) in last {
+                        if let Some(l) = state.last.get_mut(*id as usize)
+                            && l.as_ref().is_none_or(|(lt, _)| t >= lt)
+                        {
+                            *l = Some((*t, v.clone()));
+                        }
+                    }
+                }
+                None => state.last_known = false,
+            }
+        }
+        for records in replayed {
+            for r in records
+                .into_iter()
+                .filter(|r| matches!(r, Record::Points(_)))
+            {
+                state.apply(r);
+            }
         }
         let (generation, wal) = match current {
             Some(c) => c,
@@ -332,6 +502,7 @@ impl Tsdb {
             config: config.clone(),
             flushing: None,
             last_flush_failure: None,
+            last_upkeep: None,
             failed: None,
         };
         let handle = std::thread::Builder::new()
@@ -381,89 +552,48 @@ impl Tsdb {
         self.read().stats()
     }
 
-    /// Collects the selected series from every tier, merged.
-    fn collect(
-        &self,
-        select: impl Fn(&SeriesKey) -> bool,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<(SeriesKey, SeriesData)>, TsdbError> {
-        let (picked, segments) = {
-            let st = self.read();
-            let picked: Vec<(u32, SeriesKey, ValueType, Vec<SeriesData>)> = st
-                .catalog
-                .iter()
-                .enumerate()
-                .filter(|(_, (k, _))| select(k))
-                .map(|(id, (k, t))| {
-                    let mut memory = Vec::new();
-                    for tier in st
-                        .frozen
-                        .iter()
-                        .map(|f| f.get(id))
-                        .chain([st.hot.get(id)])
-                        .flatten()
-                    {
-                        let r = tier.range(start, end);
-                        if !r.is_empty() {
-                            memory.push(tier.slice(r));
-                        }
-                    }
-                    (id as u32, k.clone(), *t, memory)
-                })
-                .collect();
-            (picked, st.segments.clone())
-        };
-        let wants: Vec<Want> = picked
-            .iter()
-            .map(|(id, _, t, _)| Want {
-                id: *id,
-                value_type: *t,
-                start,
-                end,
-            })
-            .collect();
-        let mut from_segments: Vec<HashMap<u32, SeriesData>> = Vec::new();
-        for seg in &segments {
-            from_segments.push(seg.read(&wants)?);
-        }
-        Ok(picked
-            .into_iter()
-            .map(|(id, key, t, memory)| {
-                let mut parts: Vec<SeriesData> = from_segments
-                    .iter_mut()
-                    .filter_map(|m| m.remove(&id))
-                    .collect();
-                parts.extend(memory);
-                (key, SeriesData::merge(t, parts))
-            })
-            .collect())
-    }
-
     pub fn query(&self, tenant: i64, q: &Query) -> Result<QueryResult, QueryError> {
         let start = q.start.unwrap_or(i64::MIN);
         let end = q.end.unwrap_or(i64::MAX);
-        let series = self
-            .collect(|k| query::matches(q, tenant, k), start, end)
-            .map_err(|e| QueryError {
-                field: "store",
-                message: e.to_string(),
-            })?;
-        query::run(&series, q)
+        let snap = plan::snapshot(&self.read(), |k| query::matches(q, tenant, k), start, end);
+        let selected = plan::select(snap, q).map_err(|e| QueryError {
+            field: "store",
+            message: e.to_string(),
+        })?;
+        query::run(&selected, q)
     }
 
     /// Every stored point of a tenant: key, ts, value (for tests and export).
     pub fn dump(&self, tenant: i64) -> Result<Vec<(SeriesKey, i64, Value)>, TsdbError> {
-        let series = self.collect(|k| k.tenant == tenant, i64::MIN, i64::MAX)?;
+        let snap = plan::snapshot(&self.read(), |k| k.tenant == tenant, i64::MIN, i64::MAX);
+        let wants: Vec<segment::Want> = snap
+            .picked
+            .iter()
+            .map(|p| segment::Want::whole(p.id, p.value_type, i64::MIN, i64::MAX))
+            .collect();
+        let mut stored = plan::read_segments(&snap.segments, &wants)?;
         let mut out = Vec::new();
-        for (key, data) in series {
+        for p in snap.picked {
+            let parts = stored.remove(&p.id).into_iter().chain([p.memory]).collect();
+            let data = SeriesData::merge(p.value_type, parts);
             for i in 0..data.len() {
                 if let Some(v) = data.values.get(i) {
-                    out.push((key.clone(), data.ts[i], v));
+                    out.push((p.key.clone(), data.ts[i], v));
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Runs one upkeep pass now (retention, merging small files) and
+    /// waits for it.
+    pub async fn upkeep(&self) -> Result<compact::Upkeep, TsdbError> {
+        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
+        let (ack, done) = oneshot::channel();
+        tx.send(Request::Upkeep(ack))
+            .await
+            .map_err(|_| TsdbError::Closed)?;
+        done.await.map_err(|_| TsdbError::Closed)?
     }
 
     /// Stops accepting writes and waits for the queued ones.
@@ -515,10 +645,16 @@ struct Writer {
     state: Arc<RwLock<State>>,
     config: TsdbConfig,
     /// The background flush of the frozen tier, if one runs.
+    /// The background job (a flush or an upkeep pass), if one runs.
     flushing: Option<JoinHandle<Result<(), TsdbError>>>,
     last_flush_failure: Option<std::time::Instant>,
+    /// When upkeep last ran (None: due).
+    last_upkeep: Option<std::time::Instant>,
     failed: Option<String>,
 }
+
+/// How often retention and merging run when nothing else prompts them.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Pause before retrying a segment flush that failed.
 const FLUSH_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -530,6 +666,7 @@ impl Writer {
         while let Some(first) = self.rx.blocking_recv() {
             let mut writes: Vec<(i64, Vec<Point>, WriteAck)> = Vec::new();
             let mut flushes = Vec::new();
+            let mut upkeeps = Vec::new();
             let mut n = 0;
             let mut next = Some(first);
             while let Some(req) = next.take() {
@@ -543,12 +680,14 @@ impl Writer {
                         writes.push((tenant, points, ack));
                     }
                     Request::Flush(ack) => flushes.push(ack),
+                    Request::Upkeep(ack) => upkeeps.push(ack),
                 }
                 if n < self.config.max_group_points {
                     next = self.rx.try_recv().ok();
                 }
             }
-            if !writes.is_empty() {
+            let wrote = !writes.is_empty();
+            if wrote {
                 self.commit(writes);
             }
             if !flushes.is_empty() {
@@ -561,8 +700,17 @@ impl Writer {
                             .map_err(|e| TsdbError::Segment(e.to_string())),
                     );
                 }
-            } else if self.failed.is_none() {
+            } else if wrote && self.failed.is_none() {
                 self.maybe_flush();
+            }
+            if !upkeeps.is_empty() {
+                let result = self.wait_for_flush().and_then(|()| self.upkeep_now());
+                for ack in upkeeps {
+                    let _ = ack.send(match &result {
+                        Ok(u) => Ok(*u),
+                        Err(e) => Err(TsdbError::Segment(e.to_string())),
+                    });
+                }
             }
         }
         if let Some(h) = self.flushing.take() {
@@ -583,6 +731,7 @@ impl Writer {
         // this group creates.
         let mut records = Vec::new();
         let mut outcomes = Vec::with_capacity(batches.len());
+        let raw_cutoff = self.config.retention.cutoffs((self.config.clock)()).raw;
         {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
             let mut created: HashMap<TagSet, HashMap<String, (u32, ValueType)>> = HashMap::new();
@@ -597,6 +746,16 @@ impl Writer {
                     let p = &batch[i];
                     if let Err(reason) = check_point(p) {
                         outcome.rejected.push((i, reason));
+                        continue;
+                    }
+                    if p.ts < raw_cutoff {
+                        outcome.rejected.push((
+                            i,
+                            format!(
+                                "timestamp {} is older than the raw-data retention allows (before {})",
+                                p.ts, raw_cutoff
+                            ),
+                        ));
                         continue;
                     }
                     let same_line = set.as_ref().is_some_and(|(j, _)| {
@@ -722,8 +881,54 @@ impl Writer {
             if due {
                 self.spawn_flush(self.generation.saturating_sub(1));
             }
-        } else if full && let Err(e) = self.freeze_and_spawn() {
-            tracing::error!(error = %e, "could not start a flush");
+        } else if full {
+            if let Err(e) = self.freeze_and_spawn() {
+                tracing::error!(error = %e, "could not start a flush");
+            }
+            self.last_upkeep = None;
+        } else if self.last_upkeep.is_none_or(|t| t.elapsed() >= UPKEEP_EVERY) {
+            self.spawn_upkeep();
+        }
+    }
+
+    fn upkeep_now(&mut self) -> Result<compact::Upkeep, TsdbError> {
+        self.last_upkeep = Some(std::time::Instant::now());
+        compact::upkeep(
+            &self.config.dir,
+            &self.state,
+            self.config.retention.cutoffs((self.config.clock)()),
+            self.config.compact_small_rows,
+            self.config.compact_min_files,
+        )
+    }
+
+    /// Runs an upkeep pass on the background slot.
+    fn spawn_upkeep(&mut self) {
+        self.last_upkeep = Some(std::time::Instant::now());
+        let state = self.state.clone();
+        let dir = self.config.dir.clone();
+        let cutoffs = self.config.retention.cutoffs((self.config.clock)());
+        let (small, min_files) = (
+            self.config.compact_small_rows,
+            self.config.compact_min_files,
+        );
+        let handle = std::thread::Builder::new()
+            .name("tsdb-upkeep".into())
+            .spawn(move || {
+                let done = compact::upkeep(&dir, &state, cutoffs, small, min_files);
+                match &done {
+                    Ok(u) if *u != compact::Upkeep::default() => {
+                        tracing::info!(?u, "history files merged or expired");
+                    }
+                    Ok(_) => {}
+                    // Not a flush failure: the data is intact; try again later.
+                    Err(e) => tracing::error!(error = %e, "history upkeep failed"),
+                }
+                Ok(())
+            });
+        match handle {
+            Ok(h) => self.flushing = Some(h),
+            Err(e) => tracing::error!(error = %e, "cannot start the upkeep thread"),
         }
     }
 
@@ -802,16 +1007,31 @@ impl Writer {
                     Some(f) => f.clone(),
                     None => return Ok(()),
                 };
+                let (seg_max, earlier) = {
+                    let st = state.read().unwrap_or_else(PoisonError::into_inner);
+                    (st.seg_max.clone(), st.segments.clone())
+                };
                 let series: Vec<(u32, &SeriesData)> = frozen
                     .iter()
                     .enumerate()
                     .filter(|(_, d)| !d.is_empty())
                     .map(|(id, d)| (id as u32, d))
                     .collect();
+                let rows = compact::rollups_for(&series, &seg_max, &earlier)?;
+                drop(earlier);
+                // The segment first: a crash before the rollups are written
+                // is repaired on open from the segment.
                 let seg = segment::write(&dir, generation, &series)?;
+                let rol = rollup::write(&dir, generation, generation, &rows)?;
                 {
                     let mut st = write_state(&state);
+                    for (id, r) in &seg.index {
+                        if let Some(m) = st.seg_max.get_mut(*id as usize) {
+                            *m = (*m).max(r.max_ts);
+                        }
+                    }
                     st.segments.push(Arc::new(seg));
+                    st.rollups.push(Arc::new(rol));
                     st.frozen = None;
                     st.frozen_points = 0;
                 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hot::SeriesData;
 use crate::model::{SeriesKey, Value};
+use crate::rollup::Summary;
 
 /// Most buckets one query may produce, per group.
 pub const MAX_BUCKETS: i64 = 100_000;
@@ -172,7 +173,7 @@ pub fn matches(q: &Query, tenant: i64, key: &SeriesKey) -> bool {
 }
 
 /// Runs a query over the series it selected (each merged across tiers).
-pub fn run(series: &[(SeriesKey, SeriesData)], q: &Query) -> Result<QueryResult, QueryError> {
+pub fn run(series: &[Selected], q: &Query) -> Result<QueryResult, QueryError> {
     if q.measurement.is_empty() {
         return Err(invalid("measurement", "must not be empty"));
     }
@@ -181,19 +182,23 @@ pub fn run(series: &[(SeriesKey, SeriesData)], q: &Query) -> Result<QueryResult,
     if start >= end {
         return Err(invalid("end", "must be after start"));
     }
-    let owned: Vec<(SeriesKey, SeriesData)>;
+    let owned: Vec<Selected>;
     let series = if q.value.is_some() {
         owned = series
             .iter()
-            .map(|(k, d)| (k.clone(), filtered(d, q.value).into_owned()))
-            .filter(|(_, d)| !d.is_empty())
+            .map(|s| Selected {
+                key: s.key.clone(),
+                raw: filtered(&s.raw, q.value).into_owned(),
+                summaries: s.summaries.clone(),
+            })
+            .filter(|s| !s.raw.is_empty() || !s.summaries.is_empty())
             .collect();
         &owned[..]
     } else {
         series
     };
     let mut selected: Vec<usize> = (0..series.len()).collect();
-    selected.sort_by(|a, b| series[*a].0.cmp(&series[*b].0));
+    selected.sort_by(|a, b| series[*a].key.cmp(&series[*b].key));
     match q.aggregate {
         None => {
             if q.every.is_some() {
@@ -206,7 +211,7 @@ pub fn run(series: &[(SeriesKey, SeriesData)], q: &Query) -> Result<QueryResult,
 }
 
 fn raw(
-    state: &[(SeriesKey, SeriesData)],
+    state: &[Selected],
     selected: &[usize],
     q: &Query,
     start: i64,
@@ -230,7 +235,7 @@ fn raw(
     let mut more = false;
     let mut out = QueryResult::default();
     for &i in selected {
-        let (key, data) = &state[i];
+        let (key, data) = (&state[i].key, &state[i].raw);
         let mut lo = start;
         if let Some(c) = &after {
             match (&key.tags, &key.field).cmp(&(&c.tags, &c.field)) {
@@ -279,43 +284,31 @@ fn raw(
 /// A group of series: the values of the `group_by` tags, and the field.
 type GroupKey = (Vec<(String, String)>, String);
 
-#[derive(Debug, Clone, Default)]
-struct Acc {
-    count: i64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    first: Option<(i64, Value)>,
-    last: Option<(i64, Value)>,
+/// One selected series: its raw points in the range and, for the parts of
+/// the range that rollups answer, bucket summaries (bucket start, summary)
+/// that do not overlap the raw points.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub key: SeriesKey,
+    pub raw: SeriesData,
+    pub summaries: Vec<(i64, Summary)>,
 }
 
-impl Acc {
-    fn add(&mut self, ts: i64, num: Option<f64>, value: impl FnOnce() -> Value) {
-        if let Some(x) = num {
-            if self.count == 0 {
-                self.min = x;
-                self.max = x;
-            } else {
-                self.min = self.min.min(x);
-                self.max = self.max.max(x);
-            }
-            self.sum += x;
-        }
-        self.count += 1;
-        let first_earlier = self.first.as_ref().is_none_or(|(t, _)| ts < *t);
-        // Ties between series go to the later series in key order.
-        let last_later = self.last.as_ref().is_none_or(|(t, _)| ts >= *t);
-        if first_earlier || last_later {
-            let v = value();
-            if first_earlier {
-                self.first = Some((ts, v.clone()));
-            }
-            if last_later {
-                self.last = Some((ts, v));
-            }
+impl Selected {
+    pub fn raw(key: SeriesKey, raw: SeriesData) -> Selected {
+        Selected {
+            key,
+            raw,
+            summaries: Vec::new(),
         }
     }
+}
 
+trait Outcome {
+    fn result(&self, agg: Aggregate, bucket_ts: i64) -> Option<(i64, Value)>;
+}
+
+impl Outcome for Summary {
     /// The aggregate's (timestamp, value); selectors keep their point's time.
     fn result(&self, agg: Aggregate, bucket_ts: i64) -> Option<(i64, Value)> {
         if self.count == 0 {
@@ -334,7 +327,7 @@ impl Acc {
 }
 
 fn aggregate(
-    state: &[(SeriesKey, SeriesData)],
+    state: &[Selected],
     selected: &[usize],
     q: &Query,
     agg: Aggregate,
@@ -345,7 +338,7 @@ fn aggregate(
     // (as InfluxQL's `mean(*)` does); a field named explicitly is an error.
     let numeric = |i: &usize| {
         !matches!(
-            state[*i].1.value_type,
+            state[*i].raw.value_type,
             crate::ValueType::Bool | crate::ValueType::Str
         )
     };
@@ -360,18 +353,18 @@ fn aggregate(
     if let Some(&i) = selected.iter().find(|&&i| {
         agg.numeric_only()
             && matches!(
-                state[i].1.value_type,
+                state[i].raw.value_type,
                 crate::ValueType::Bool | crate::ValueType::Str
             )
     }) {
-        let key = &state[i].0;
+        let key = &state[i].key;
         return Err(invalid(
             "aggregate",
             format!(
                 "{} needs numbers but field `{}` holds {} values",
                 agg.name(),
                 key.field,
-                state[i].1.value_type.name()
+                state[i].raw.value_type.name()
             ),
         ));
     }
@@ -397,7 +390,7 @@ fn aggregate(
     // Group series: (group tag values, field) → series indices.
     let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
     for &i in selected {
-        let key = &state[i].0;
+        let key = &state[i].key;
         let gtags = q
             .group_by
             .iter()
@@ -411,16 +404,21 @@ fn aggregate(
     let mut out = QueryResult::default();
     for ((gtags, field), members) in groups {
         let nb = buckets.map_or(1, |b| b.2);
-        let mut accs = vec![Acc::default(); nb];
+        let mut accs = vec![Summary::default(); nb];
         for &i in &members {
-            let data = &state[i].1;
+            let place = |ts: i64| match buckets {
+                None => 0,
+                Some((first, every, _)) => ((ts - first) / every) as usize,
+            };
+            for (bucket, s) in &state[i].summaries {
+                if let Some(acc) = accs.get_mut(place(*bucket)) {
+                    acc.merge(s);
+                }
+            }
+            let data = &state[i].raw;
             for j in data.range(start, end) {
                 let ts = data.ts[j];
-                let b = match buckets {
-                    None => 0,
-                    Some((first, every, _)) => ((ts - first) / every) as usize,
-                };
-                if let Some(acc) = accs.get_mut(b) {
+                if let Some(acc) = accs.get_mut(place(ts)) {
                     acc.add(ts, data.values.f64_at(j), || {
                         data.values.get(j).unwrap_or(Value::Bool(false))
                     });

@@ -1,17 +1,19 @@
 //! Immutable, compressed segments: Apache Parquet files, so any Parquet
 //! tool can read a plant's history.
 //!
-//! One file per flushed write-ahead-log generation, rows sorted by series
-//! id then time. Columns: `series` (u32, dictionary/RLE), `ts` (i64 ns,
+//! One file per flushed write-ahead-log generation, or per run of them
+//! merged by compaction; rows sorted by series id then time. Columns: `series` (u32, dictionary/RLE), `ts` (i64 ns,
 //! delta-encoded), and one nullable value column per type: `f64`
 //! (byte-stream-split, suits slowly varying signals), `i64` (delta, suits
-//! counters), `bool`, `str`; all zstd-compressed. An in-memory index maps
-//! each series to its rows, so a query reads only those rows.
+//! counters), `bool`, `str`; all zstd-compressed. The footer holds an index
+//! of each series' rows (loaded on open, so a query reads only its rows)
+//! and each series' newest point (so "last value" needs no read at all).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder,
@@ -24,15 +26,17 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
 
 use crate::TsdbError;
 use crate::hot::{Column, SeriesData};
 use crate::model::{Value, ValueType};
 
 /// Where one series' rows are in a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesRows {
     pub start: usize,
     pub len: usize,
@@ -42,23 +46,51 @@ pub struct SeriesRows {
 
 #[derive(Debug)]
 pub struct Segment {
-    /// The write-ahead-log generation whose data this holds (and all older).
-    pub generation: u64,
+    /// The write-ahead-log generations whose data this holds: `lo..=hi`
+    /// (one flush, or several merged by compaction).
+    pub lo: u64,
+    pub hi: u64,
     pub path: PathBuf,
     pub rows: usize,
     pub bytes: u64,
     pub index: HashMap<u32, SeriesRows>,
+    /// The newest point of each series here (None: an older file without
+    /// it in the footer).
+    pub last: Option<HashMap<u32, (i64, Value)>>,
+    /// Set when compaction or retention replaced this file: it is deleted
+    /// once the last reader lets go.
+    pub obsolete: AtomicBool,
 }
 
-pub fn file_name(generation: u64) -> String {
-    format!("seg-{generation:08}.parquet")
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
-pub fn generation_of(name: &str) -> Option<u64> {
-    name.strip_prefix("seg-")?
-        .strip_suffix(".parquet")?
-        .parse()
-        .ok()
+pub const KIND: &str = "seg";
+const INDEX_KEY: &str = "zhizao.index";
+const LAST_KEY: &str = "zhizao.last";
+
+/// `{kind}-{lo}-{hi}.parquet`.
+pub fn file_name(kind: &str, lo: u64, hi: u64) -> String {
+    format!("{kind}-{lo:08}-{hi:08}.parquet")
+}
+
+/// The kind and generation range of a data file's name; also takes the
+/// older one-generation form `seg-{g}.parquet`.
+pub fn parse_name(name: &str) -> Option<(&str, u64, u64)> {
+    let stem = name.strip_suffix(".parquet")?;
+    let (kind, rest) = stem.split_once('-')?;
+    match rest.split_once('-') {
+        Some((lo, hi)) => Some((kind, lo.parse().ok()?, hi.parse().ok()?)),
+        None => {
+            let g = rest.parse().ok()?;
+            Some((kind, g, g))
+        }
+    }
 }
 
 fn schema() -> Arc<Schema> {
@@ -88,88 +120,149 @@ fn properties() -> Result<WriterProperties, TsdbError> {
         .build())
 }
 
-/// Writes `series` (id, data), sorted by id, as segment `generation` in
-/// `dir`: to a temporary file, synced, then renamed into place.
+/// Writes a segment in pieces (compaction streams series through it):
+/// to a temporary file that `finish` syncs and renames into place.
+pub struct SegmentWriter {
+    dir: PathBuf,
+    lo: u64,
+    hi: u64,
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: ArrowWriter<File>,
+    index: Vec<(u32, SeriesRows)>,
+    last: Vec<(u32, i64, Value)>,
+    rows: usize,
+}
+
+impl SegmentWriter {
+    pub fn create(dir: &Path, lo: u64, hi: u64) -> Result<SegmentWriter, TsdbError> {
+        let path = dir.join(file_name(KIND, lo, hi));
+        let tmp = path.with_extension("parquet.tmp");
+        let file = File::create(&tmp).map_err(|e| TsdbError::io(&tmp, e))?;
+        let writer = ArrowWriter::try_new(file, schema(), Some(properties()?))
+            .map_err(|e| TsdbError::Segment(e.to_string()))?;
+        Ok(SegmentWriter {
+            dir: dir.to_owned(),
+            lo,
+            hi,
+            path,
+            tmp,
+            writer,
+            index: Vec::new(),
+            last: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    /// Appends series (id, data); ids must rise across calls.
+    pub fn append(&mut self, series: &[(u32, &SeriesData)]) -> Result<(), TsdbError> {
+        let rows: usize = series.iter().map(|(_, d)| d.len()).sum();
+        if rows == 0 {
+            return Ok(());
+        }
+        let mut ids = UInt32Builder::with_capacity(rows);
+        let mut ts = Int64Builder::with_capacity(rows);
+        let mut f = Float64Builder::new();
+        let mut i = Int64Builder::new();
+        let mut b = BooleanBuilder::new();
+        let mut s = StringBuilder::new();
+        for (id, data) in series {
+            let n = data.len();
+            if n == 0 {
+                continue;
+            }
+            self.index.push((
+                *id,
+                SeriesRows {
+                    start: self.rows,
+                    len: n,
+                    min_ts: data.ts[0],
+                    max_ts: data.ts[n - 1],
+                },
+            ));
+            if let Some(v) = data.values.get(n - 1) {
+                self.last.push((*id, data.ts[n - 1], v));
+            }
+            self.rows += n;
+            ids.append_value_n(*id, n);
+            ts.append_slice(&data.ts);
+            match &data.values {
+                Column::F64(v) => f.append_slice(v),
+                _ => f.append_nulls(n),
+            }
+            match &data.values {
+                Column::I64(v) => i.append_slice(v),
+                _ => i.append_nulls(n),
+            }
+            match &data.values {
+                Column::Bool(v) => v.iter().for_each(|x| b.append_value(*x)),
+                _ => b.append_nulls(n),
+            }
+            match &data.values {
+                Column::Str(v) => v.iter().for_each(|x| s.append_value(x)),
+                _ => (0..n).for_each(|_| s.append_null()),
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(ids.finish()),
+            Arc::new(ts.finish()),
+            Arc::new(f.finish()),
+            Arc::new(i.finish()),
+            Arc::new(b.finish()),
+            Arc::new(s.finish()),
+        ];
+        let batch = RecordBatch::try_new(schema(), columns)
+            .map_err(|e| TsdbError::Segment(e.to_string()))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| TsdbError::Segment(e.to_string()))
+    }
+
+    pub fn finish(mut self) -> Result<Segment, TsdbError> {
+        let seg_err = |e: parquet::errors::ParquetError| TsdbError::Segment(e.to_string());
+        let json_err = |e: serde_json::Error| TsdbError::Segment(e.to_string());
+        let index = serde_json::to_string(&self.index).map_err(json_err)?;
+        let last = serde_json::to_string(&self.last).map_err(json_err)?;
+        self.writer
+            .append_key_value_metadata(KeyValue::new(INDEX_KEY.to_owned(), index));
+        self.writer
+            .append_key_value_metadata(KeyValue::new(LAST_KEY.to_owned(), last));
+        let file = self.writer.into_inner().map_err(seg_err)?;
+        file.sync_all().map_err(|e| TsdbError::io(&self.tmp, e))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| TsdbError::io(&self.path, e))?;
+        sync_dir(&self.dir)?;
+        let bytes = std::fs::metadata(&self.path)
+            .map_err(|e| TsdbError::io(&self.path, e))?
+            .len();
+        Ok(Segment {
+            lo: self.lo,
+            hi: self.hi,
+            path: self.path,
+            rows: self.rows,
+            bytes,
+            index: self.index.into_iter().collect(),
+            last: Some(
+                self.last
+                    .into_iter()
+                    .map(|(id, t, v)| (id, (t, v)))
+                    .collect(),
+            ),
+            obsolete: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Writes `series` (id, data), sorted by id, as the segment of generation
+/// `generation`.
 pub fn write(
     dir: &Path,
     generation: u64,
     series: &[(u32, &SeriesData)],
 ) -> Result<Segment, TsdbError> {
-    let path = dir.join(file_name(generation));
-    let tmp = dir.join(format!("{}.tmp", file_name(generation)));
-    let io = |p: &Path, e| TsdbError::io(p, e);
-    let seg_err = |e: parquet::errors::ParquetError| TsdbError::Segment(e.to_string());
-
-    let rows: usize = series.iter().map(|(_, d)| d.len()).sum();
-    let mut ids = UInt32Builder::with_capacity(rows);
-    let mut ts = Int64Builder::with_capacity(rows);
-    let mut f = Float64Builder::new();
-    let mut i = Int64Builder::new();
-    let mut b = BooleanBuilder::new();
-    let mut s = StringBuilder::new();
-    let mut index = HashMap::new();
-    let mut at = 0;
-    for (id, data) in series {
-        if data.is_empty() {
-            continue;
-        }
-        index.insert(
-            *id,
-            SeriesRows {
-                start: at,
-                len: data.len(),
-                min_ts: data.ts[0],
-                max_ts: data.ts[data.len() - 1],
-            },
-        );
-        at += data.len();
-        for (k, t) in data.ts.iter().enumerate() {
-            ids.append_value(*id);
-            ts.append_value(*t);
-            match &data.values {
-                Column::F64(v) => f.append_value(v[k]),
-                _ => f.append_null(),
-            }
-            match &data.values {
-                Column::I64(v) => i.append_value(v[k]),
-                _ => i.append_null(),
-            }
-            match &data.values {
-                Column::Bool(v) => b.append_value(v[k]),
-                _ => b.append_null(),
-            }
-            match &data.values {
-                Column::Str(v) => s.append_value(&v[k]),
-                _ => s.append_null(),
-            }
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(ids.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(f.finish()),
-        Arc::new(i.finish()),
-        Arc::new(b.finish()),
-        Arc::new(s.finish()),
-    ];
-    let batch =
-        RecordBatch::try_new(schema(), columns).map_err(|e| TsdbError::Segment(e.to_string()))?;
-    let file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    let mut writer = ArrowWriter::try_new(file, schema(), Some(properties()?)).map_err(seg_err)?;
-    writer.write(&batch).map_err(seg_err)?;
-    let file = writer.into_inner().map_err(seg_err)?;
-    file.sync_all().map_err(|e| io(&tmp, e))?;
-    drop(file);
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-    sync_dir(dir)?;
-    let bytes = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
-    Ok(Segment {
-        generation,
-        path,
-        rows,
-        bytes,
-        index,
-    })
+    let mut w = SegmentWriter::create(dir, generation, generation)?;
+    w.append(series)?;
+    w.finish()
 }
 
 /// Makes a rename or delete in `dir` durable.
@@ -179,14 +272,37 @@ pub fn sync_dir(dir: &Path) -> Result<(), TsdbError> {
         .map_err(|e| TsdbError::io(dir, e))
 }
 
-/// Opens an existing segment, rebuilding its index from the `series` and
-/// `ts` columns.
-pub fn open(path: &Path, generation: u64) -> Result<Segment, TsdbError> {
+/// Opens an existing segment from its footer's index, or, for a file
+/// without one, by scanning the `series` and `ts` columns.
+pub fn open(path: &Path, lo: u64, hi: u64) -> Result<Segment, TsdbError> {
     let seg_err =
         |e: parquet::errors::ParquetError| TsdbError::Segment(format!("{}: {e}", path.display()));
     let file = File::open(path).map_err(|e| TsdbError::io(path, e))?;
     let bytes = file.metadata().map_err(|e| TsdbError::io(path, e))?.len();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(seg_err)?;
+    let kv = |key: &str| {
+        builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| kv.iter().find(|k| k.key == key))
+            .and_then(|k| k.value.clone())
+    };
+    let bad = |e: serde_json::Error| TsdbError::Segment(format!("{}: {e}", path.display()));
+    if let (Some(index), Some(last)) = (kv(INDEX_KEY), kv(LAST_KEY)) {
+        let index: Vec<(u32, SeriesRows)> = serde_json::from_str(&index).map_err(bad)?;
+        let last: Vec<(u32, i64, Value)> = serde_json::from_str(&last).map_err(bad)?;
+        return Ok(Segment {
+            lo,
+            hi,
+            path: path.to_owned(),
+            rows: index.iter().map(|(_, r)| r.len).sum(),
+            bytes,
+            index: index.into_iter().collect(),
+            last: Some(last.into_iter().map(|(id, t, v)| (id, (t, v))).collect()),
+            obsolete: AtomicBool::new(false),
+        });
+    }
     let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1]);
     let reader = builder.with_projection(mask).build().map_err(seg_err)?;
     let mut index: HashMap<u32, SeriesRows> = HashMap::new();
@@ -212,15 +328,18 @@ pub fn open(path: &Path, generation: u64) -> Result<Segment, TsdbError> {
         }
     }
     Ok(Segment {
-        generation,
+        lo,
+        hi,
         path: path.to_owned(),
         rows: row,
         bytes,
         index,
+        last: None,
+        obsolete: AtomicBool::new(false),
     })
 }
 
-fn typed<'a, T: 'static>(
+pub(crate) fn typed<'a, T: 'static>(
     batch: &'a RecordBatch,
     col: usize,
     path: &Path,
@@ -237,13 +356,32 @@ fn typed<'a, T: 'static>(
         })
 }
 
-/// What to read for one series.
-#[derive(Debug, Clone, Copy)]
+/// What to read for one series: its points within any of `ranges`
+/// (sorted, disjoint, each `[start, end)`).
+#[derive(Debug, Clone)]
 pub struct Want {
     pub id: u32,
     pub value_type: ValueType,
-    pub start: i64,
-    pub end: i64,
+    pub ranges: Vec<(i64, i64)>,
+}
+
+impl Want {
+    pub fn whole(id: u32, value_type: ValueType, start: i64, end: i64) -> Want {
+        Want {
+            id,
+            value_type,
+            ranges: vec![(start, end)],
+        }
+    }
+
+    pub fn contains(&self, t: i64) -> bool {
+        let k = self.ranges.partition_point(|r| r.1 <= t);
+        self.ranges.get(k).is_some_and(|r| r.0 <= t)
+    }
+
+    fn overlaps(&self, min_ts: i64, max_ts: i64) -> bool {
+        self.ranges.iter().any(|r| max_ts >= r.0 && min_ts < r.1)
+    }
 }
 
 impl Segment {
@@ -252,11 +390,11 @@ impl Segment {
         let seg_err = |e: parquet::errors::ParquetError| {
             TsdbError::Segment(format!("{}: {e}", self.path.display()))
         };
-        let mut ranges: Vec<(SeriesRows, Want)> = wanted
+        let mut ranges: Vec<(SeriesRows, &Want)> = wanted
             .iter()
             .filter_map(|w| {
                 let r = *self.index.get(&w.id)?;
-                (r.max_ts >= w.start && r.min_ts < w.end).then_some((r, *w))
+                w.overlaps(r.min_ts, r.max_ts).then_some((r, w))
             })
             .collect();
         let mut out = HashMap::new();
@@ -302,7 +440,7 @@ impl Segment {
                     break;
                 };
                 let t = ts.value(k);
-                if t < want.start || t >= want.end {
+                if !want.contains(t) {
                     continue;
                 }
                 let value = match want.value_type {

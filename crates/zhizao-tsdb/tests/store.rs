@@ -385,7 +385,8 @@ fn flushed_segments_serve_queries_and_later_writes_win() {
         (1, 4000, 0)
     );
     assert!(!log0.exists(), "the log covered by the segment is deleted");
-    assert!(dir.path().join("seg-00000000.parquet").exists());
+    assert!(dir.path().join("seg-00000000-00000000.parquet").exists());
+    assert!(dir.path().join("rol-00000000-00000000.parquet").exists());
 
     // Overwrite a flushed point and add a new one: the newer tier wins.
     rt.block_on(db.write(

@@ -49,6 +49,15 @@ struct Common {
     /// Demo simulator speed-up; 1 is real time [default: 1].
     #[arg(long, global = true, env = "ZHIZAO_SIM_SPEED")]
     sim_speed: Option<f64>,
+    /// How long history keeps raw points, e.g. `90d`, or `forever` [default: 90d].
+    #[arg(long, global = true, env = "ZHIZAO_RAW_RETENTION")]
+    raw_retention: Option<String>,
+    /// How long history keeps 1-minute rollups [default: 2y].
+    #[arg(long, global = true, env = "ZHIZAO_MINUTE_RETENTION")]
+    minute_retention: Option<String>,
+    /// How long history keeps hourly rollups [default: forever].
+    #[arg(long, global = true, env = "ZHIZAO_HOUR_RETENTION")]
+    hour_retention: Option<String>,
     /// Print the effective configuration and exit.
     #[arg(long, global = true)]
     print_config: bool,
@@ -122,6 +131,9 @@ impl Common {
             log: self.log.clone(),
             max_body_bytes: self.max_body_bytes,
             sim_speed: self.sim_speed,
+            raw_retention: self.raw_retention.clone(),
+            minute_retention: self.minute_retention.clone(),
+            hour_retention: self.hour_retention.clone(),
         }
     }
 }
@@ -291,8 +303,17 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             .persist_loop(store.clone(), Duration::from_secs(2)),
     );
     let history_dir = settings.data_dir.join("tsdb");
+    let mut history_config = TsdbConfig::new(&history_dir);
+    let ns = |s: Option<u64>| {
+        s.map(|s| i64::try_from(s).unwrap_or(i64::MAX / 1_000_000_000) * 1_000_000_000)
+    };
+    history_config.retention = zhizao_tsdb::Retention {
+        raw: ns(settings.raw_retention_s),
+        minute: ns(settings.minute_retention_s),
+        hour: ns(settings.hour_retention_s),
+    };
     let history =
-        Arc::new(Tsdb::open(TsdbConfig::new(&history_dir)).with_context(|| {
+        Arc::new(Tsdb::open(history_config).with_context(|| {
             format!("opening the time-series store in {}", history_dir.display())
         })?);
 
@@ -359,6 +380,10 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     persister.abort();
     hub.persist_once(&store).await?;
     store.close().await;
+    // Write memory to a segment so the next start replays no log.
+    if let Err(e) = history.flush().await {
+        tracing::warn!(error = %e, "could not flush history on shutdown; the log keeps it");
+    }
     // The API's clones are gone with the server; this waits for queued writes.
     drop(history);
     tracing::info!("stopped");
