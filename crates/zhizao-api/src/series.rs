@@ -169,7 +169,7 @@ pub async fn write_json(
             points.push(Point {
                 measurement: measurement.clone(),
                 tags: tags.clone(),
-                field: name.clone(),
+                field: name.as_str().into(),
                 ts,
                 value,
             });

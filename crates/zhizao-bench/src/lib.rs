@@ -58,6 +58,8 @@ pub struct QueryTiming {
 pub struct EmbeddedReport {
     pub ingest: IngestReport,
     pub segment_bytes: u64,
+    pub rollup_bytes: u64,
+    /// Segments and rollups, per value.
     pub bytes_per_point: f64,
     pub peak_rss_mib: Option<f64>,
     pub queries: Vec<QueryTiming>,
@@ -199,7 +201,8 @@ pub fn run_embedded(
             end_ns: d.end_ns(),
         },
         segment_bytes: stats.segment_bytes,
-        bytes_per_point: stats.segment_bytes as f64 / points as f64,
+        rollup_bytes: stats.rollup_bytes,
+        bytes_per_point: (stats.segment_bytes + stats.rollup_bytes) as f64 / points as f64,
         peak_rss_mib: peak,
         queries,
     })

@@ -178,42 +178,42 @@ impl TsdbConfig {
     }
 }
 
-/// What the series of one line share: tenant, measurement, sorted tags.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct TagSet {
-    tenant: i64,
-    measurement: String,
-    tags: Vec<(String, String)>,
+type Fast = foldhash::fast::RandomState;
+
+/// Series ids of one tag set, by field.
+type FieldIds = HashMap<Arc<str>, u32, Fast>;
+
+/// Canonical bytes of what the series of one line share: tenant,
+/// measurement and tags sorted by key (first of a repeated key kept), each
+/// length-prefixed. Built into a reused buffer, so a lookup allocates
+/// nothing.
+fn set_key(buf: &mut Vec<u8>, tenant: i64, measurement: &str, tags: &[(String, String)]) {
+    fn push(buf: &mut Vec<u8>, s: &str) {
+        buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        buf.extend_from_slice(s.as_bytes());
+    }
+    buf.clear();
+    buf.extend_from_slice(&tenant.to_le_bytes());
+    push(buf, measurement);
+    if tags.windows(2).all(|w| w[0].0 < w[1].0) {
+        for (k, v) in tags {
+            push(buf, k);
+            push(buf, v);
+        }
+    } else {
+        for (k, v) in sorted_tags(tags) {
+            push(buf, &k);
+            push(buf, &v);
+        }
+    }
 }
 
-impl TagSet {
-    fn of_point(tenant: i64, p: &Point) -> TagSet {
-        let mut tags = (*p.tags).clone();
-        tags.sort();
-        tags.dedup_by(|a, b| a.0 == b.0);
-        TagSet {
-            tenant,
-            measurement: p.measurement.to_string(),
-            tags,
-        }
-    }
-
-    fn of_key(k: &SeriesKey) -> TagSet {
-        TagSet {
-            tenant: k.tenant,
-            measurement: k.measurement.clone(),
-            tags: k.tags.clone(),
-        }
-    }
-
-    fn series_key(&self, field: &str) -> SeriesKey {
-        SeriesKey {
-            tenant: self.tenant,
-            measurement: self.measurement.clone(),
-            tags: self.tags.clone(),
-            field: field.to_owned(),
-        }
-    }
+/// Tags sorted by key, then value; the first of a repeated key kept.
+fn sorted_tags(tags: &[(String, String)]) -> Vec<(String, String)> {
+    let mut t = tags.to_vec();
+    t.sort();
+    t.dedup_by(|a, b| a.0 == b.0);
+    t
 }
 
 /// Figures for metrics and benchmarks.
@@ -239,7 +239,7 @@ pub struct Stats {
 pub struct State {
     /// Series ids by tag set, then field: one lookup per line of line
     /// protocol, then a cheap one per field.
-    sets: HashMap<TagSet, HashMap<String, u32>>,
+    sets: HashMap<Vec<u8>, FieldIds, Fast>,
     catalog: Vec<(SeriesKey, ValueType)>,
     hot: Vec<SeriesData>,
     hot_points: u64,
@@ -270,10 +270,12 @@ impl State {
                 // Ids are dense and in order; a repeat (a catalogue snapshot
                 // at the start of a newer log) is skipped.
                 if id as usize == self.catalog.len() {
+                    let mut k = Vec::new();
+                    set_key(&mut k, key.tenant, &key.measurement, &key.tags);
                     self.sets
-                        .entry(TagSet::of_key(&key))
+                        .entry(k)
                         .or_default()
-                        .insert(key.field.clone(), id);
+                        .insert(Arc::from(key.field.as_str()), id);
                     self.catalog.push((key, value_type));
                     self.hot.push(SeriesData::new(value_type));
                     if self.seg_max.len() < self.catalog.len() {
@@ -734,14 +736,17 @@ impl Writer {
         let raw_cutoff = self.config.retention.cutoffs((self.config.clock)()).raw;
         {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            let mut created: HashMap<TagSet, HashMap<String, (u32, ValueType)>> = HashMap::new();
+            // Series this group creates: set key → field → (id, type).
+            type Created = HashMap<Arc<str>, (u32, ValueType)>;
+            let mut created: HashMap<Vec<u8>, Created> = HashMap::new();
             let mut next_id = st.catalog.len() as u32;
             let mut points = Vec::new();
+            let mut key = Vec::with_capacity(256);
             for (tenant, mut batch) in batches {
                 let mut outcome = WriteOutcome::default();
                 // The fields of one line come in a row with the same tags:
-                // sort and hash the tag set once per line.
-                let mut set: Option<(usize, TagSet)> = None;
+                // look the tag set up once per line.
+                let mut line: Option<(usize, Option<&FieldIds>)> = None;
                 for i in 0..batch.len() {
                     let p = &batch[i];
                     if let Err(reason) = check_point(p) {
@@ -758,28 +763,27 @@ impl Writer {
                         ));
                         continue;
                     }
-                    let same_line = set.as_ref().is_some_and(|(j, _)| {
+                    let same_line = line.as_ref().is_some_and(|(j, _)| {
                         let q = &batch[*j];
                         (Arc::ptr_eq(&q.tags, &p.tags) || q.tags == p.tags)
                             && (Arc::ptr_eq(&q.measurement, &p.measurement)
                                 || q.measurement == p.measurement)
                     });
                     if !same_line {
-                        set = Some((i, TagSet::of_point(tenant, p)));
+                        set_key(&mut key, tenant, &p.measurement, &p.tags);
+                        line = Some((i, st.sets.get(key.as_slice())));
                     }
-                    let Some((_, tag_set)) = set.as_ref() else {
+                    let Some((_, fields)) = line else {
                         continue;
                     };
                     let t = p.value.value_type();
-                    let known = st
-                        .sets
-                        .get(tag_set)
-                        .and_then(|fields| fields.get(p.field.as_str()))
+                    let known = fields
+                        .and_then(|f| f.get(&*p.field))
                         .map(|&id| (id, st.catalog[id as usize].1))
                         .or_else(|| {
                             created
-                                .get(tag_set)
-                                .and_then(|f| f.get(p.field.as_str()))
+                                .get(key.as_slice())
+                                .and_then(|f| f.get(&*p.field))
                                 .copied()
                         });
                     let (id, have) = match known {
@@ -789,11 +793,16 @@ impl Writer {
                             next_id += 1;
                             records.push(Record::Series {
                                 id,
-                                key: tag_set.series_key(&p.field),
+                                key: SeriesKey {
+                                    tenant,
+                                    measurement: p.measurement.to_string(),
+                                    tags: sorted_tags(&p.tags),
+                                    field: p.field.to_string(),
+                                },
                                 value_type: t,
                             });
                             created
-                                .entry(tag_set.clone())
+                                .entry(key.clone())
                                 .or_default()
                                 .insert(p.field.clone(), (id, t));
                             (id, t)

@@ -67,12 +67,13 @@ pub struct Parsed {
 /// Parses a whole body. `now_ns` stamps lines without a timestamp.
 pub fn parse(body: &str, precision: Precision, now_ns: i64) -> Parsed {
     let mut out = Parsed::default();
+    let mut names = Names::default();
     for (i, raw) in body.split('\n').enumerate() {
         let line = raw.trim_end_matches('\r').trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_line(line, precision, now_ns) {
+        match parse_line(line, precision, now_ns, &mut names) {
             Ok(points) => {
                 out.good_lines += 1;
                 out.points.extend(points.into_iter().map(|p| (i + 1, p)));
@@ -86,26 +87,47 @@ pub fn parse(body: &str, precision: Precision, now_ns: i64) -> Parsed {
     out
 }
 
+/// Field names seen in one body, shared by its points.
+#[derive(Default)]
+struct Names {
+    seen: Vec<Arc<str>>,
+}
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.seen.iter().find(|n| &***n == name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        // Bounded: a body with thousands of distinct names just allocates.
+        if self.seen.len() < 64 {
+            self.seen.push(n.clone());
+        }
+        n
+    }
+}
+
 /// Splits at unescaped `sep` outside double quotes (when `quotes`).
-fn split_unescaped(s: &str, sep: char, quotes: bool) -> Vec<&str> {
+/// Works on bytes: separators, quotes and backslashes are ASCII, and no
+/// byte of a multi-byte UTF-8 character is ASCII, so every cut falls on a
+/// character boundary.
+fn split_unescaped(s: &str, sep: u8, quotes: bool) -> Vec<&str> {
+    let b = s.as_bytes();
     let mut parts = Vec::new();
     let mut start = 0;
-    let mut escaped = false;
+    let mut i = 0;
     let mut in_quotes = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '"' if quotes => in_quotes = !in_quotes,
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'"' if quotes => in_quotes = !in_quotes,
             c if c == sep && !in_quotes => {
                 parts.push(&s[start..i]);
-                start = i + c.len_utf8();
+                start = i + 1;
             }
             _ => {}
         }
+        i += 1;
     }
     parts.push(&s[start..]);
     parts
@@ -113,6 +135,9 @@ fn split_unescaped(s: &str, sep: char, quotes: bool) -> Vec<&str> {
 
 /// Removes backslash escapes of the given characters.
 fn unescape(s: &str, chars: &[char]) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
@@ -129,8 +154,13 @@ fn unescape(s: &str, chars: &[char]) -> String {
     out
 }
 
-fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, String> {
-    let sections = split_unescaped(line, ' ', true);
+fn parse_line(
+    line: &str,
+    precision: Precision,
+    now_ns: i64,
+    names: &mut Names,
+) -> Result<Vec<Point>, String> {
+    let sections = split_unescaped(line, b' ', true);
     let sections: Vec<&str> = sections.into_iter().filter(|s| !s.is_empty()).collect();
     let (key, fields, ts) = match sections.as_slice() {
         [k, f] => (*k, *f, None),
@@ -143,14 +173,14 @@ fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point
         }
     };
 
-    let mut key_parts = split_unescaped(key, ',', false).into_iter();
+    let mut key_parts = split_unescaped(key, b',', false).into_iter();
     let measurement = unescape(key_parts.next().unwrap_or(""), &[',', ' ']);
     if measurement.is_empty() {
         return Err("measurement name is empty".into());
     }
     let mut tags = Vec::new();
     for t in key_parts {
-        let kv = split_unescaped(t, '=', false);
+        let kv = split_unescaped(t, b'=', false);
         let [k, v] = kv.as_slice() else {
             return Err(format!("tag `{t}` is not key=value"));
         };
@@ -175,13 +205,17 @@ fn parse_line(line: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point
     };
 
     let mut points = Vec::new();
-    for f in split_unescaped(fields, ',', true) {
-        let kv = split_unescaped(f, '=', true);
+    for f in split_unescaped(fields, b',', true) {
+        let kv = split_unescaped(f, b'=', true);
         let (k, v) = match kv.as_slice() {
             [k, v] => (*k, *v),
             _ => return Err(format!("field `{f}` is not key=value")),
         };
-        let field = unescape(k, &[',', '=', ' ']);
+        let field = if k.contains('\\') {
+            Arc::from(unescape(k, &[',', '=', ' ']))
+        } else {
+            names.get(k)
+        };
         if field.is_empty() {
             return Err(format!("field `{f}` has an empty name"));
         }
@@ -243,7 +277,7 @@ mod tests {
     use super::*;
 
     fn one(line: &str) -> Result<Vec<Point>, String> {
-        parse_line(line, Precision::Ns, 7)
+        parse_line(line, Precision::Ns, 7, &mut Names::default())
     }
 
     #[test]
@@ -274,17 +308,17 @@ mod tests {
         let p = one(r#"my\ meas,tag\,k=v\=1 f\ x="say \"hi\" \\ ok""#).unwrap();
         assert_eq!(&*p[0].measurement, "my meas");
         assert_eq!(*p[0].tags, vec![("tag,k".into(), "v=1".into())]);
-        assert_eq!(p[0].field, "f x");
+        assert_eq!(&*p[0].field, "f x");
         assert_eq!(p[0].value, Value::Str(r#"say "hi" \ ok"#.into()));
         assert_eq!(p[0].ts, 7, "no timestamp: now");
     }
 
     #[test]
     fn precision_scales_and_overflow_is_caught() {
-        let p = parse_line("m v=1 1700000000", Precision::S, 0).unwrap();
+        let p = parse_line("m v=1 1700000000", Precision::S, 0, &mut Names::default()).unwrap();
         assert_eq!(p[0].ts, 1_700_000_000_000_000_000);
         assert!(
-            parse_line("m v=1 99999999999", Precision::S, 0)
+            parse_line("m v=1 99999999999", Precision::S, 0, &mut Names::default())
                 .unwrap_err()
                 .contains("out of range")
         );
@@ -307,5 +341,77 @@ mod tests {
             "{}",
             parsed.errors[4]
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Escapes a tag or field name the way a writer must: `,`, `=` and
+    /// space (a measurement escapes only `,` and space).
+    fn escape(s: &str) -> String {
+        escape_only(s, &[',', '=', ' '])
+    }
+
+    fn escape_only(s: &str, special: &[char]) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            if special.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        // Letters, the characters that need escaping, and some Chinese.
+        "[a-z温度设备,= ]{1,8}".prop_filter("no edge spaces or backslashes", |s| {
+            !s.starts_with(' ') && !s.ends_with('\\')
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn escaped_names_and_values_round_trip(
+            measurement in name(),
+            tags in prop::collection::btree_map(name(), name(), 0..4),
+            fields in prop::collection::btree_map(name(), any::<i32>(), 1..5),
+            text in "[a-z 中文,=]{0,10}",
+            ts in any::<i64>(),
+        ) {
+            let mut line = escape_only(&measurement, &[',', ' ']);
+            for (k, v) in &tags {
+                line.push_str(&format!(",{}={}", escape(k), escape(v)));
+            }
+            let fields_text: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}={v}i", escape(k)))
+                .collect();
+            line.push_str(&format!(" {},note=\"{text}\" {ts}", fields_text.join(",")));
+            let parsed = parse(&line, Precision::Ns, 0);
+            prop_assert!(parsed.errors.is_empty(), "{line}: {:?}", parsed.errors);
+            let points: Vec<Point> = parsed.points.into_iter().map(|(_, p)| p).collect();
+            prop_assert_eq!(points.len(), fields.len() + 1);
+            for (p, (k, v)) in points.iter().zip(&fields) {
+                prop_assert_eq!(&*p.measurement, measurement.as_str());
+                prop_assert_eq!(&*p.field, k.as_str());
+                prop_assert_eq!(&p.value, &Value::I64(i64::from(*v)));
+                prop_assert_eq!(p.ts, ts);
+                let want: Vec<(String, String)> = tags.clone().into_iter().collect();
+                prop_assert_eq!(&*p.tags, &want);
+            }
+            prop_assert_eq!(&points[fields.len()].value, &Value::Str(text));
+        }
+
+        #[test]
+        fn any_text_is_parsed_or_rejected_without_panicking(body in "\\PC{0,200}") {
+            let parsed = parse(&body, Precision::Ms, 0);
+            for e in &parsed.errors {
+                prop_assert!(e.line >= 1 && !e.message.is_empty());
+            }
+        }
     }
 }

@@ -89,7 +89,7 @@ impl SeriesKey {
 pub struct Point {
     pub measurement: Arc<str>,
     pub tags: Arc<Vec<(String, String)>>,
-    pub field: String,
+    pub field: Arc<str>,
     /// Nanoseconds since the Unix epoch.
     pub ts: i64,
     pub value: Value,

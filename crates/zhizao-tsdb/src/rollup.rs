@@ -212,7 +212,7 @@ fn schema() -> Arc<Schema> {
 
 fn properties(index: &[((i64, u32), Span)]) -> Result<WriterProperties, TsdbError> {
     let zstd = ZstdLevel::try_new(3).map_err(|e| TsdbError::Segment(e.to_string()))?;
-    let index = serde_json::to_string(index).map_err(|e| TsdbError::Segment(e.to_string()))?;
+    let index = segment::pack(&index)?;
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
         .set_key_value_metadata(Some(vec![KeyValue::new(INDEX_KEY.to_owned(), index)]));
@@ -362,8 +362,7 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<RollupFile, TsdbError> {
         .and_then(|kv| kv.iter().find(|k| k.key == INDEX_KEY))
         .and_then(|k| k.value.clone())
         .ok_or_else(|| err("no rollup index in the footer".into()))?;
-    let index: Vec<((i64, u32), Span)> =
-        serde_json::from_str(&json).map_err(|e| err(e.to_string()))?;
+    let index: Vec<((i64, u32), Span)> = segment::unpack(&json).map_err(err)?;
     Ok(RollupFile {
         lo,
         hi,

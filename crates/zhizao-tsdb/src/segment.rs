@@ -74,6 +74,24 @@ pub const KIND: &str = "seg";
 const INDEX_KEY: &str = "zhizao.index";
 const LAST_KEY: &str = "zhizao.last";
 
+/// Packs footer metadata: postcard, zstd, base64 (footer values are text).
+pub(crate) fn pack<T: Serialize>(v: &T) -> Result<String, TsdbError> {
+    use base64::Engine;
+    let bytes = postcard::to_stdvec(v).map_err(|e| TsdbError::Encode(e.to_string()))?;
+    let z = zstd::bulk::compress(&bytes, 3).map_err(|e| TsdbError::Encode(e.to_string()))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(z))
+}
+
+pub(crate) fn unpack<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    use base64::Engine;
+    const MAX: usize = 1 << 30;
+    let z = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| e.to_string())?;
+    let bytes = zstd::bulk::decompress(&z, MAX).map_err(|e| e.to_string())?;
+    postcard::from_bytes(&bytes).map_err(|e| e.to_string())
+}
+
 /// `{kind}-{lo}-{hi}.parquet`.
 pub fn file_name(kind: &str, lo: u64, hi: u64) -> String {
     format!("{kind}-{lo:08}-{hi:08}.parquet")
@@ -220,9 +238,8 @@ impl SegmentWriter {
 
     pub fn finish(mut self) -> Result<Segment, TsdbError> {
         let seg_err = |e: parquet::errors::ParquetError| TsdbError::Segment(e.to_string());
-        let json_err = |e: serde_json::Error| TsdbError::Segment(e.to_string());
-        let index = serde_json::to_string(&self.index).map_err(json_err)?;
-        let last = serde_json::to_string(&self.last).map_err(json_err)?;
+        let index = pack(&self.index)?;
+        let last = pack(&self.last)?;
         self.writer
             .append_key_value_metadata(KeyValue::new(INDEX_KEY.to_owned(), index));
         self.writer
@@ -288,10 +305,10 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<Segment, TsdbError> {
             .and_then(|kv| kv.iter().find(|k| k.key == key))
             .and_then(|k| k.value.clone())
     };
-    let bad = |e: serde_json::Error| TsdbError::Segment(format!("{}: {e}", path.display()));
+    let bad = |e: String| TsdbError::Segment(format!("{}: footer: {e}", path.display()));
     if let (Some(index), Some(last)) = (kv(INDEX_KEY), kv(LAST_KEY)) {
-        let index: Vec<(u32, SeriesRows)> = serde_json::from_str(&index).map_err(bad)?;
-        let last: Vec<(u32, i64, Value)> = serde_json::from_str(&last).map_err(bad)?;
+        let index: Vec<(u32, SeriesRows)> = unpack(&index).map_err(bad)?;
+        let last: Vec<(u32, i64, Value)> = unpack(&last).map_err(bad)?;
         return Ok(Segment {
             lo,
             hi,

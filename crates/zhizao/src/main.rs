@@ -249,8 +249,8 @@ fn bench_tsdb(args: TsdbBenchArgs) -> Result<()> {
             i.points_per_s, i.lines_per_s, i.seconds
         );
         println!(
-            "on disk       {} bytes in segments, {:.3} bytes/value",
-            report.segment_bytes, report.bytes_per_point
+            "on disk       {} bytes in segments + {} in rollups, {:.3} bytes/value",
+            report.segment_bytes, report.rollup_bytes, report.bytes_per_point
         );
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS      {rss:.0} MiB");
