@@ -104,8 +104,11 @@ run_queries warm
 # the restart is the cold one.
 sleep 20
 kill "$influx_pid" "$zhizao_pid"; wait "$influx_pid" "$zhizao_pid" 2>/dev/null || true
-influx_bytes=$(du -sb "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
-zhizao_bytes=$(du -sb "$work/zhizao/tsdb" | awk '{print $1}')
+# Allocated bytes (InfluxDB preallocates its series file; apparent size
+# would overstate it), and InfluxDB's TSM files alone.
+influx_bytes=$(du -s -B1 "$work/influx/data" "$work/influx/wal" | awk '{s+=$1} END {print s}')
+influx_tsm=$(find "$work/influx/data" -name '*.tsm' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+zhizao_bytes=$(du -s -B1 "$work/zhizao/tsdb" | awk '{print $1}')
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null && dropped=yes || dropped=no
 influxd -config "$work/influx.conf" >> "$work/influx.log" 2>&1 & influx_pid=$!; pids+=($influx_pid)
 wait_http "http://127.0.0.1:$ip/ping"
@@ -114,7 +117,7 @@ token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-typ
   -d '{"username":"admin","password":"bench-password"}' | value_of token)
 run_queries cold
 
-python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" "$dropped" <<'PY'
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" "$dropped" "$influx_tsm" <<'PY'
 import json, sys
 i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ib, zb = int(sys.argv[3]), int(sys.argv[4])
@@ -123,7 +126,9 @@ print(f"values: {z['points']:,} ({z['lines']:,} lines), batches of {z['batch_lin
 print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}{'peak RSS MiB':>14}")
 for name, r, b, m in (("InfluxDB", i, ib, ir), ("Zhizao", z, zb, zr)):
     print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}{m:>14,.0f}")
-print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x")
+tsm = int(sys.argv[9])
+print(f"InfluxDB TSM files alone (no series index): {tsm:,} bytes, {tsm / i['points']:.3f} bytes/value")
+print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x (vs TSM alone {zb / tsm:.2f}x)")
 t = {}
 for line in sys.argv[7].split("\n"):
     if line.strip():

@@ -138,8 +138,23 @@ impl SeriesData {
     /// Merges tiers given oldest first; on equal timestamps the later tier
     /// wins, as a later write would.
     pub fn merge(value_type: ValueType, mut parts: Vec<SeriesData>) -> SeriesData {
-        if parts.len() == 1 {
+        parts.retain(|p| !p.is_empty() && p.value_type == value_type);
+        if parts.len() <= 1 {
             return parts.pop().unwrap_or_else(|| SeriesData::new(value_type));
+        }
+        // Tiers of in-order data follow one another: concatenate.
+        let disjoint = parts
+            .windows(2)
+            .all(|w| w[0].ts[w[0].len() - 1] < w[1].ts[0]);
+        if disjoint {
+            let mut it = parts.into_iter();
+            let Some(mut out) = it.next() else {
+                return SeriesData::new(value_type);
+            };
+            for p in it {
+                out.append(p);
+            }
+            return out;
         }
         let mut out = SeriesData::new(value_type);
         for part in parts {
@@ -150,6 +165,33 @@ impl SeriesData {
             }
         }
         out
+    }
+
+    /// Appends points that are all later than this series' last; the
+    /// caller has checked both.
+    fn append(&mut self, mut later: SeriesData) {
+        let same_type = match (&mut self.values, later.values) {
+            (Column::F64(a), Column::F64(mut b)) => {
+                a.append(&mut b);
+                true
+            }
+            (Column::I64(a), Column::I64(mut b)) => {
+                a.append(&mut b);
+                true
+            }
+            (Column::Bool(a), Column::Bool(mut b)) => {
+                a.append(&mut b);
+                true
+            }
+            (Column::Str(a), Column::Str(mut b)) => {
+                a.append(&mut b);
+                true
+            }
+            _ => false,
+        };
+        if same_type {
+            self.ts.append(&mut later.ts);
+        }
     }
 
     /// Index range of points with `start <= ts < end`.

@@ -211,6 +211,50 @@ fn restrict(data: &SeriesData, ranges: &[(i64, i64)]) -> SeriesData {
     SeriesData::merge(data.value_type, parts)
 }
 
+/// Answers `ranges` of one series from summaries at `width`: stored
+/// rollups merged with memory's points. Pushes the buckets it answers onto
+/// `sums` and returns the ranges it cannot (memory rewrote a stored point,
+/// or the value filter keeps part of the bucket).
+fn answer(
+    width: i64,
+    ranges: &[(i64, i64)],
+    stored: Option<&Folded>,
+    p: &Picked,
+    q: &Query,
+    sums: &mut Vec<(i64, Summary)>,
+) -> Vec<(i64, i64)> {
+    let mut fell = Vec::new();
+    for &(lo, hi) in ranges {
+        let mem = p.memory.slice(p.memory.range(lo, hi));
+        let mut buckets: BTreeMap<i64, (Summary, bool)> = BTreeMap::new();
+        if let Some(stored) = stored {
+            for (b, (_, s)) in stored.range(lo..hi) {
+                buckets.insert(*b, (s.clone(), false));
+            }
+        }
+        for (b, s) in rollup::summarize(&mem, width) {
+            // The bucket's first memory point is its oldest: if no newer
+            // than the segments' newest, it may rewrite one.
+            let dirty = s.first.as_ref().is_some_and(|(t, _)| *t <= p.seg_max);
+            let e = buckets.entry(b).or_default();
+            e.0.merge(&s);
+            e.1 |= dirty;
+        }
+        for (b, (s, dirty)) in buckets {
+            let verdict = match &q.value {
+                None => Some(true),
+                Some(f) => filter_verdict(f, &s),
+            };
+            match (dirty, verdict) {
+                (false, Some(true)) => sums.push((b, s)),
+                (false, Some(false)) => {}
+                _ => fell.push((b, b.saturating_add(width))),
+            }
+        }
+    }
+    fell
+}
+
 /// Builds each series' input to the query: summaries where rollups answer
 /// exactly, raw points elsewhere.
 pub(crate) fn select(snap: Snapshot, q: &Query) -> Result<Vec<Selected>, TsdbError> {
@@ -244,74 +288,71 @@ pub(crate) fn select(snap: Snapshot, q: &Query) -> Result<Vec<Selected>, TsdbErr
 
     let pieces = pieces(q, start, end);
     let numeric = |t: ValueType| matches!(t, ValueType::F64 | ValueType::I64);
-    // Rollup rows, per width.
-    let mut folded: HashMap<i64, HashMap<u32, Folded>> = HashMap::new();
-    for width in [MINUTE, HOUR] {
-        let spans: Vec<&(i64, i64, i64)> = pieces.rollup.iter().filter(|p| p.0 == width).collect();
-        let (Some(lo), Some(hi)) = (
-            spans.iter().map(|p| p.1).min(),
-            spans.iter().map(|p| p.2).max(),
-        ) else {
-            continue;
-        };
+    let rollup_ok = |p: &Picked| !pieces.rollup.is_empty() && numeric(p.value_type);
+    let of_width = |w: i64| -> Vec<(i64, i64)> {
+        pieces
+            .rollup
+            .iter()
+            .filter(|p| p.0 == w)
+            .map(|p| (p.1, p.2))
+            .collect()
+    };
+    // Hours first; an hour they cannot answer falls to minutes, and a
+    // minute that cannot either, to raw points.
+    let mut summaries: Vec<Vec<(i64, Summary)>> = vec![Vec::new(); picked.len()];
+    let mut minute_ranges: Vec<Vec<(i64, i64)>> = vec![of_width(MINUTE); picked.len()];
+    let hours = of_width(HOUR);
+    if !hours.is_empty() {
         let wants: Vec<RollupWant> = picked
             .iter()
-            .filter(|p| numeric(p.value_type))
+            .filter(|p| rollup_ok(p))
             .map(|p| RollupWant {
                 id: p.id,
                 value_type: p.value_type,
-                start: lo,
-                end: hi,
+                ranges: hours.clone(),
             })
             .collect();
-        folded.insert(width, read_rollups(&rollups, width, &wants)?);
-    }
-
-    let mut summaries: Vec<Vec<(i64, Summary)>> = Vec::with_capacity(picked.len());
-    let mut wants: Vec<Want> = Vec::with_capacity(picked.len());
-    for p in &picked {
-        let mut raw_ranges = Vec::new();
-        let mut sums = Vec::new();
-        if pieces.rollup.is_empty() || !numeric(p.value_type) {
-            raw_ranges.push((start, end));
-        } else {
-            raw_ranges.extend(pieces.raw.iter().copied());
-            for &(width, lo, hi) in &pieces.rollup {
-                let stored = folded.get(&width).and_then(|m| m.get(&p.id));
-                let mem = p.memory.slice(p.memory.range(lo, hi));
-                let mut buckets: BTreeMap<i64, (Summary, bool)> = BTreeMap::new();
-                if let Some(stored) = stored {
-                    for (b, (_, s)) in stored.range(lo..hi) {
-                        buckets.insert(*b, (s.clone(), false));
-                    }
-                }
-                for (b, s) in rollup::summarize(&mem, width) {
-                    // The bucket's first memory point is its oldest: if no
-                    // newer than the segments' newest, it may rewrite one.
-                    let dirty = s.first.as_ref().is_some_and(|(t, _)| *t <= p.seg_max);
-                    let e = buckets.entry(b).or_default();
-                    e.0.merge(&s);
-                    e.1 |= dirty;
-                }
-                for (b, (s, dirty)) in buckets {
-                    let verdict = match &q.value {
-                        None => Some(true),
-                        Some(f) => filter_verdict(f, &s),
-                    };
-                    match (dirty, verdict) {
-                        (false, Some(true)) => sums.push((b, s)),
-                        (false, Some(false)) => {}
-                        _ => raw_ranges.push((b, b.saturating_add(width))),
-                    }
-                }
+        let stored = read_rollups(&rollups, HOUR, &wants)?;
+        for (k, p) in picked.iter().enumerate() {
+            if rollup_ok(p) {
+                let fell = answer(HOUR, &hours, stored.get(&p.id), p, q, &mut summaries[k]);
+                minute_ranges[k].extend(fell);
+                minute_ranges[k] = normalize(std::mem::take(&mut minute_ranges[k]));
             }
         }
-        let raw_ranges = normalize(raw_ranges);
-        summaries.push(sums);
+    }
+    let wants: Vec<RollupWant> = picked
+        .iter()
+        .zip(&minute_ranges)
+        .filter(|(p, r)| rollup_ok(p) && !r.is_empty())
+        .map(|(p, r)| RollupWant {
+            id: p.id,
+            value_type: p.value_type,
+            ranges: r.clone(),
+        })
+        .collect();
+    let stored = read_rollups(&rollups, MINUTE, &wants)?;
+    let mut wants: Vec<Want> = Vec::with_capacity(picked.len());
+    for (k, p) in picked.iter().enumerate() {
+        let mut raw_ranges = Vec::new();
+        if rollup_ok(p) {
+            raw_ranges.extend(pieces.raw.iter().copied());
+            let fell = answer(
+                MINUTE,
+                &minute_ranges[k],
+                stored.get(&p.id),
+                p,
+                q,
+                &mut summaries[k],
+            );
+            raw_ranges.extend(fell);
+        } else {
+            raw_ranges.push((start, end));
+        }
         wants.push(Want {
             id: p.id,
             value_type: p.value_type,
-            ranges: raw_ranges,
+            ranges: normalize(raw_ranges),
         });
     }
     wants.retain(|w| !w.ranges.is_empty());

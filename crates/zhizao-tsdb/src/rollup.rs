@@ -374,13 +374,24 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<RollupFile, TsdbError> {
     })
 }
 
-/// Rollup rows wanted for one series: buckets in `[start, end)`.
-#[derive(Debug, Clone, Copy)]
+/// Rollup rows wanted for one series: buckets within any of `ranges`
+/// (sorted, disjoint, each `[start, end)`).
+#[derive(Debug, Clone)]
 pub struct RollupWant {
     pub id: u32,
     pub value_type: ValueType,
-    pub start: i64,
-    pub end: i64,
+    pub ranges: Vec<(i64, i64)>,
+}
+
+impl RollupWant {
+    fn contains(&self, b: i64) -> bool {
+        let k = self.ranges.partition_point(|r| r.1 <= b);
+        self.ranges.get(k).is_some_and(|r| r.0 <= b)
+    }
+
+    fn overlaps(&self, lo: i64, hi: i64) -> bool {
+        self.ranges.iter().any(|r| hi >= r.0 && lo < r.1)
+    }
 }
 
 impl RollupFile {
@@ -392,11 +403,11 @@ impl RollupFile {
         wanted: &[RollupWant],
     ) -> Result<HashMap<u32, ReadRows>, TsdbError> {
         let mut out: HashMap<u32, ReadRows> = HashMap::new();
-        let mut spans: Vec<(Span, RollupWant)> = wanted
+        let mut spans: Vec<(Span, &RollupWant)> = wanted
             .iter()
             .filter_map(|w| {
                 let s = *self.index.get(&(width, w.id))?;
-                (s.max_bucket >= w.start && s.min_bucket < w.end).then_some((s, *w))
+                w.overlaps(s.min_bucket, s.max_bucket).then_some((s, w))
             })
             .collect();
         if spans.is_empty() {
@@ -407,7 +418,7 @@ impl RollupFile {
             spans.iter().map(|(s, _)| (s.start, s.len)).collect(),
             |k, row| {
                 let (_, want) = spans[k];
-                if row.bucket >= want.start && row.bucket < want.end {
+                if want.contains(row.bucket) {
                     let summary = row.summary_as(want.value_type);
                     out.entry(want.id)
                         .or_default()
@@ -620,8 +631,7 @@ mod tests {
         let want = RollupWant {
             id: 3,
             value_type: ValueType::I64,
-            start: MINUTE,
-            end: i64::MAX,
+            ranges: vec![(MINUTE, i64::MAX)],
         };
         let got = f2.read(MINUTE, &[want]).unwrap();
         let got = &got[&3];

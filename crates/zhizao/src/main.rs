@@ -12,6 +12,11 @@ use zhizao_live::LiveHub;
 use zhizao_store::{LoginOutcome, Store};
 use zhizao_tsdb::{Tsdb, TsdbConfig};
 
+// Ingest allocates many short-lived buffers on several threads; glibc's
+// per-thread arenas let the resident size grow well past the live data.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zhizao",
