@@ -130,15 +130,32 @@ pub struct Upkeep {
     pub files_expired: usize,
 }
 
-/// A run of at least `min_files` adjacent small items, oldest first.
-fn small_run(rows: &[usize], small: usize, min_files: usize) -> Option<std::ops::Range<usize>> {
-    let mut start = 0;
-    for k in 0..=rows.len() {
-        if k == rows.len() || rows[k] >= small {
-            if k - start >= min_files {
-                return Some(start..k);
-            }
-            start = k + 1;
+/// A run of at least `min_files` adjacent small items, oldest first,
+/// holding at most `cap` rows in all (merging must stay bounded).
+fn small_run(
+    rows: &[usize],
+    small: usize,
+    min_files: usize,
+    cap: usize,
+) -> Option<std::ops::Range<usize>> {
+    let mut k = 0;
+    while k < rows.len() {
+        if rows[k] >= small {
+            k += 1;
+            continue;
+        }
+        let start = k;
+        let mut sum = 0;
+        while k < rows.len() && rows[k] < small && sum + rows[k] <= cap {
+            sum += rows[k];
+            k += 1;
+        }
+        if k - start >= min_files {
+            return Some(start..k);
+        }
+        // Too few to merge: skip past this run of small items.
+        while k < rows.len() && rows[k] < small {
+            k += 1;
         }
     }
     None
@@ -202,7 +219,7 @@ pub(crate) fn upkeep(
         .collect();
 
     let seg_rows: Vec<usize> = segments.iter().map(|s| s.rows).collect();
-    if let Some(run) = small_run(&seg_rows, small, min_files) {
+    if let Some(run) = small_run(&seg_rows, small, min_files, small.saturating_mul(4)) {
         let inputs = &segments[run];
         let merged = merge_segments(dir, inputs, &types, cutoffs.raw)?;
         replace(
@@ -224,7 +241,8 @@ pub(crate) fn upkeep(
     let stale = rollups
         .iter()
         .position(|r| WIDTHS.iter().any(|w| width_expired(r, *w)));
-    let run = small_run(&rollup_rows, small / 8, min_files).or(stale.map(|k| k..k + 1));
+    // Rollups merge in memory: smaller runs.
+    let run = small_run(&rollup_rows, small / 16, min_files, small / 8).or(stale.map(|k| k..k + 1));
     if let Some(run) = run {
         let inputs = &rollups[run];
         let merged = merge_rollups(dir, inputs, &types, cutoffs)?;
@@ -377,9 +395,12 @@ mod tests {
 
     #[test]
     fn small_runs_are_adjacent_and_long_enough() {
-        assert_eq!(small_run(&[1, 1, 9, 1, 1, 1], 5, 3), Some(3..6));
-        assert_eq!(small_run(&[1, 1, 9, 1, 1], 5, 3), None);
-        assert_eq!(small_run(&[1, 1, 1, 1], 5, 3), Some(0..4));
-        assert_eq!(small_run(&[], 5, 3), None);
+        assert_eq!(small_run(&[1, 1, 9, 1, 1, 1], 5, 3, 99), Some(3..6));
+        assert_eq!(small_run(&[1, 1, 9, 1, 1], 5, 3, 99), None);
+        assert_eq!(small_run(&[1, 1, 1, 1], 5, 3, 99), Some(0..4));
+        assert_eq!(small_run(&[], 5, 3, 99), None);
+        // The cap ends a run early; a short remainder waits.
+        assert_eq!(small_run(&[4, 4, 4, 4, 4], 5, 2, 12), Some(0..3));
+        assert_eq!(small_run(&[4, 4, 9, 4, 4, 4], 5, 3, 8), None);
     }
 }

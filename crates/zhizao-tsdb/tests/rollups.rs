@@ -34,7 +34,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn config(dir: &std::path::Path) -> TsdbConfig {
     let mut c = TsdbConfig::new(dir);
     c.flush_points = 60;
-    c.compact_small_rows = 1000;
+    c.compact_small_rows = 4000;
     c.compact_min_files = 2;
     c
 }
@@ -337,10 +337,14 @@ fn merging_small_files_keeps_every_answer_and_survives_a_crash_midway() {
         assert_eq!(&got(&db, c), a, "{c:?} after merging");
     }
     drop(db);
+    let seg_inputs = inputs
+        .iter()
+        .filter(|(p, _)| p.file_name().unwrap().to_string_lossy().starts_with("seg-"));
     assert!(
-        inputs.iter().all(|(p, _)| !p.exists()),
+        seg_inputs.clone().all(|(p, _)| !p.exists()),
         "merged inputs are deleted"
     );
+    assert_eq!(seg_inputs.count(), 8);
     for (p, bytes) in &inputs {
         std::fs::write(p, bytes).unwrap();
     }
