@@ -171,12 +171,17 @@ pub(crate) fn upkeep(
     min_files: usize,
 ) -> Result<Upkeep, TsdbError> {
     let mut done = Upkeep::default();
-    let (segments, rollups, types) = {
+    let (segments, rollups, types, order) = {
         let st = state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let types: Vec<ValueType> = st.catalog.iter().map(|(_, t)| *t).collect();
-        (st.segments.clone(), st.rollups.clone(), types)
+        (
+            st.segments.clone(),
+            st.rollups.clone(),
+            types,
+            st.segment_order(),
+        )
     };
     // Whole files past retention.
     let seg_expired = |s: &Segment| s.index.values().all(|r| r.max_ts < cutoffs.raw);
@@ -221,7 +226,7 @@ pub(crate) fn upkeep(
     let seg_rows: Vec<usize> = segments.iter().map(|s| s.rows).collect();
     if let Some(run) = small_run(&seg_rows, small, min_files, small.saturating_mul(4)) {
         let inputs = &segments[run];
-        let merged = merge_segments(dir, inputs, &types, cutoffs.raw)?;
+        let merged = merge_segments(dir, inputs, &types, &order, cutoffs.raw)?;
         replace(
             state,
             inputs,
@@ -306,13 +311,14 @@ fn merge_segments(
     dir: &Path,
     inputs: &[Arc<Segment>],
     types: &[ValueType],
+    order: &[u32],
     raw_cutoff: i64,
 ) -> Result<Segment, TsdbError> {
     const CHUNK_ROWS: usize = 1 << 20;
     let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
         return Err(TsdbError::Segment("nothing to merge".into()));
     };
-    let mut rows_of: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut rows_of: HashMap<u32, usize> = HashMap::new();
     for s in inputs {
         for (id, r) in &s.index {
             *rows_of.entry(*id).or_default() += r.len;
@@ -322,15 +328,20 @@ fn merge_segments(
     let mut chunk: Vec<Want> = Vec::new();
     let mut chunk_rows = 0;
     let flush_chunk = |chunk: &mut Vec<Want>, w: &mut SegmentWriter| -> Result<(), TsdbError> {
-        let mut merged: Vec<(u32, SeriesData)> =
-            read_segments(inputs, chunk)?.into_iter().collect();
-        merged.sort_by_key(|(id, _)| *id);
-        let refs: Vec<(u32, &SeriesData)> = merged.iter().map(|(id, d)| (*id, d)).collect();
+        let mut merged = read_segments(inputs, chunk)?;
+        let refs: Vec<(u32, &SeriesData)> = chunk
+            .iter()
+            .filter_map(|w| Some((w.id, merged.get(&w.id)?)))
+            .collect();
         w.append(&refs)?;
+        merged.clear();
         chunk.clear();
         Ok(())
     };
-    for (id, n) in rows_of {
+    for &id in order {
+        let Some(&n) = rows_of.get(&id) else {
+            continue;
+        };
         let Some(t) = types.get(id as usize) else {
             continue;
         };

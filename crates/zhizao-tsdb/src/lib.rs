@@ -303,6 +303,24 @@ impl State {
         }
     }
 
+    /// Series ids in the order segments store them: by field, then
+    /// measurement and tags. A query usually wants one field of many
+    /// devices; stored together, they share pages and the others' pages
+    /// are skipped.
+    fn segment_order(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.catalog.len() as u32).collect();
+        ids.sort_by(|a, b| {
+            let (ka, kb) = (&self.catalog[*a as usize].0, &self.catalog[*b as usize].0);
+            (&ka.field, &ka.measurement, &ka.tags, ka.tenant).cmp(&(
+                &kb.field,
+                &kb.measurement,
+                &kb.tags,
+                kb.tenant,
+            ))
+        });
+        ids
+    }
+
     /// Records that recreate the catalogue, for the start of a new log.
     fn catalog_snapshot(&self) -> Vec<Record> {
         self.catalog
@@ -1016,15 +1034,14 @@ impl Writer {
                     Some(f) => f.clone(),
                     None => return Ok(()),
                 };
-                let (seg_max, earlier) = {
+                let (seg_max, earlier, order) = {
                     let st = state.read().unwrap_or_else(PoisonError::into_inner);
-                    (st.seg_max.clone(), st.segments.clone())
+                    (st.seg_max.clone(), st.segments.clone(), st.segment_order())
                 };
-                let series: Vec<(u32, &SeriesData)> = frozen
+                let series: Vec<(u32, &SeriesData)> = order
                     .iter()
-                    .enumerate()
+                    .filter_map(|&id| Some((id, frozen.get(id as usize)?)))
                     .filter(|(_, d)| !d.is_empty())
-                    .map(|(id, d)| (id as u32, d))
                     .collect();
                 let rows = compact::rollups_for(&series, &seg_max, &earlier)?;
                 drop(earlier);

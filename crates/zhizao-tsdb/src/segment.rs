@@ -24,9 +24,11 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{KeyValue, PageIndexPolicy};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
@@ -128,6 +130,8 @@ fn properties() -> Result<WriterProperties, TsdbError> {
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
         .set_max_row_group_row_count(Some(1 << 20))
+        // Small pages, so a read of one field skips the others' pages.
+        .set_data_page_row_count_limit(16 * 1024)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_column_dictionary_enabled(col("ts"), false)
         .set_column_encoding(col("ts"), Encoding::DELTA_BINARY_PACKED)
@@ -356,6 +360,23 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<Segment, TsdbError> {
     })
 }
 
+/// A column by name, if projected, of the expected type.
+fn named<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Option<&'a T>, TsdbError> {
+    match batch.column_by_name(name) {
+        None => Ok(None),
+        Some(c) => c.as_any().downcast_ref::<T>().map(Some).ok_or_else(|| {
+            TsdbError::Segment(format!(
+                "{}: column {name} has an unexpected type",
+                path.display()
+            ))
+        }),
+    }
+}
+
 pub(crate) fn typed<'a, T: 'static>(
     batch: &'a RecordBatch,
     col: usize,
@@ -429,8 +450,23 @@ impl Segment {
             at = r.start + r.len;
         }
         let file = File::open(&self.path).map_err(|e| TsdbError::io(&self.path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(seg_err)?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [1, 2, 3, 4, 5]);
+        // The page index lets a selection skip whole pages unread.
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .map_err(seg_err)?;
+        // Only the time column and the value columns of the wanted types.
+        let mut roots = vec![1];
+        for (t, col) in [
+            (ValueType::F64, 2),
+            (ValueType::I64, 3),
+            (ValueType::Bool, 4),
+            (ValueType::Str, 5),
+        ] {
+            if ranges.iter().any(|(_, w)| w.value_type == t) {
+                roots.push(col);
+            }
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder
             .with_projection(mask)
             .with_row_selection(RowSelection::from(selectors))
@@ -442,11 +478,12 @@ impl Segment {
             let batch =
                 batch.map_err(|e| TsdbError::Segment(format!("{}: {e}", self.path.display())))?;
             let p = &self.path;
-            let ts = typed::<Int64Array>(&batch, 0, p)?;
-            let fc = typed::<Float64Array>(&batch, 1, p)?;
-            let ic = typed::<Int64Array>(&batch, 2, p)?;
-            let bc = typed::<BooleanArray>(&batch, 3, p)?;
-            let sc = typed::<StringArray>(&batch, 4, p)?;
+            let ts = named::<Int64Array>(&batch, "ts", p)?
+                .ok_or_else(|| TsdbError::Segment(format!("{}: no ts column", p.display())))?;
+            let fc = named::<Float64Array>(&batch, "f64", p)?;
+            let ic = named::<Int64Array>(&batch, "i64", p)?;
+            let bc = named::<BooleanArray>(&batch, "bool", p)?;
+            let sc = named::<StringArray>(&batch, "str", p)?;
             for k in 0..batch.num_rows() {
                 while left == 0 {
                     current += 1;
@@ -460,11 +497,13 @@ impl Segment {
                 if !want.contains(t) {
                     continue;
                 }
-                let value = match want.value_type {
-                    ValueType::F64 if !fc.is_null(k) => Value::F64(fc.value(k)),
-                    ValueType::I64 if !ic.is_null(k) => Value::I64(ic.value(k)),
-                    ValueType::Bool if !bc.is_null(k) => Value::Bool(bc.value(k)),
-                    ValueType::Str if !sc.is_null(k) => Value::Str(sc.value(k).to_owned()),
+                let value = match (want.value_type, fc, ic, bc, sc) {
+                    (ValueType::F64, Some(c), ..) if !c.is_null(k) => Value::F64(c.value(k)),
+                    (ValueType::I64, _, Some(c), ..) if !c.is_null(k) => Value::I64(c.value(k)),
+                    (ValueType::Bool, _, _, Some(c), _) if !c.is_null(k) => Value::Bool(c.value(k)),
+                    (ValueType::Str, .., Some(c)) if !c.is_null(k) => {
+                        Value::Str(c.value(k).to_owned())
+                    }
                     _ => continue,
                 };
                 out.entry(want.id)

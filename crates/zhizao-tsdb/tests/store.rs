@@ -494,3 +494,38 @@ fn segments_compress_regular_signals() {
         "{bytes_per_point:.2} bytes per point"
     );
 }
+
+#[test]
+fn a_failed_flush_keeps_every_point_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let db = Tsdb::open(TsdbConfig::new(dir.path())).unwrap();
+    let pts = (0..100)
+        .map(|i| point("m1", "temp", i * S, Value::F64(i as f64)))
+        .collect();
+    rt.block_on(db.write(1, pts)).unwrap();
+    // A directory where the segment's temporary file must go makes the
+    // write of the segment fail.
+    let blocker = dir.path().join("seg-00000000-00000000.parquet.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let err = rt.block_on(db.flush()).unwrap_err();
+    assert!(err.to_string().contains("seg-00000000"), "{err}");
+    assert_eq!(db.stats().segments, 0);
+    assert_eq!(
+        db.dump(1).unwrap().len(),
+        100,
+        "the frozen tier still answers"
+    );
+    // Writes go on meanwhile.
+    rt.block_on(db.write(1, vec![point("m1", "temp", 100 * S, Value::F64(1.0))]))
+        .unwrap();
+    std::fs::remove_dir(&blocker).unwrap();
+    rt.block_on(db.flush()).unwrap();
+    let st = db.stats();
+    assert_eq!((st.segments, st.memory_points), (2, 0), "{st:?}");
+    assert_eq!(db.dump(1).unwrap().len(), 101);
+    drop(db);
+    let db = Tsdb::open(TsdbConfig::new(dir.path())).unwrap();
+    assert_eq!(db.dump(1).unwrap().len(), 101);
+    assert_eq!(db.stats().segments, 2);
+}
