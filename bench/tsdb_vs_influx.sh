@@ -52,7 +52,9 @@ wait_http "http://127.0.0.1:$ip/ping"
 curl -fs -XPOST "http://127.0.0.1:$ip/query" --data-urlencode 'q=CREATE DATABASE bench' > /dev/null
 influx_json=$("$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$ip/write?db=bench&precision=ns" --json)
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 influx_rss=$(peak_kib "$influx_pid")
+influx_cpu=$(cpu_s "$influx_pid")
 
 # --- Zhizao ---
 zp=$(free_port)
@@ -68,6 +70,7 @@ token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-typ
   -d '{"username":"admin","password":"bench-password"}' | value_of token)
 zhizao_json=$(ZHIZAO_BENCH_AUTH="Token $token" "$bin" bench tsdb "${extra[@]}" --url "http://127.0.0.1:$zp/write?db=bench&precision=ns" --json)
 zhizao_rss=$(peak_kib "$zhizao_pid")
+zhizao_cpu=$(cpu_s "$zhizao_pid")
 
 # The three dashboard queries on each server: first run after ingest, then
 # the median of 5. Times are curl's total, in ms.
@@ -117,18 +120,20 @@ token=$(curl -fs -XPOST "http://127.0.0.1:$zp/api/v1/auth/login" -H 'content-typ
   -d '{"username":"admin","password":"bench-password"}' | value_of token)
 run_queries cold
 
-python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" "$dropped" "$influx_tsm" <<'PY'
+python3 - "$influx_json" "$zhizao_json" "$influx_bytes" "$zhizao_bytes" "$influx_rss" "$zhizao_rss" "$query_times" "$dropped" "$influx_tsm" "$influx_cpu" "$zhizao_cpu" <<'PY'
 import json, sys
 i, z = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ib, zb = int(sys.argv[3]), int(sys.argv[4])
 ir, zr = int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024
 print(f"values: {z['points']:,} ({z['lines']:,} lines), batches of {z['batch_lines']}, {z['concurrency']} in flight, same client")
-print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}{'peak RSS MiB':>14}")
-for name, r, b, m in (("InfluxDB", i, ib, ir), ("Zhizao", z, zb, zr)):
-    print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}{m:>14,.0f}")
+ic, zc = float(sys.argv[10]), float(sys.argv[11])
+print(f"{'':12}{'values/s':>14}{'lines/s':>12}{'bytes on disk':>16}{'bytes/value':>13}{'peak RSS MiB':>14}{'server CPU s':>14}")
+for name, r, b, m, c in (("InfluxDB", i, ib, ir, ic), ("Zhizao", z, zb, zr, zc)):
+    print(f"{name:12}{r['points_per_s']:>14,.0f}{r['lines_per_s']:>12,.0f}{b:>16,}{b / r['points']:>13.3f}{m:>14,.0f}{c:>14.2f}")
 tsm = int(sys.argv[9])
 print(f"InfluxDB TSM files alone (no series index): {tsm:,} bytes, {tsm / i['points']:.3f} bytes/value")
-print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x (vs TSM alone {zb / tsm:.2f}x)")
+print(f"ratio Zhizao/InfluxDB ingest: {z['points_per_s'] / i['points_per_s']:.2f}x; disk: {zb / ib:.2f}x (vs TSM alone {zb / tsm:.2f}x);"
+      f" server CPU per value: {zc / ic:.2f}x")
 t = {}
 for line in sys.argv[7].split("\n"):
     if line.strip():
