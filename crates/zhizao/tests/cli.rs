@@ -251,6 +251,12 @@ fn acknowledged_history_survives_kill_9() {
     let token = login(port, "crash-test-pw").unwrap();
 
     const LINES: i64 = 500;
+    // Recent times (a day ago, one point a second), inside raw retention.
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 86_400;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (token, stop) = (token.clone(), stop.clone());
@@ -259,8 +265,8 @@ fn acknowledged_history_survives_kill_9() {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let body: String = (0..LINES)
                     .map(|i| {
-                        let ts = acked * LINES + i;
-                        format!("crash,device=d{} value={ts}i {ts}\n", ts % 7)
+                        let n = acked * LINES + i;
+                        format!("crash,device=d{} value={n}i {}\n", n % 7, base + n)
                     })
                     .collect();
                 match std::panic::catch_unwind(|| {
@@ -298,8 +304,8 @@ fn acknowledged_history_survives_kill_9() {
     let count = |start: i64, end: i64| {
         let q = format!(
             r#"{{"measurement":"crash","fields":["value"],"start":{},"end":{},"aggregate":"count"}}"#,
-            start * 1000,
-            end * 1000
+            (base + start) * 1000,
+            (base + end) * 1000
         );
         let (status, body) = http(port, "POST", "/api/v1/series/query", Some(&token), Some(&q));
         assert_eq!(status, 200, "{body}");
