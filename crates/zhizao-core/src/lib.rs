@@ -6,12 +6,14 @@
 
 pub mod calendar;
 pub mod civil;
+pub mod device;
 pub mod equipment;
 pub mod identity;
 pub mod state;
 pub mod validate;
 
 pub use calendar::{Calendar, Shift, ShiftPattern};
+pub use device::Device;
 pub use equipment::{Area, Enterprise, Equipment, EquipmentType, Line, Site, WorkCell};
 pub use identity::{Role, Tenant, User};
 pub use state::MachineState;

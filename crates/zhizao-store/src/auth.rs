@@ -62,7 +62,7 @@ pub enum LoginOutcome {
 
 const USER_COLUMNS: &str = "id, tenant_id, username, role, created_at";
 
-fn hash_password(password: &str) -> Result<String> {
+pub(crate) fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)

@@ -7,6 +7,7 @@
 //! tenant data takes the tenant id, so no caller can forget the scoping.
 
 mod auth;
+mod devices;
 mod error;
 mod hierarchy;
 mod list;
@@ -19,6 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use auth::{LoginOutcome, SESSION_TTL_MS};
+pub use devices::{DeviceTraffic, NewDevice};
 pub use error::StoreError;
 pub use hierarchy::{
     AreaPatch, EquipmentPatch, Layout, LinePatch, NewArea, NewEquipment, NewLine, NewSite,
