@@ -62,7 +62,7 @@ async function startServer() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'zhizao-e2e-'));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const server = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const server = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--mqtt-listen', '127.0.0.1:0', '--data-dir', dataDir], {
     env: { ...process.env, ZHIZAO_ADMIN_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

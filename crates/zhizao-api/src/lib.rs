@@ -6,6 +6,7 @@
 //! `router(state)` builds everything, so tests drive it in-process.
 
 pub mod auth;
+pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -65,6 +66,7 @@ impl AppState {
         (name = "auth", description = "Login and sessions"),
         (name = "hierarchy", description = "ISA-95 equipment hierarchy: sites, areas, lines, equipment"),
         (name = "live", description = "Live plant state"),
+        (name = "devices", description = "Device registry: MQTT credentials, topic prefixes, traffic"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -91,6 +93,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::create_token))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::delete_user))
+        .routes(routes!(devices::list_devices, devices::create_device))
+        .routes(routes!(devices::get_device, devices::delete_device))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

@@ -378,6 +378,116 @@ async fn admins_manage_users_of_their_own_tenant() {
 }
 
 #[tokio::test]
+async fn devices_are_registered_with_a_password_shown_once() {
+    for db in each_backend().await {
+        let api = Api::new(&db);
+        let (tenant, admin, viewer) = api.tenant("dv").await;
+        let (_, other_admin, _) = api.tenant("dw").await;
+        let created = api
+            .json(
+                Method::POST,
+                "/api/v1/devices",
+                &admin,
+                json!({"code": "GW-01", "name": "下料线网关", "topic_prefix": "zhizao/v1/S1/L01",
+                       "mapping": {"ts": "/header/time", "values": "/data", "ts_unit": "s"}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let password = created.body["password"].as_str().unwrap().to_owned();
+        let id = created.body["device"]["id"].as_i64().unwrap();
+        assert_eq!(created.body["device"]["username"], "dv.GW-01");
+        assert_eq!(created.body["device"]["mapping"]["values"], "/data");
+        // The password works for the device and is never shown again.
+        assert!(
+            api.store
+                .verify_device("dv.GW-01", &password)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let one = api.get(&format!("/api/v1/devices/{id}"), &viewer).await;
+        assert_eq!(one.status, StatusCode::OK);
+        assert!(one.body.get("password").is_none());
+        assert!(!one.body.to_string().contains(&password));
+        assert_eq!(api.total("/api/v1/devices", &viewer).await, 1);
+        assert_eq!(api.total("/api/v1/devices", &other_admin).await, 0);
+
+        let bad = [
+            (
+                json!({"code": "GW-02", "topic_prefix": "zhizao/#"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "topic_prefix",
+            ),
+            (
+                json!({"code": "GW-02", "topic_prefix": "zhizao/v1/S1/L01"}),
+                StatusCode::CONFLICT,
+                "code",
+            ),
+            (
+                json!({"code": "GW-01", "topic_prefix": "zhizao/v1/S9"}),
+                StatusCode::CONFLICT,
+                "code",
+            ),
+            (
+                json!({"code": "GW-03", "topic_prefix": "zhizao/v1/S3", "mapping": {"values": "data"}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "mapping.values",
+            ),
+            (
+                json!({"code": "GW-04", "topic_prefix": "zhizao/v1/S4", "colour": "red"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "colour",
+            ),
+        ];
+        for (body, status, field) in bad {
+            let r = api
+                .json(Method::POST, "/api/v1/devices", &admin, body.clone())
+                .await;
+            assert_eq!(r.status, status, "{body}: {:?}", r.body);
+            assert_eq!(r.error().1, Some(field), "{body}: {:?}", r.body);
+        }
+        let r = api
+            .json(
+                Method::POST,
+                "/api/v1/devices",
+                &viewer,
+                json!({"code": "V", "topic_prefix": "v/x"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+        let r = api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/devices/{id}"),
+                Some(&other_admin),
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = api
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/devices/{id}"),
+                Some(&admin),
+                None,
+                "",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert!(
+            api.store
+                .verify_device("dv.GW-01", &password)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let _ = tenant;
+    }
+}
+
+#[tokio::test]
 async fn hierarchy_crud_round_trip() {
     for db in each_backend().await {
         let api = Api::new(&db);
@@ -765,6 +875,10 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PATCH /api/v1/equipment/{id}",
         "DELETE /api/v1/equipment/{id}",
         "GET /api/v1/live/snapshot",
+        "GET /api/v1/devices",
+        "POST /api/v1/devices",
+        "GET /api/v1/devices/{id}",
+        "DELETE /api/v1/devices/{id}",
         "POST /api/v1/write",
         "POST /api/v1/series/query",
         "POST /api/v1/series/export",

@@ -14,6 +14,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "zhizao-data";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_LOG: &str = "info";
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -51,6 +52,8 @@ pub struct Overrides {
     pub raw_retention: Option<String>,
     pub minute_retention: Option<String>,
     pub hour_retention: Option<String>,
+    /// Address of the built-in MQTT endpoint, or `off`.
+    pub mqtt_listen: Option<String>,
 }
 
 impl Overrides {
@@ -66,6 +69,7 @@ impl Overrides {
             raw_retention: self.raw_retention.or(lower.raw_retention),
             minute_retention: self.minute_retention.or(lower.minute_retention),
             hour_retention: self.hour_retention.or(lower.hour_retention),
+            mqtt_listen: self.mqtt_listen.or(lower.mqtt_listen),
         }
     }
 
@@ -96,6 +100,8 @@ pub struct Settings {
     pub raw_retention_s: Option<u64>,
     pub minute_retention_s: Option<u64>,
     pub hour_retention_s: Option<u64>,
+    /// The built-in MQTT endpoint's address; `None` when switched off.
+    pub mqtt_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -163,7 +169,25 @@ impl Settings {
                     .into(),
             });
         }
+        let mqtt_text = o
+            .mqtt_listen
+            .unwrap_or_else(|| DEFAULT_MQTT_LISTEN.to_owned());
+        let mqtt_listen = if mqtt_text == "off" {
+            None
+        } else {
+            Some(
+                mqtt_text
+                    .parse::<SocketAddr>()
+                    .map_err(|e| ConfigError::Invalid {
+                        setting: "mqtt_listen",
+                        message: format!(
+                            "`{mqtt_text}` is not an address like 127.0.0.1:1883 or `off` ({e})"
+                        ),
+                    })?,
+            )
+        };
         Ok(Settings {
+            mqtt_listen,
             raw_retention_s,
             minute_retention_s,
             hour_retention_s,

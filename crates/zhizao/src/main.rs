@@ -63,6 +63,9 @@ struct Common {
     /// How long history keeps hourly rollups [default: forever].
     #[arg(long, global = true, env = "ZHIZAO_HOUR_RETENTION")]
     hour_retention: Option<String>,
+    /// Built-in MQTT endpoint address, or `off` [default: 127.0.0.1:1883].
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_LISTEN")]
+    mqtt_listen: Option<String>,
     /// Print the effective configuration and exit.
     #[arg(long, global = true)]
     print_config: bool,
@@ -139,6 +142,7 @@ impl Common {
             raw_retention: self.raw_retention.clone(),
             minute_retention: self.minute_retention.clone(),
             hour_retention: self.hour_retention.clone(),
+            mqtt_listen: self.mqtt_listen.clone(),
         }
     }
 }
@@ -341,6 +345,30 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         )));
     }
 
+    // The built-in MQTT endpoint. A taken port (another broker runs here)
+    // is reported and the platform runs on without it.
+    let mut mqtt_tasks = Vec::new();
+    let mut gateway_handle = None;
+    if let Some(mqtt_addr) = settings.mqtt_listen {
+        match tokio::net::TcpListener::bind(mqtt_addr).await {
+            Ok(l) => {
+                let gateway = zhizao_mqtt::gateway::Gateway::new(store.clone(), history.clone());
+                println!("MQTT endpoint for devices on {}", l.local_addr()?);
+                mqtt_tasks.push(tokio::spawn(zhizao_mqtt::serve(l, gateway.clone())));
+                mqtt_tasks.push(tokio::spawn(
+                    gateway.clone().save_loop(Duration::from_secs(2)),
+                ));
+                gateway_handle = Some(gateway);
+            }
+            Err(e) => {
+                tracing::warn!(%mqtt_addr, error = %e, "MQTT endpoint not started; set --mqtt-listen to another address");
+                println!(
+                    "MQTT endpoint not started: {mqtt_addr}: {e} (use --mqtt-listen ADDR or off)"
+                );
+            }
+        }
+    }
+
     let state = zhizao_api::AppState::new(
         store.clone(),
         hub.clone(),
@@ -381,6 +409,12 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     zhizao_api::serve(listener, state, shutdown_signal()).await?;
     if let Some(sim) = simulator {
         sim.abort();
+    }
+    for t in mqtt_tasks {
+        t.abort();
+    }
+    if let Some(g) = gateway_handle {
+        g.save_traffic().await;
     }
     persister.abort();
     hub.persist_once(&store).await?;

@@ -98,6 +98,7 @@ impl Server {
                 ])
                 .arg(dir)
                 .env("ZHIZAO_ADMIN_PASSWORD", password)
+                .env("ZHIZAO_MQTT_LISTEN", "127.0.0.1:0")
                 .env("ZHIZAO_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

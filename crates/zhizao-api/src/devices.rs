@@ -1,0 +1,166 @@
+//! The device registry over HTTP: register a device or gateway (its MQTT
+//! password is shown in the answer, once), list devices with their traffic
+//! and last rejection, delete one.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use zhizao_core::{Device, Role};
+use zhizao_store::NewDevice;
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{IdPath, QueryMap, ValidJson, list_query};
+use crate::hierarchy::{PageDto, PageParams};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDevice {
+    /// Letters, digits, `-`, `_`, `.`; unique in the tenant.
+    pub code: String,
+    /// Defaults to the code.
+    pub name: Option<String>,
+    /// Topics the device may publish under, e.g. `zhizao/v1/S1/L01`.
+    pub topic_prefix: String,
+    /// For payloads not in the default shape: JSON pointers to the time
+    /// and the values, e.g. `{"ts": "/header/time", "values": "/data", "ts_unit": "s"}`.
+    #[schema(value_type = Option<Object>)]
+    pub mapping: Option<zhizao_ingest::Mapping>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceDto {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub topic_prefix: String,
+    /// MQTT user name.
+    pub username: String,
+    #[schema(value_type = Option<Object>)]
+    pub mapping: Option<serde_json::Value>,
+    pub created_at: i64,
+    /// Epoch ms of the last message or connection.
+    pub last_seen: Option<i64>,
+    pub messages: i64,
+    pub points: i64,
+    pub errors: i64,
+    /// Why the last refused message was refused.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+}
+
+impl From<Device> for DeviceDto {
+    fn from(d: Device) -> Self {
+        DeviceDto {
+            id: d.id,
+            code: d.code,
+            name: d.name,
+            topic_prefix: d.topic_prefix,
+            username: d.username,
+            mapping: d.mapping.and_then(|m| serde_json::from_str(&m).ok()),
+            created_at: d.created_at,
+            last_seen: d.last_seen,
+            messages: d.messages,
+            points: d.points,
+            errors: d.errors,
+            last_error: d.last_error,
+            last_error_at: d.last_error_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedDevice {
+    pub device: DeviceDto,
+    /// The MQTT password. Shown this once; it is not stored.
+    pub password: String,
+}
+
+fn require_admin(u: &AuthUser) -> Result<(), ApiError> {
+    if u.0.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only an admin may manage devices"))
+    }
+}
+
+/// List the tenant's devices with their traffic.
+#[utoipa::path(get, path = "/devices", tag = "devices", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = PageDto<DeviceDto>)))]
+pub async fn list_devices(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> Result<Json<PageDto<DeviceDto>>, ApiError> {
+    let q = list_query(&q, &[])?;
+    let (items, total) = s.store.list_devices(u.tenant(), q.limit, q.offset).await?;
+    Ok(Json(PageDto {
+        items: items.into_iter().map(DeviceDto::from).collect(),
+        total,
+        limit: q.limit,
+        offset: q.offset,
+    }))
+}
+
+/// Register a device; the answer carries its MQTT password, once.
+#[utoipa::path(post, path = "/devices", tag = "devices", security(("bearer" = [])), request_body = CreateDevice,
+    responses((status = 201, body = CreatedDevice), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_device(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(b): ValidJson<CreateDevice>,
+) -> Result<(StatusCode, Json<CreatedDevice>), ApiError> {
+    require_admin(&u)?;
+    let mapping = match &b.mapping {
+        None => None,
+        Some(m) => {
+            m.validate()
+                .map_err(|e| ApiError::validation(e.place.clone(), e.to_string()))?;
+            Some(
+                serde_json::to_string(m)
+                    .map_err(|e| ApiError::validation("mapping", e.to_string()))?,
+            )
+        }
+    };
+    let new = NewDevice {
+        name: b.name.clone().unwrap_or_else(|| b.code.clone()),
+        code: b.code,
+        topic_prefix: b.topic_prefix,
+        mapping,
+    };
+    let (device, password) = s.store.create_device(u.tenant(), &new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDevice {
+            device: device.into(),
+            password,
+        }),
+    ))
+}
+
+/// One device with its traffic and last rejection.
+#[utoipa::path(get, path = "/devices/{id}", tag = "devices", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = DeviceDto), (status = 404, body = ErrorBody)))]
+pub async fn get_device(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<DeviceDto>, ApiError> {
+    Ok(Json(s.store.get_device(u.tenant(), id).await?.into()))
+}
+
+/// Delete a device; it can no longer log in.
+#[utoipa::path(delete, path = "/devices/{id}", tag = "devices", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_device(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&u)?;
+    s.store.delete_device(u.tenant(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
