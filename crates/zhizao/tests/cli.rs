@@ -83,10 +83,10 @@ impl Drop for Server {
 
 impl Server {
     fn start(port: u16, dir: &std::path::Path, password: &str) -> Server {
-        Server::run("demo", port, dir, password)
+        Server::run("demo", port, dir, password, "127.0.0.1:0")
     }
 
-    fn run(command: &str, port: u16, dir: &std::path::Path, password: &str) -> Server {
+    fn run(command: &str, port: u16, dir: &std::path::Path, password: &str, mqtt: &str) -> Server {
         // Wrapped at once so a failed start still kills and reaps it.
         let server = Server(
             Command::new(BIN)
@@ -98,7 +98,7 @@ impl Server {
                 ])
                 .arg(dir)
                 .env("ZHIZAO_ADMIN_PASSWORD", password)
-                .env("ZHIZAO_MQTT_LISTEN", "127.0.0.1:0")
+                .env("ZHIZAO_MQTT_LISTEN", mqtt)
                 .env("ZHIZAO_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -248,7 +248,7 @@ fn acknowledged_history_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
-    let mut server = Server::run("serve", port, &data, "crash-test-pw");
+    let mut server = Server::run("serve", port, &data, "crash-test-pw", "127.0.0.1:0");
     let token = login(port, "crash-test-pw").unwrap();
 
     const LINES: i64 = 500;
@@ -299,7 +299,7 @@ fn acknowledged_history_survives_kill_9() {
     drop(server);
 
     let port = free_port();
-    let server = Server::run("serve", port, &data, "crash-test-pw");
+    let server = Server::run("serve", port, &data, "crash-test-pw", "127.0.0.1:0");
     let token = login(port, "crash-test-pw").unwrap();
     let acked_points = acked_batches * LINES;
     let count = |start: i64, end: i64| {
@@ -325,5 +325,104 @@ fn acknowledged_history_survives_kill_9() {
         extra == 0 || extra == LINES,
         "in-flight batch partly stored: {extra}"
     );
+    server.stop();
+}
+
+/// Devices publish QoS 1 over the built-in endpoint at full speed; the
+/// server is killed with SIGKILL and restarted: every acknowledged message
+/// is stored, none twice.
+#[test]
+fn acknowledged_mqtt_messages_survive_kill_9() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (port, mqtt_port) = (free_port(), free_port());
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let mut server = Server::run("serve", port, &data, "mqtt-crash-pw", &mqtt);
+    let token = login(port, "mqtt-crash-pw").unwrap();
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/devices",
+        Some(&token),
+        Some(r#"{"code":"GW-1","topic_prefix":"zhizao/v1/S1"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let user = created["device"]["username"].as_str().unwrap().to_owned();
+    let pass = created["password"].as_str().unwrap().to_owned();
+    // One message a millisecond-stamp apart, from a day ago: 3 values each.
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 86_400_000;
+    let publisher = std::thread::spawn(move || {
+        let mut opts = MqttOptions::new("crash-gw", "127.0.0.1", mqtt_port);
+        opts.set_credentials(user, pass);
+        let (client, mut conn) = Client::new(opts, 64);
+        let sender = std::thread::spawn(move || {
+            for k in 0..1_000_000i64 {
+                let body = format!(
+                    r#"{{"ts":{},"values":{{"a":{k},"b":1.5,"c":true}}}}"#,
+                    base + k
+                );
+                if client
+                    .publish(
+                        "zhizao/v1/S1/L1/M1/telemetry",
+                        QoS::AtLeastOnce,
+                        false,
+                        body,
+                    )
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut acked = 0i64;
+        for ev in conn.iter() {
+            match ev {
+                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        drop(sender);
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let acked = publisher.join().unwrap();
+    eprintln!("{acked} QoS 1 messages acknowledged before the kill");
+    assert!(acked > 10, "only {acked} messages were acknowledged");
+    drop(server);
+
+    let port = free_port();
+    let server = Server::run("serve", port, &data, "mqtt-crash-pw", "127.0.0.1:0");
+    let token = login(port, "mqtt-crash-pw").unwrap();
+    let count = |start: i64, end: i64| {
+        let q = format!(
+            r#"{{"measurement":"telemetry","fields":["a"],"start":{},"end":{},"aggregate":"count"}}"#,
+            base + start,
+            base + end
+        );
+        let (status, body) = http(port, "POST", "/api/v1/series/query", Some(&token), Some(&q));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["series"][0]["points"][0][1]
+            .as_i64()
+            .unwrap_or(0)
+    };
+    // Acknowledgements come in order, so the first `acked` messages are in.
+    assert_eq!(
+        count(0, acked),
+        acked,
+        "every acknowledged message is stored once"
+    );
+    // Stored but never acknowledged: at most what the client had in
+    // flight (rumqttc's default window is 100 messages).
+    let extra = count(acked, acked + 1_000_000);
+    assert!(extra <= 100, "more than the messages in flight: {extra}");
     server.stop();
 }
