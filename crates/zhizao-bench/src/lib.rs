@@ -7,6 +7,7 @@
 //! `/write` endpoint (ours or InfluxDB's, with the same client).
 
 pub mod dataset;
+pub mod mqtt;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +29,8 @@ pub enum BenchError {
     Io(#[from] std::io::Error),
     #[error("http: {0}")]
     Http(String),
+    #[error("mqtt: {0}")]
+    Mqtt(String),
 }
 
 /// One ingest run's figures.

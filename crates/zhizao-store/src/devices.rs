@@ -170,17 +170,33 @@ impl Store {
             .bind(username)
             .fetch_optional(p)
             .await?);
-        let (Some(row), Some((stored,))) = (row, hash) else {
-            // Same effort as a real check: timing does not reveal names.
-            let _ = hash_password(password);
-            return Ok(None);
+        // argon2 is deliberately slow: keep it off the async workers, so a
+        // burst of device log-ins does not stall the connections already up.
+        let password = password.to_owned();
+        let ok = match (&row, hash) {
+            (Some(_), Some((stored,))) => tokio::task::spawn_blocking(move || {
+                PasswordHash::new(&stored)
+                    .map(|parsed| {
+                        Argon2::default()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| StoreError::Hash(e.to_string()))?
+            .map_err(|e| StoreError::Corrupt(format!("device {username} password hash: {e}")))?,
+            _ => {
+                // Same effort as a real check: timing does not reveal names.
+                tokio::task::spawn_blocking(move || {
+                    let _ = hash_password(&password);
+                })
+                .await
+                .map_err(|e| StoreError::Hash(e.to_string()))?;
+                false
+            }
         };
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| StoreError::Corrupt(format!("device {} password hash: {e}", row.id)))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            .then(|| row.into()))
+        Ok(row.filter(|_| ok).map(Device::from))
     }
 
     /// Adds traffic to a device's counters.
