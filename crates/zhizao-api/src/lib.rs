@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod hierarchy;
+pub mod import;
 pub mod live;
 pub mod series;
 pub mod users;
@@ -125,6 +126,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))
+        .merge(write_routes(routes!(import::import_csv)))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::socket))
         .routes(routes!(openapi_json))

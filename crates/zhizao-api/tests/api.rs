@@ -880,6 +880,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "GET /api/v1/devices/{id}",
         "DELETE /api/v1/devices/{id}",
         "POST /api/v1/write",
+        "POST /api/v1/import/csv",
         "POST /api/v1/series/query",
         "POST /api/v1/series/export",
         "POST /write",

@@ -8,6 +8,8 @@
 //! [`Mapping`] reads other JSON shapes through JSON pointers, so existing
 //! gateways need no change. Every error says what is wrong and where.
 
+pub mod csv;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

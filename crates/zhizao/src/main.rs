@@ -1,6 +1,8 @@
 //! `zhizao`: the command line and the wiring of the platform's parts.
 //! Nothing else lives here; each capability is a library crate.
 
+mod import;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +86,15 @@ enum Command {
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Import historical data into a running server.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportCommand {
+    /// A CSV file: a time column, tag columns, every other column a field.
+    Csv(import::CsvImportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,6 +194,9 @@ fn main() -> Result<()> {
     if let Command::Bench(BenchCommand::Mqtt(args)) = cli.command {
         return bench_mqtt(args);
     }
+    if let Command::Import(ImportCommand::Csv(args)) = &cli.command {
+        return import::run(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -196,8 +210,8 @@ fn main() -> Result<()> {
                 println!("migrations applied to {}", redact(&settings.database_url));
                 Ok(())
             }
-            // Benchmarks build their own runtime; handled before this one.
-            Command::Bench(_) => Ok(()),
+            // Benchmarks and imports run before this runtime is built.
+            Command::Bench(_) | Command::Import(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())

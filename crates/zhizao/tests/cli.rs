@@ -426,3 +426,82 @@ fn acknowledged_mqtt_messages_survive_kill_9() {
     assert!(extra <= 100, "more than the messages in flight: {extra}");
     server.stop();
 }
+
+/// `zhizao import csv` against a running server, in chunks: good rows are
+/// stored, bad ones are reported by row and column (numbered as in the
+/// file, whatever chunk they fell in) and written to an error file.
+#[test]
+fn csv_import_keeps_good_rows_and_names_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = Server::run("serve", port, &data, "csv-import-pw", "off");
+    let token = login(port, "csv-import-pw").unwrap();
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 3_600_000;
+    let mut csv = String::from("time,equipment,spindle_temp,note\n");
+    for i in 0..10i64 {
+        let row = match i {
+            3 => format!("not-a-time,CUT-01,{i},x\n"),
+            7 => format!("{},,{i},x\n", base + i * 1000),
+            8 => format!("{},CUT-01,{i},\"two\nlines\"\n", base + i * 1000),
+            _ => format!("{},CUT-01,{i}.5,x\n", base + i * 1000),
+        };
+        csv.push_str(&row);
+    }
+    let file = dir.path().join("history.csv");
+    std::fs::write(&file, csv).unwrap();
+    let errors = dir.path().join("errors.csv");
+    let out = Command::new(BIN)
+        .args(["import", "csv"])
+        .arg(&file)
+        .args([
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--tag-columns",
+            "equipment",
+            "--tags",
+            "site:S1",
+            "--chunk-rows",
+            "3",
+            "--errors",
+        ])
+        .arg(&errors)
+        .env("ZHIZAO_TOKEN", &token)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("10 rows read: 8 stored"), "{stdout}");
+    assert!(stdout.contains("row 5, column `time`"), "{stdout}");
+    assert!(stdout.contains("row 9, column `equipment`"), "{stdout}");
+    let report = std::fs::read_to_string(&errors).unwrap();
+    assert_eq!(report.lines().count(), 3, "{report}");
+    let q = format!(
+        r#"{{"measurement":"telemetry","fields":["spindle_temp"],"where":{{"site":"S1","equipment":"CUT-01"}},"start":{},"end":{},"aggregate":"count"}}"#,
+        base,
+        base + 60_000
+    );
+    let (status, body) = http(port, "POST", "/api/v1/series/query", Some(&token), Some(&q));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["series"][0]["points"][0][1], 8, "{body}");
+    // A wrong token stops at once with the server's answer.
+    let out = Command::new(BIN)
+        .args(["import", "csv"])
+        .arg(&file)
+        .args(["--url", &format!("http://127.0.0.1:{port}")])
+        .env("ZHIZAO_TOKEN", "wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    server.stop();
+}
