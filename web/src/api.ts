@@ -121,6 +121,33 @@ export interface Snapshot {
 }
 
 /** A time for the series API: epoch milliseconds or RFC 3339 text. */
+export interface Device {
+  id: number;
+  code: string;
+  name: string;
+  topic_prefix: string;
+  username: string;
+  mapping: Record<string, unknown> | null;
+  created_at: number;
+  last_seen: number | null;
+  messages: number;
+  points: number;
+  errors: number;
+  last_error: string | null;
+  last_error_at: number | null;
+}
+
+export interface DeviceInput {
+  code: string;
+  name?: string;
+  topic_prefix: string;
+}
+
+export interface CreatedDevice {
+  device: Device;
+  password: string;
+}
+
 export type SeriesTime = number | string;
 
 export type SeriesAggregate = 'count' | 'sum' | 'mean' | 'min' | 'max' | 'first' | 'last';
@@ -290,6 +317,13 @@ export const updateEquipment = (id: number, patch: Partial<EquipmentInput>) =>
   request<Equipment>('PATCH', `/equipment/${id}`, patch);
 
 export const deleteEquipment = (id: number) => request<void>('DELETE', `/equipment/${id}`);
+
+export const listDevices = (query: { limit: number; offset: number }) =>
+  request<Page<Device>>('GET', '/devices', undefined, query);
+
+export const createDevice = (input: DeviceInput) => request<CreatedDevice>('POST', '/devices', input);
+
+export const deleteDevice = (id: number) => request<void>('DELETE', `/devices/${id}`);
 
 export const querySeries = (query: SeriesQuery) => request<SeriesResult>('POST', '/series/query', query);
 

@@ -8,6 +8,7 @@ export const router = createRouter({
     { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
     { path: '/screen', name: 'screen', component: () => import('./views/ScreenView.vue') },
     { path: '/admin/equipment', name: 'equipment', component: () => import('./views/EquipmentView.vue') },
+    { path: '/admin/devices', name: 'devices', component: () => import('./views/DevicesView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,8 @@ async function startServer() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'zhizao-e2e-'));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const server = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--mqtt-listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const mqttPort = await freePort();
+  const server = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--mqtt-listen', `127.0.0.1:${mqttPort}`, '--data-dir', dataDir], {
     env: { ...process.env, ZHIZAO_ADMIN_PASSWORD: password },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,7 +89,62 @@ async function startServer() {
     await stop();
     throw new Error(`${err.message}\n--- server output ---\n${log}`);
   }
-  return { baseUrl, password, stop };
+  return { baseUrl, password, stop, mqttPort };
+}
+
+/** MQTT remaining-length varint. */
+function mqttLength(n) {
+  const out = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+const mqttString = (s) => {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+};
+
+/** A minimal MQTT 3.1.1 client: connect, publish each message with QoS 1, wait for every PUBACK. */
+function mqttPublish(port, username, password, messages) {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('MQTT timed out'));
+    }, 10_000);
+    let buffered = Buffer.alloc(0);
+    let acks = 0;
+    socket.on('error', reject);
+    socket.on('connect', () => {
+      const variable = Buffer.concat([mqttString('MQTT'), Buffer.from([4, 0xc2, 0, 60])]);
+      const payload = Buffer.concat([mqttString('e2e-client'), mqttString(username), mqttString(password)]);
+      socket.write(Buffer.concat([Buffer.from([0x10]), mqttLength(variable.length + payload.length), variable, payload]));
+    });
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered[1]) {
+        const type = buffered[0] >> 4;
+        const body = buffered.subarray(2, 2 + buffered[1]);
+        buffered = buffered.subarray(2 + buffered[1]);
+        if (type === 2) {
+          if (body[1] !== 0) return reject(new Error(`CONNACK code ${body[1]}`));
+          messages.forEach(([topic, text], i) => {
+            const rest = Buffer.concat([mqttString(topic), Buffer.from([0, i + 1]), Buffer.from(text, 'utf8')]);
+            socket.write(Buffer.concat([Buffer.from([0x32]), mqttLength(rest.length), rest]));
+          });
+        } else if (type === 4 && ++acks === messages.length) {
+          clearTimeout(timer);
+          socket.end(Buffer.from([0xe0, 0]));
+          resolve();
+        }
+      }
+    });
+  });
 }
 
 describe('zhizao web UI', () => {
@@ -216,6 +272,46 @@ describe('zhizao web UI', () => {
     await fieldError.waitFor({ state: 'visible' });
     assert.notEqual((await fieldError.innerText()).trim(), '');
     await page.screenshot({ path: join(resultsDir, 'admin-duplicate.png') });
+  });
+
+  it('registers a device, shows its password once, and its traffic and last rejection', async () => {
+    await page.keyboard.press('Escape');
+    await page.click('[data-testid="nav-devices"]');
+    await page.waitForURL(/#\/admin\/devices/);
+    await page.locator('[data-testid="device-empty"]').waitFor();
+    await page.screenshot({ path: join(resultsDir, 'devices-empty.png') });
+    await page.click('[data-testid="device-create"]');
+    await page.fill('[data-testid="device-code"]', 'GW-E2E');
+    await page.fill('[data-testid="device-name"]', 'Cutting line gateway');
+    await page.fill('[data-testid="device-prefix"]', 'zhizao/v1/E2E');
+    await page.click('[data-testid="device-save"]');
+    const passwordBox = page.locator('[data-testid="device-password"]');
+    await passwordBox.waitFor();
+    const password = await passwordBox.inputValue();
+    assert.ok(password.length >= 20, 'a generated password is shown');
+    await page.keyboard.press('Escape');
+    const row = page.locator('[data-testid="device-row-GW-E2E"]');
+    await row.waitFor();
+    assert.ok(!(await page.content()).includes(password), 'the password is not shown again');
+
+    // The device publishes one good and one malformed message (MQTT 3.1.1, QoS 1).
+    const username = (await row.locator('td').nth(3).innerText()).trim();
+    await mqttPublish(server.mqttPort, username, password, [
+      ['zhizao/v1/E2E/L1/M1/telemetry', JSON.stringify({ values: { spindle_temp: 61.5, count_good: 3 } })],
+      ['zhizao/v1/E2E/L1/M1/telemetry', '{"values": {"spindle_temp": [1]}}'],
+    ]);
+    await page.waitForFunction(
+      () => {
+        const r = document.querySelector('[data-testid="device-row-GW-E2E"]');
+        return r !== null && r.textContent.includes('spindle_temp') && r.querySelectorAll('td')[7].textContent.trim() === '1';
+      },
+      null,
+      { timeout: 15_000 },
+    );
+    const cells = await row.locator('td').allInnerTexts();
+    assert.equal(cells[5].trim(), '2', 'two messages');
+    assert.equal(cells[6].trim(), '2', 'two points from the good one');
+    await page.screenshot({ path: join(resultsDir, 'devices.png') });
   });
 
   it('raised no uncaught errors in the page', () => {
