@@ -151,6 +151,10 @@ impl Handler for Gateway {
         Ok(())
     }
 
+    async fn protocol_error(&self, session: &DeviceSession, reason: String) {
+        self.reject(session.device.id, format!("connection closed: {reason}"));
+    }
+
     async fn disconnected(&self, session: &DeviceSession, _clean: bool) {
         self.count(session.device.id, |t| {
             t.last_seen = Some(zhizao_store::now_ms());

@@ -72,6 +72,14 @@ pub trait Handler: Send + Sync + 'static {
         payload: Bytes,
     ) -> impl Future<Output = Result<(), Rejection>> + Send;
 
+    /// The connection broke a rule of the protocol (an oversized or
+    /// malformed packet, a second CONNECT) and is being closed.
+    fn protocol_error(
+        &self,
+        session: &Self::Session,
+        reason: String,
+    ) -> impl Future<Output = ()> + Send;
+
     /// The connection ended (`clean`: by DISCONNECT).
     fn disconnected(&self, session: &Self::Session, clean: bool)
     -> impl Future<Output = ()> + Send;
@@ -341,6 +349,9 @@ async fn connection<H: Handler>(
     // The spec lets a client be silent for 1.5 × its keep-alive.
     let limit = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let result = session_loop(&mut conn, handler.as_ref(), &session, limit).await;
+    if let Err(e @ (ConnError::Decode(_) | ConnError::Protocol(_))) = &result {
+        handler.protocol_error(&session, e.to_string()).await;
+    }
     let clean = matches!(result, Ok(true));
     if !clean && let Some((topic, payload)) = will {
         // The last will goes where the device's own messages go.

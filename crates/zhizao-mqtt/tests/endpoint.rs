@@ -269,3 +269,53 @@ async fn mqtt5_refusals_carry_reason_codes() {
     );
     assert_eq!(count(&p.history, tenant, "M1"), 2);
 }
+
+#[tokio::test]
+async fn an_oversized_message_closes_only_that_connection_and_is_counted() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, QoS};
+    let p = plant().await;
+    let (tenant, id, user, pass) = register(&p, "GW-06", "zhizao/v1/S6").await;
+    let (_, _, other_user, other_pass) = register(&p, "GW-07", "zhizao/v1/S7").await;
+    let mut opts = MqttOptions::new("big", "127.0.0.1", p.port);
+    opts.set_credentials(user, pass);
+    opts.set_max_packet_size(20 << 20, 20 << 20);
+    let (client, mut events) = AsyncClient::new(opts, 10);
+    let huge = vec![b'x'; 10 << 20];
+    client
+        .publish(
+            "zhizao/v1/S6/L1/M1/telemetry",
+            QoS::AtLeastOnce,
+            false,
+            huge,
+        )
+        .await
+        .unwrap();
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.poll())
+            .await
+            .unwrap()
+        {
+            Ok(Event::Incoming(rumqttc::Packet::PubAck(_))) => break false,
+            Ok(_) => {}
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        closed,
+        "a 10 MB payload is not acknowledged; the connection closes"
+    );
+    // Another device goes on as before.
+    let now = zhizao_tsdb::now_ns() / 1_000_000;
+    let msgs = [("zhizao/v1/S7/L1/M2/telemetry", telemetry(7.0, now))];
+    publish_v3(p.port, &other_user, &other_pass, &msgs)
+        .await
+        .unwrap();
+    assert_eq!(count(&p.history, tenant, "M2"), 2);
+    p.gateway.save_traffic().await;
+    let d = p.store.get_device(tenant, id).await.unwrap();
+    assert_eq!(d.errors, 1);
+    assert!(
+        d.last_error.unwrap().contains("connection closed"),
+        "counted with its reason"
+    );
+}

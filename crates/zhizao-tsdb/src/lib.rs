@@ -724,7 +724,8 @@ impl Writer {
                 self.maybe_flush();
             }
             if !upkeeps.is_empty() {
-                let result = self.wait_for_flush().and_then(|()| self.upkeep_now());
+                self.settle();
+                let result = self.upkeep_now();
                 for ack in upkeeps {
                     let _ = ack.send(match &result {
                         Ok(u) => Ok(*u),
@@ -961,7 +962,7 @@ impl Writer {
 
     /// Waits for any running flush, then flushes what is in memory.
     fn flush_now(&mut self) -> Result<(), TsdbError> {
-        self.wait_for_flush()?;
+        self.settle();
         let (empty, frozen_left) = {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
             (st.hot_points == 0, st.frozen.is_some())
@@ -969,13 +970,26 @@ impl Writer {
         if frozen_left {
             // An earlier flush failed; retry it first.
             self.spawn_flush(self.generation.saturating_sub(1));
-            self.wait_for_flush()?;
+            self.wait_for_flush().inspect_err(|_| self.failed_flush())?;
         }
         if empty {
             return Ok(());
         }
         self.freeze_and_spawn()?;
-        self.wait_for_flush()
+        self.wait_for_flush().inspect_err(|_| self.failed_flush())
+    }
+
+    /// Waits for the background job. A failed flush is not this caller's
+    /// error: its data stays frozen and is retried (here or after a pause).
+    fn settle(&mut self) {
+        if let Err(e) = self.wait_for_flush() {
+            tracing::error!(error = %e, "flushing a segment failed; its log is kept, retrying later");
+            self.failed_flush();
+        }
+    }
+
+    fn failed_flush(&mut self) {
+        self.last_flush_failure = Some(std::time::Instant::now());
     }
 
     /// Waits for the running flush, if any, and returns its result.
