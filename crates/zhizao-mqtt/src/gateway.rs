@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use zhizao_core::Device;
-use zhizao_ingest::{Mapping, decode, parse_topic};
+use zhizao_core::{Device, MachineState};
+use zhizao_ingest::{Kind, Mapping, decode, parse_topic};
+use zhizao_live::{LiveHub, Placement, Report};
 use zhizao_store::{DeviceTraffic, Store};
 use zhizao_tsdb::Tsdb;
 
@@ -28,15 +29,68 @@ pub struct Gateway {
     store: Store,
     history: Arc<Tsdb>,
     traffic: Mutex<HashMap<i64, DeviceTraffic>>,
+    /// State messages of registered equipment also go to the live hub, so
+    /// the control-centre screen shows them at once.
+    hub: Option<Arc<LiveHub>>,
+    /// (tenant, equipment code) → where it is, and when that was looked
+    /// up; filled on demand. An unknown code is looked up again after a
+    /// minute, so equipment added later is found.
+    placements: Mutex<HashMap<(i64, String), (Option<Placement>, std::time::Instant)>>,
 }
 
 impl Gateway {
     pub fn new(store: Store, history: Arc<Tsdb>) -> Arc<Gateway> {
+        Self::with_hub(store, history, None)
+    }
+
+    pub fn with_hub(store: Store, history: Arc<Tsdb>, hub: Option<Arc<LiveHub>>) -> Arc<Gateway> {
         Arc::new(Gateway {
             store,
             history,
             traffic: Mutex::new(HashMap::new()),
+            hub,
+            placements: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Where an equipment code sits in a tenant's plant; `None` when the
+    /// registry has no such equipment (its data is still stored).
+    async fn placement(&self, tenant: i64, code: &str) -> Option<Placement> {
+        let key = (tenant, code.to_owned());
+        if let Some((p, at)) = self
+            .placements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            && (p.is_some() || at.elapsed() < Duration::from_secs(60))
+        {
+            return *p;
+        }
+        let layout = match self.store.layout(tenant).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "plant layout unavailable");
+                return None;
+            }
+        };
+        let found = layout
+            .equipment
+            .iter()
+            .find(|e| e.code == code)
+            .and_then(|e| {
+                let site = layout.site_of_line(e.line_id)?;
+                Some(Placement {
+                    tenant_id: tenant,
+                    site_id: site.id,
+                    line_id: e.line_id,
+                    equipment_id: e.id,
+                })
+            });
+        self.placements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, (found, std::time::Instant::now()));
+        found
     }
 
     fn count(&self, device: i64, f: impl FnOnce(&mut DeviceTraffic)) {
@@ -125,13 +179,25 @@ impl Handler for Gateway {
             self.reject(id, reason.clone());
             return Err(Rejection::NotAuthorized(reason));
         }
-        let points = parse_topic(topic)
+        let parsed = parse_topic(topic);
+        let points = parsed
+            .clone()
             .and_then(|t| decode(&t, &payload, &session.mapping, now_ns()))
             .map_err(|e| {
                 let reason = format!("{topic}: {e}");
                 self.reject(id, reason.clone());
                 Rejection::Invalid(reason)
             })?;
+        let live_state = match (&parsed, points.first()) {
+            (Ok(t), Some(p)) if t.kind == Kind::State => match &p.value {
+                zhizao_tsdb::Value::Str(s) => s
+                    .parse::<MachineState>()
+                    .ok()
+                    .map(|state| (t.equipment.clone(), state, p.ts / 1_000_000)),
+                _ => None,
+            },
+            _ => None,
+        };
         let n = points.len() as i64;
         let outcome = self
             .history
@@ -148,6 +214,11 @@ impl Handler for Gateway {
             t.points += n;
             t.last_seen = Some(zhizao_store::now_ms());
         });
+        if let (Some(hub), Some((code, state, ts_ms))) = (&self.hub, live_state)
+            && let Some(at) = self.placement(session.device.tenant_id, &code).await
+        {
+            hub.report(at, ts_ms, Report::State { code, state });
+        }
         Ok(())
     }
 

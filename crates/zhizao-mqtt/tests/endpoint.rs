@@ -319,3 +319,100 @@ async fn an_oversized_message_closes_only_that_connection_and_is_counted() {
         "counted with its reason"
     );
 }
+
+#[tokio::test]
+async fn state_messages_of_registered_equipment_reach_the_live_screen() {
+    use zhizao_store::{NewArea, NewEquipment, NewLine, NewSite};
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let history = Arc::new(Tsdb::open(TsdbConfig::new(dir.path())).unwrap());
+    let hub = Arc::new(zhizao_live::LiveHub::default());
+    let gateway = Gateway::with_hub(store.clone(), history.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    let site = store
+        .create_site(
+            tenant.id,
+            NewSite {
+                code: "S1".into(),
+                name: "S1".into(),
+                timezone: None,
+            },
+        )
+        .await
+        .unwrap();
+    let area = store
+        .create_area(
+            tenant.id,
+            NewArea {
+                site_id: site.id,
+                code: "A1".into(),
+                name: "A1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let line = store
+        .create_line(
+            tenant.id,
+            NewLine {
+                area_id: area.id,
+                code: "L1".into(),
+                name: "L1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let machine = store
+        .create_equipment(
+            tenant.id,
+            NewEquipment {
+                line_id: line.id,
+                code: "CUT-01".into(),
+                name: "cutter".into(),
+                equipment_type: "cnc_cutter".into(),
+                work_cell: None,
+                attributes: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let (d, pass) = store
+        .create_device(
+            tenant.id,
+            &NewDevice {
+                code: "GW".into(),
+                name: "GW".into(),
+                topic_prefix: "zhizao/v1/S1".into(),
+                mapping: None,
+            },
+        )
+        .await
+        .unwrap();
+    let msgs = [
+        (
+            "zhizao/v1/S1/L1/CUT-01/state",
+            r#"{"state":"down"}"#.to_owned(),
+        ),
+        // Not in the registry: stored in history, not on the screen.
+        (
+            "zhizao/v1/S1/L1/GHOST/state",
+            r#"{"state":"idle"}"#.to_owned(),
+        ),
+    ];
+    publish_v3(port, &d.username, &pass, &msgs).await.unwrap();
+    let live = hub.machines(tenant.id);
+    assert_eq!(
+        live.get(&machine.id).map(|m| m.state),
+        Some(zhizao_core::MachineState::Down)
+    );
+    assert_eq!(live.len(), 1);
+    let q = Query {
+        measurement: "machine_state".into(),
+        ..Query::default()
+    };
+    assert_eq!(history.query(tenant.id, &q).unwrap().series.len(), 2);
+}

@@ -414,7 +414,11 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     if let Some(mqtt_addr) = settings.mqtt_listen {
         match tokio::net::TcpListener::bind(mqtt_addr).await {
             Ok(l) => {
-                let gateway = zhizao_mqtt::gateway::Gateway::new(store.clone(), history.clone());
+                let gateway = zhizao_mqtt::gateway::Gateway::with_hub(
+                    store.clone(),
+                    history.clone(),
+                    Some(hub.clone()),
+                );
                 println!("MQTT endpoint for devices on {}", l.local_addr()?);
                 mqtt_tasks.push(tokio::spawn(zhizao_mqtt::serve(l, gateway.clone())));
                 mqtt_tasks.push(tokio::spawn(
