@@ -24,6 +24,9 @@ pub struct DeviceSession {
     pub mapping: Mapping,
 }
 
+/// A placement looked up (or found missing) at an instant.
+type Lookup = (Option<Placement>, std::time::Instant);
+
 /// Devices in, history out.
 pub struct Gateway {
     store: Store,
@@ -35,7 +38,7 @@ pub struct Gateway {
     /// (tenant, equipment code) → where it is, and when that was looked
     /// up; filled on demand. An unknown code is looked up again after a
     /// minute, so equipment added later is found.
-    placements: Mutex<HashMap<(i64, String), (Option<Placement>, std::time::Instant)>>,
+    placements: Mutex<HashMap<(i64, String), Lookup>>,
 }
 
 impl Gateway {
