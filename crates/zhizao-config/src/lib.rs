@@ -54,6 +54,11 @@ pub struct Overrides {
     pub hour_retention: Option<String>,
     /// Address of the built-in MQTT endpoint, or `off`.
     pub mqtt_listen: Option<String>,
+    /// An external broker to subscribe to (client mode), `host:port`.
+    pub mqtt_broker: Option<String>,
+    /// This node's client id at the broker (stable: the session is kept
+    /// under it).
+    pub mqtt_client_id: Option<String>,
 }
 
 impl Overrides {
@@ -70,6 +75,8 @@ impl Overrides {
             minute_retention: self.minute_retention.or(lower.minute_retention),
             hour_retention: self.hour_retention.or(lower.hour_retention),
             mqtt_listen: self.mqtt_listen.or(lower.mqtt_listen),
+            mqtt_broker: self.mqtt_broker.or(lower.mqtt_broker),
+            mqtt_client_id: self.mqtt_client_id.or(lower.mqtt_client_id),
         }
     }
 
@@ -102,6 +109,9 @@ pub struct Settings {
     pub hour_retention_s: Option<u64>,
     /// The built-in MQTT endpoint's address; `None` when switched off.
     pub mqtt_listen: Option<SocketAddr>,
+    /// Client mode: the external broker's host and port.
+    pub mqtt_broker: Option<(String, u16)>,
+    pub mqtt_client_id: String,
 }
 
 impl Settings {
@@ -186,7 +196,26 @@ impl Settings {
                     })?,
             )
         };
+        let mqtt_broker = match o.mqtt_broker.as_deref() {
+            None | Some("") => None,
+            Some(text) => {
+                let t = text.strip_prefix("mqtt://").unwrap_or(text);
+                let bad = || ConfigError::Invalid {
+                    setting: "mqtt_broker",
+                    message: format!("`{text}` is not host:port, e.g. 127.0.0.1:1883"),
+                };
+                let (host, port) = t.rsplit_once(':').ok_or_else(bad)?;
+                let port: u16 = port.parse().map_err(|_| bad())?;
+                if host.is_empty() {
+                    return Err(bad());
+                }
+                Some((host.to_owned(), port))
+            }
+        };
+        let mqtt_client_id = o.mqtt_client_id.unwrap_or_else(|| "zhizao-node".to_owned());
         Ok(Settings {
+            mqtt_broker,
+            mqtt_client_id,
             mqtt_listen,
             raw_retention_s,
             minute_retention_s,

@@ -24,6 +24,21 @@ pub struct DeviceSession {
     pub mapping: Mapping,
 }
 
+/// Devices by topic prefix, for client mode.
+struct Routes {
+    devices: Vec<Device>,
+    /// When the registry was last read; `None`: never.
+    loaded: Option<std::time::Instant>,
+}
+
+fn session_of(device: Device) -> Option<DeviceSession> {
+    let mapping = match &device.mapping {
+        None => Mapping::default(),
+        Some(json) => serde_json::from_str(json).ok()?,
+    };
+    Some(DeviceSession { device, mapping })
+}
+
 /// A placement looked up (or found missing) at an instant.
 type Lookup = (Option<Placement>, std::time::Instant);
 
@@ -39,6 +54,7 @@ pub struct Gateway {
     /// up; filled on demand. An unknown code is looked up again after a
     /// minute, so equipment added later is found.
     placements: Mutex<HashMap<(i64, String), Lookup>>,
+    routes: Mutex<Routes>,
 }
 
 impl Gateway {
@@ -53,6 +69,10 @@ impl Gateway {
             traffic: Mutex::new(HashMap::new()),
             hub,
             placements: Mutex::new(HashMap::new()),
+            routes: Mutex::new(Routes {
+                devices: Vec::new(),
+                loaded: None,
+            }),
         })
     }
 
@@ -109,6 +129,53 @@ impl Gateway {
             t.last_seen = Some(zhizao_store::now_ms());
             t.last_error = Some((reason, zhizao_store::now_ms()));
         });
+    }
+
+    /// Stores a message that came through an external broker: the device
+    /// is the one whose prefix the topic lies under.
+    pub async fn deliver(&self, topic: &str, payload: Bytes) -> Result<(), Rejection> {
+        let Some(session) = self.device_for_topic(topic).await else {
+            tracing::debug!(%topic, "no registered device owns this topic");
+            return Err(Rejection::NotAuthorized(format!(
+                "no registered device owns topic `{topic}`"
+            )));
+        };
+        self.publish(&session, topic, payload).await
+    }
+
+    /// The registered device whose prefix `topic` lies under (the longest
+    /// prefix, if several nest). The registry is read again at most every
+    /// 5 s when a topic has no owner, so a new device is found quickly.
+    async fn device_for_topic(&self, topic: &str) -> Option<DeviceSession> {
+        let find = |routes: &Routes| {
+            routes
+                .devices
+                .iter()
+                .filter(|d| d.may_publish(topic))
+                .max_by_key(|d| d.topic_prefix.len())
+                .cloned()
+        };
+        let reload = {
+            let r = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+            let age = r.loaded.map_or(Duration::MAX, |t| t.elapsed());
+            match find(&r) {
+                Some(d) if age < Duration::from_secs(60) => return session_of(d),
+                Some(_) => true,
+                None => age >= Duration::from_secs(5),
+            }
+        };
+        if reload {
+            match self.store.all_devices().await {
+                Ok(devices) => {
+                    let mut r = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+                    r.devices = devices;
+                    r.loaded = Some(std::time::Instant::now());
+                }
+                Err(e) => tracing::warn!(error = %e, "device registry unavailable"),
+            }
+        }
+        let r = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        find(&r).and_then(session_of)
     }
 
     /// Adds the counters gathered since the last call to the registry.

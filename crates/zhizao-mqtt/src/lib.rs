@@ -11,6 +11,7 @@
 //! This endpoint takes data in; it does not route messages to subscribers.
 //! SUBSCRIBE is answered with a refusal per filter.
 
+pub mod client;
 pub mod gateway;
 
 use std::future::Future;

@@ -158,6 +158,16 @@ impl Store {
         Ok(())
     }
 
+    /// Every device of every tenant, for routing messages that arrive
+    /// through an external broker (where the topic names the device).
+    pub async fn all_devices(&self) -> Result<Vec<Device>> {
+        let sql = format!("SELECT {COLUMNS} FROM devices ORDER BY id");
+        let rows: Vec<DeviceRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .fetch_all(p)
+            .await?);
+        Ok(rows.into_iter().map(Device::from).collect())
+    }
+
     /// Checks device credentials; `None` when either is wrong.
     pub async fn verify_device(&self, username: &str, password: &str) -> Result<Option<Device>> {
         let sql = format!("SELECT {COLUMNS} FROM devices WHERE username = $1");

@@ -68,6 +68,14 @@ struct Common {
     /// Built-in MQTT endpoint address, or `off` [default: 127.0.0.1:1883].
     #[arg(long, global = true, env = "ZHIZAO_MQTT_LISTEN")]
     mqtt_listen: Option<String>,
+    /// Client mode: subscribe to this external broker (host:port) with a
+    /// shared subscription; credentials from ZHIZAO_MQTT_BROKER_USER and
+    /// ZHIZAO_MQTT_BROKER_PASSWORD.
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_BROKER")]
+    mqtt_broker: Option<String>,
+    /// This node's stable client id at the broker [default: zhizao-node].
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_CLIENT_ID")]
+    mqtt_client_id: Option<String>,
     /// Print the effective configuration and exit.
     #[arg(long, global = true)]
     print_config: bool,
@@ -170,6 +178,8 @@ impl Common {
             minute_retention: self.minute_retention.clone(),
             hour_retention: self.hour_retention.clone(),
             mqtt_listen: self.mqtt_listen.clone(),
+            mqtt_broker: self.mqtt_broker.clone(),
+            mqtt_client_id: self.mqtt_client_id.clone(),
         }
     }
 }
@@ -433,6 +443,32 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
                 );
             }
         }
+    }
+
+    // Client mode: this node takes its share of an external broker's messages.
+    if let Some((host, port)) = &settings.mqtt_broker {
+        let gateway = match &gateway_handle {
+            Some(g) => g.clone(),
+            None => {
+                let g = zhizao_mqtt::gateway::Gateway::with_hub(
+                    store.clone(),
+                    history.clone(),
+                    Some(hub.clone()),
+                );
+                mqtt_tasks.push(tokio::spawn(g.clone().save_loop(Duration::from_secs(2))));
+                gateway_handle = Some(g.clone());
+                g
+            }
+        };
+        let mut cfg = zhizao_mqtt::client::ClientConfig::new(host, *port, &settings.mqtt_client_id);
+        cfg.username = std::env::var("ZHIZAO_MQTT_BROKER_USER").ok();
+        cfg.password = std::env::var("ZHIZAO_MQTT_BROKER_PASSWORD").ok();
+        println!(
+            "MQTT client mode: {} at {host}:{port} as {}",
+            cfg.subscription(),
+            cfg.client_id
+        );
+        mqtt_tasks.push(tokio::spawn(zhizao_mqtt::client::run(cfg, gateway)));
     }
 
     let state = zhizao_api::AppState::new(

@@ -1,0 +1,116 @@
+//! Client mode, for scale-out: instead of devices connecting to each node,
+//! every node subscribes to an external broker (Mosquitto, EMQX) with an
+//! MQTT 5 shared subscription (`$share/{group}/{filter}`), so the broker
+//! splits the messages between the nodes. The session is persistent
+//! (clean start off, an expiry), so QoS 1 messages published while a node
+//! was away are delivered when it comes back.
+//!
+//! Acknowledgements are manual: a message is acknowledged to the broker
+//! only after its points are durable, as on the built-in endpoint. The
+//! topic names the device: it must lie under a registered device's prefix.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+
+use crate::Rejection;
+use crate::gateway::Gateway;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub host: String,
+    pub port: u16,
+    /// Must be stable per node: the broker keeps the session under it.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Nodes in the same group share the messages.
+    pub share_group: String,
+    pub topic_filter: String,
+    /// How long the broker keeps the session (and queued messages) of a
+    /// node that is away.
+    pub session_expiry_s: u32,
+}
+
+impl ClientConfig {
+    pub fn new(host: &str, port: u16, client_id: &str) -> ClientConfig {
+        ClientConfig {
+            host: host.to_owned(),
+            port,
+            client_id: client_id.to_owned(),
+            username: None,
+            password: None,
+            share_group: "zhizao".into(),
+            topic_filter: format!("{}/#", zhizao_ingest::TOPIC_ROOT),
+            session_expiry_s: 3600,
+        }
+    }
+
+    pub fn subscription(&self) -> String {
+        format!("$share/{}/{}", self.share_group, self.topic_filter)
+    }
+}
+
+/// Runs until the task is dropped: connects, subscribes, stores, and
+/// reconnects with a growing pause (up to 30 s) when the broker goes away.
+pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
+    let mut opts = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+    opts.set_clean_start(false);
+    opts.set_session_expiry_interval(Some(cfg.session_expiry_s));
+    opts.set_manual_acks(true);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_max_packet_size(Some(crate::MAX_PACKET_BYTES));
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        opts.set_credentials(u.clone(), p.clone());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 64);
+    let mut pause = Duration::from_millis(200);
+    // Acks wait here, never on the client's queue: that queue drains only
+    // while this task polls, so awaiting room in it could hang forever.
+    let mut acks: std::collections::VecDeque<rumqttc::v5::mqttbytes::v5::Publish> =
+        std::collections::VecDeque::new();
+    loop {
+        while let Some(p) = acks.front() {
+            if client.try_ack(p).is_err() {
+                break;
+            }
+            acks.pop_front();
+        }
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                pause = Duration::from_millis(200);
+                tracing::info!(broker = %cfg.host, port = cfg.port, session_present = ack.session_present, "connected to the MQTT broker");
+                // A resumed session keeps its subscription; subscribing
+                // again is harmless and covers a new one.
+                if let Err(e) = client.subscribe(cfg.subscription(), QoS::AtLeastOnce).await {
+                    tracing::warn!(error = %e, "subscribing failed");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                match gateway.deliver(&topic, p.payload.clone()).await {
+                    Err(Rejection::Unavailable(why)) => {
+                        // Not acknowledged: the broker delivers it again
+                        // after the reconnect.
+                        tracing::error!(%why, "history unavailable; reconnecting without acknowledging");
+                        let _ = client.try_disconnect();
+                        continue;
+                    }
+                    _ => acks.push_back(p),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // Acks of the broken connection are void; the broker sends
+                // those messages again.
+                acks.clear();
+                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "MQTT broker connection lost; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
