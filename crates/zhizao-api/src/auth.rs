@@ -21,6 +21,15 @@ impl AuthUser {
         self.0.tenant_id
     }
 
+    /// Only an admin may do `what` (e.g. "manage users").
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.0.role == zhizao_core::Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("only an admin may {what}")))
+        }
+    }
+
     /// Master data (the equipment hierarchy) may be changed by admins only.
     pub fn require_master_data_editor(&self) -> Result<(), ApiError> {
         if self.0.role.can_edit_master_data() {

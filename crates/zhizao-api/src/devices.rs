@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use zhizao_core::{Device, Role};
+use zhizao_core::Device;
 use zhizao_store::NewDevice;
 
 use crate::AppState;
@@ -79,14 +79,6 @@ pub struct CreatedDevice {
     pub password: String,
 }
 
-fn require_admin(u: &AuthUser) -> Result<(), ApiError> {
-    if u.0.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only an admin may manage devices"))
-    }
-}
-
 /// List the tenant's devices with their traffic.
 #[utoipa::path(get, path = "/devices", tag = "devices", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = PageDto<DeviceDto>)))]
@@ -113,7 +105,7 @@ pub async fn create_device(
     u: AuthUser,
     ValidJson(b): ValidJson<CreateDevice>,
 ) -> Result<(StatusCode, Json<CreatedDevice>), ApiError> {
-    require_admin(&u)?;
+    u.require_admin("manage devices")?;
     let mapping = match &b.mapping {
         None => None,
         Some(m) => {
@@ -160,7 +152,7 @@ pub async fn delete_device(
     u: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&u)?;
+    u.require_admin("manage devices")?;
     s.store.delete_device(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,14 +25,6 @@ pub struct CreateUser {
     pub role: Role,
 }
 
-fn require_admin(u: &AuthUser) -> Result<(), ApiError> {
-    if u.0.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only an admin may manage users"))
-    }
-}
-
 /// List the users of the tenant.
 #[utoipa::path(get, path = "/users", tag = "auth", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = PageDto<UserDto>), (status = 403, body = ErrorBody)))]
@@ -41,7 +33,7 @@ pub async fn list_users(
     u: AuthUser,
     QueryMap(q): QueryMap,
 ) -> Result<Json<PageDto<UserDto>>, ApiError> {
-    require_admin(&u)?;
+    u.require_admin("manage users")?;
     let q = list_query(&q, &[])?;
     let page = s.store.list_users(u.tenant(), q.limit, q.offset).await?;
     Ok(Json(PageDto {
@@ -60,7 +52,7 @@ pub async fn create_user(
     u: AuthUser,
     ValidJson(b): ValidJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserDto>), ApiError> {
-    require_admin(&u)?;
+    u.require_admin("manage users")?;
     let user = s
         .store
         .create_user(u.tenant(), &b.username, &b.password, b.role)
@@ -76,7 +68,7 @@ pub async fn delete_user(
     u: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&u)?;
+    u.require_admin("manage users")?;
     if id == u.0.id {
         return Err(ApiError::validation(
             "id",
