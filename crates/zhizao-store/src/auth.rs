@@ -70,6 +70,35 @@ pub(crate) fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| StoreError::Hash(e.to_string()))
 }
 
+/// Checks `password` against a stored argon2 hash, on the blocking pool:
+/// argon2 is deliberately slow, and a burst of log-ins must not stall the
+/// async workers. Without a stored hash (no such user or device) it spends
+/// the same effort, so timing does not reveal which names exist.
+pub(crate) async fn check_password(
+    stored: Option<String>,
+    password: &str,
+    entity: &'static str,
+    name: &str,
+) -> Result<bool> {
+    let password = password.to_owned();
+    let checked = tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => PasswordHash::new(&stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .map_err(|e| e.to_string()),
+        None => {
+            let _ = hash_password(&password);
+            Ok(false)
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Hash(e.to_string()))?;
+    checked.map_err(|e| StoreError::Corrupt(format!("{entity} {name} password hash: {e}")))
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -172,21 +201,14 @@ impl Store {
             .bind(username)
             .fetch_optional(p)
             .await?);
-        let Some((id, stored)) = row else {
-            // Spend the same effort as a real check so timing does not reveal
-            // which usernames exist.
-            let _ = hash_password(password);
-            return Ok(None);
-        };
-        let parsed = PasswordHash::new(&stored)
-            .map_err(|e| StoreError::Corrupt(format!("user {id} password hash: {e}")))?;
-        if Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        let (id, stored) = row.unzip();
+        if !check_password(stored, password, "user", username).await? {
             return Ok(None);
         }
-        self.get_user(id).await.map(Some)
+        match id {
+            Some(id) => self.get_user(id).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     pub async fn get_user(&self, id: i64) -> Result<User> {

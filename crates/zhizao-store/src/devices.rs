@@ -2,13 +2,11 @@
 //! only an argon2id hash is kept. Traffic counters are added in batches by
 //! the ingest side, not written per message.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use sqlx::{AssertSqlSafe, FromRow};
 use zhizao_core::device::validate_topic_prefix;
 use zhizao_core::{Device, validate_code, validate_name};
 
-use crate::auth::{generate_password, hash_password};
+use crate::auth::{check_password, generate_password, hash_password};
 use crate::{Result, Store, StoreError, now_ms, on_pool};
 
 /// What registering a device needs.
@@ -69,6 +67,14 @@ impl From<DeviceRow> for Device {
             last_error_at: r.last_error_at,
         }
     }
+}
+
+/// A device row with its password hash, for log-in only.
+#[derive(FromRow)]
+struct CredentialRow {
+    #[sqlx(flatten)]
+    device: DeviceRow,
+    password_hash: String,
 }
 
 const COLUMNS: &str = "id, tenant_id, code, name, topic_prefix, username, mapping, created_at, \
@@ -170,43 +176,14 @@ impl Store {
 
     /// Checks device credentials; `None` when either is wrong.
     pub async fn verify_device(&self, username: &str, password: &str) -> Result<Option<Device>> {
-        let sql = format!("SELECT {COLUMNS} FROM devices WHERE username = $1");
-        let row: Option<DeviceRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        let sql = format!("SELECT {COLUMNS}, password_hash FROM devices WHERE username = $1");
+        let row: Option<CredentialRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(username)
             .fetch_optional(p)
             .await?);
-        let hash: Option<(String,)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT password_hash FROM devices WHERE username = $1")
-            .bind(username)
-            .fetch_optional(p)
-            .await?);
-        // argon2 is deliberately slow: keep it off the async workers, so a
-        // burst of device log-ins does not stall the connections already up.
-        let password = password.to_owned();
-        let ok = match (&row, hash) {
-            (Some(_), Some((stored,))) => tokio::task::spawn_blocking(move || {
-                PasswordHash::new(&stored)
-                    .map(|parsed| {
-                        Argon2::default()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| StoreError::Hash(e.to_string()))?
-            .map_err(|e| StoreError::Corrupt(format!("device {username} password hash: {e}")))?,
-            _ => {
-                // Same effort as a real check: timing does not reveal names.
-                tokio::task::spawn_blocking(move || {
-                    let _ = hash_password(&password);
-                })
-                .await
-                .map_err(|e| StoreError::Hash(e.to_string()))?;
-                false
-            }
-        };
-        Ok(row.filter(|_| ok).map(Device::from))
+        let (device, stored) = row.map(|r| (r.device, r.password_hash)).unzip();
+        let ok = check_password(stored, password, "device", username).await?;
+        Ok(device.filter(|_| ok).map(Device::from))
     }
 
     /// Adds traffic to a device's counters.
