@@ -11,13 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::hot::SeriesData;
 use crate::model::ValueType;
 use crate::plan::read_segments;
 use crate::rollup::{self, HOUR, RollupFile, Row, WIDTHS};
-use crate::segment::{Segment, SegmentWriter, Want};
+use crate::segment::{DataFile, Segment, SegmentWriter, Want};
 use crate::{Cutoffs, State, TsdbError, write_state};
 
 fn numeric(t: ValueType) -> bool {
@@ -108,7 +107,7 @@ pub(crate) fn repair_rollups(dir: &Path, state: &mut State) -> Result<(), TsdbEr
             data.sort_by_key(|(id, _)| *id);
             let refs: Vec<(u32, &SeriesData)> = data.iter().map(|(id, d)| (*id, d)).collect();
             let rows = rollups_for(&refs, &seg_max, &state.segments[..k])?;
-            tracing::warn!(segment = %seg.path.display(), "rebuilt the rollups of a segment");
+            tracing::warn!(segment = %seg.file.path.display(), "rebuilt the rollups of a segment");
             fixed.push(rollup::write(dir, seg.lo, seg.hi, &rows)?);
         }
         for (id, r) in &seg.index {
@@ -207,10 +206,10 @@ pub(crate) fn upkeep(
         st.rollups
             .retain(|r| !gone_rollups.iter().any(|g| Arc::ptr_eq(g, r)));
         for s in &gone_segs {
-            s.obsolete.store(true, Ordering::Release);
+            s.file.retire();
         }
         for r in &gone_rollups {
-            r.obsolete.store(true, Ordering::Release);
+            r.file.retire();
         }
         done.files_expired = gone_segs.len() + gone_rollups.len();
     }
@@ -227,13 +226,7 @@ pub(crate) fn upkeep(
     if let Some(run) = small_run(&seg_rows, small, min_files, small.saturating_mul(4)) {
         let inputs = &segments[run];
         let merged = merge_segments(dir, inputs, &types, &order, cutoffs.raw)?;
-        replace(
-            state,
-            inputs,
-            merged,
-            |st| &mut st.segments,
-            |s| (s.lo, s.hi),
-        );
+        replace(state, inputs, merged, |st| &mut st.segments);
         done.segments_merged = inputs.len();
     }
     let rollup_rows: Vec<usize> = rollups.iter().map(|r| r.rows).collect();
@@ -251,58 +244,52 @@ pub(crate) fn upkeep(
     if let Some(run) = run {
         let inputs = &rollups[run];
         let merged = merge_rollups(dir, inputs, &types, cutoffs)?;
-        replace(
-            state,
-            inputs,
-            merged,
-            |st| &mut st.rollups,
-            |r| (r.lo, r.hi),
-        );
+        replace(state, inputs, merged, |st| &mut st.rollups);
         done.rollups_merged = inputs.len();
     }
     Ok(done)
 }
 
-trait Obsolete {
-    fn mark_obsolete(&self);
-    fn path(&self) -> &Path;
+/// What merging needs of a segment or a rollup file.
+trait Stored {
+    fn file(&self) -> &DataFile;
+    fn range(&self) -> (u64, u64);
 }
-impl Obsolete for Segment {
-    fn mark_obsolete(&self) {
-        self.obsolete.store(true, Ordering::Release);
+impl Stored for Segment {
+    fn file(&self) -> &DataFile {
+        &self.file
     }
-    fn path(&self) -> &Path {
-        &self.path
+    fn range(&self) -> (u64, u64) {
+        (self.lo, self.hi)
     }
 }
-impl Obsolete for RollupFile {
-    fn mark_obsolete(&self) {
-        self.obsolete.store(true, Ordering::Release);
+impl Stored for RollupFile {
+    fn file(&self) -> &DataFile {
+        &self.file
     }
-    fn path(&self) -> &Path {
-        &self.path
+    fn range(&self) -> (u64, u64) {
+        (self.lo, self.hi)
     }
 }
 
 /// Swaps a merged file in for its inputs, in generation order.
-fn replace<T: Obsolete>(
+fn replace<T: Stored>(
     state: &std::sync::RwLock<State>,
     inputs: &[Arc<T>],
     merged: T,
     list: impl Fn(&mut State) -> &mut Vec<Arc<T>>,
-    range: impl Fn(&T) -> (u64, u64),
 ) {
     let mut st = write_state(state);
     let files = list(&mut st);
     files.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(i, f)));
     for i in inputs {
         // A file rewritten alone was replaced under its own name.
-        if i.path() != merged.path() {
-            i.mark_obsolete();
+        if i.file().path != merged.file().path {
+            i.file().retire();
         }
     }
     files.push(Arc::new(merged));
-    files.sort_by_key(|f| range(f));
+    files.sort_by_key(|f| f.range());
 }
 
 /// Merges adjacent segments into one, series by series in chunks so

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::hot::SeriesData;
 use crate::model::{SeriesKey, Value, ValueType};
 use crate::query::{Aggregate, Query, Selected, ValueFilter};
-use crate::rollup::{self, Folded, HOUR, MINUTE, RollupFile, RollupWant, Summary};
+use crate::rollup::{self, Folded, HOUR, MINUTE, RollupFile, Summary};
 use crate::segment::{Segment, Want};
 use crate::{State, TsdbError};
 
@@ -109,7 +109,7 @@ pub(crate) fn read_segments(
 pub(crate) fn read_rollups(
     files: &[Arc<RollupFile>],
     width: i64,
-    wants: &[RollupWant],
+    wants: &[Want],
 ) -> Result<HashMap<u32, Folded>, TsdbError> {
     let mut out: HashMap<u32, Folded> = HashMap::new();
     if wants.is_empty() {
@@ -303,10 +303,10 @@ pub(crate) fn select(snap: Snapshot, q: &Query) -> Result<Vec<Selected>, TsdbErr
     let mut minute_ranges: Vec<Vec<(i64, i64)>> = vec![of_width(MINUTE); picked.len()];
     let hours = of_width(HOUR);
     if !hours.is_empty() {
-        let wants: Vec<RollupWant> = picked
+        let wants: Vec<Want> = picked
             .iter()
             .filter(|p| rollup_ok(p))
-            .map(|p| RollupWant {
+            .map(|p| Want {
                 id: p.id,
                 value_type: p.value_type,
                 ranges: hours.clone(),
@@ -321,11 +321,11 @@ pub(crate) fn select(snap: Snapshot, q: &Query) -> Result<Vec<Selected>, TsdbErr
             }
         }
     }
-    let wants: Vec<RollupWant> = picked
+    let wants: Vec<Want> = picked
         .iter()
         .zip(&minute_ranges)
         .filter(|(p, r)| rollup_ok(p) && !r.is_empty())
-        .map(|(p, r)| RollupWant {
+        .map(|(p, r)| Want {
             id: p.id,
             value_type: p.value_type,
             ranges: r.clone(),

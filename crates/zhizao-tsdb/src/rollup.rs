@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, UInt32Builder};
@@ -21,7 +21,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::TsdbError;
 use crate::hot::SeriesData;
 use crate::model::{Value, ValueType};
-use crate::segment::{self, typed};
+use crate::segment::{self, DataFile, Want, typed};
 
 pub const MINUTE: i64 = 60_000_000_000;
 pub const HOUR: i64 = 60 * MINUTE;
@@ -171,21 +171,10 @@ pub struct Span {
 pub struct RollupFile {
     pub lo: u64,
     pub hi: u64,
-    pub path: PathBuf,
+    pub file: DataFile,
     pub rows: usize,
     pub bytes: u64,
     pub index: HashMap<(i64, u32), Span>,
-    /// Set when compaction or retention replaced this file: it is deleted
-    /// once the last reader lets go.
-    pub obsolete: std::sync::atomic::AtomicBool,
-}
-
-impl Drop for RollupFile {
-    fn drop(&mut self) {
-        if self.obsolete.load(std::sync::atomic::Ordering::Acquire) {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }
 
 pub const KIND: &str = "rol";
@@ -341,11 +330,10 @@ pub fn write(dir: &Path, lo: u64, hi: u64, rows: &[Row]) -> Result<RollupFile, T
     Ok(RollupFile {
         lo,
         hi,
-        path,
+        file: DataFile::new(path),
         rows: n,
         bytes,
         index: index.into_iter().collect(),
-        obsolete: Default::default(),
     })
 }
 
@@ -366,44 +354,19 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<RollupFile, TsdbError> {
     Ok(RollupFile {
         lo,
         hi,
-        path: path.to_owned(),
+        file: DataFile::new(path.to_owned()),
         rows,
         bytes,
         index: index.into_iter().collect(),
-        obsolete: Default::default(),
     })
-}
-
-/// Rollup rows wanted for one series: buckets within any of `ranges`
-/// (sorted, disjoint, each `[start, end)`).
-#[derive(Debug, Clone)]
-pub struct RollupWant {
-    pub id: u32,
-    pub value_type: ValueType,
-    pub ranges: Vec<(i64, i64)>,
-}
-
-impl RollupWant {
-    fn contains(&self, b: i64) -> bool {
-        let k = self.ranges.partition_point(|r| r.1 <= b);
-        self.ranges.get(k).is_some_and(|r| r.0 <= b)
-    }
-
-    fn overlaps(&self, lo: i64, hi: i64) -> bool {
-        self.ranges.iter().any(|r| hi >= r.0 && lo < r.1)
-    }
 }
 
 impl RollupFile {
     /// Reads the rows of the wanted series at `width`, per series in
     /// bucket order.
-    pub fn read(
-        &self,
-        width: i64,
-        wanted: &[RollupWant],
-    ) -> Result<HashMap<u32, ReadRows>, TsdbError> {
+    pub fn read(&self, width: i64, wanted: &[Want]) -> Result<HashMap<u32, ReadRows>, TsdbError> {
         let mut out: HashMap<u32, ReadRows> = HashMap::new();
-        let mut spans: Vec<(Span, &RollupWant)> = wanted
+        let mut spans: Vec<(Span, &Want)> = wanted
             .iter()
             .filter_map(|w| {
                 let s = *self.index.get(&(width, w.id))?;
@@ -456,26 +419,18 @@ impl RollupFile {
         mut each: impl FnMut(usize, RawRow),
     ) -> Result<(), TsdbError> {
         let err = |e: parquet::errors::ParquetError| {
-            TsdbError::Segment(format!("{}: {e}", self.path.display()))
+            TsdbError::Segment(format!("{}: {e}", self.file.path.display()))
         };
-        let mut selectors = Vec::new();
-        let mut at = 0;
-        for (start, len) in &ranges {
-            if *start > at {
-                selectors.push(RowSelector::skip(start - at));
-            }
-            selectors.push(RowSelector::select(*len));
-            at = start + len;
-        }
-        let file = File::open(&self.path).map_err(|e| TsdbError::io(&self.path, e))?;
+        let path = &self.file.path;
+        let file = File::open(path).map_err(|e| TsdbError::io(path, e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(err)?
-            .with_row_selection(RowSelection::from(selectors))
+            .with_row_selection(segment::row_selection(ranges.iter().copied()))
             .build()
             .map_err(err)?;
         let mut current = 0;
         let mut left = ranges.first().map_or(0, |r| r.1);
-        let p = &self.path;
+        let p = path;
         for batch in reader {
             let batch = batch.map_err(|e| TsdbError::Segment(format!("{}: {e}", p.display())))?;
             let width = typed::<Int64Array>(&batch, 0, p)?;
@@ -626,9 +581,9 @@ mod tests {
             }
         }
         let f = write(dir.path(), 4, 6, &rows).unwrap();
-        let f2 = open(&f.path, 4, 6).unwrap();
+        let f2 = open(&f.file.path, 4, 6).unwrap();
         assert_eq!(f.index, f2.index);
-        let want = RollupWant {
+        let want = Want {
             id: 3,
             value_type: ValueType::I64,
             ranges: vec![(MINUTE, i64::MAX)],

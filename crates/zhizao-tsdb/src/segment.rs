@@ -52,24 +52,56 @@ pub struct Segment {
     /// (one flush, or several merged by compaction).
     pub lo: u64,
     pub hi: u64,
-    pub path: PathBuf,
+    pub file: DataFile,
     pub rows: usize,
     pub bytes: u64,
     pub index: HashMap<u32, SeriesRows>,
     /// The newest point of each series here (None: an older file without
     /// it in the footer).
     pub last: Option<HashMap<u32, (i64, Value)>>,
-    /// Set when compaction or retention replaced this file: it is deleted
-    /// once the last reader lets go.
-    pub obsolete: AtomicBool,
 }
 
-impl Drop for Segment {
+/// An immutable data file (segment or rollups). Once retired — replaced
+/// by a merge, or expired — it is deleted when the last reader lets go.
+#[derive(Debug)]
+pub struct DataFile {
+    pub path: PathBuf,
+    retired: AtomicBool,
+}
+
+impl DataFile {
+    pub fn new(path: PathBuf) -> DataFile {
+        DataFile {
+            path,
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for DataFile {
     fn drop(&mut self) {
-        if self.obsolete.load(Ordering::Acquire) {
+        if self.retired.load(Ordering::Acquire) {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Selects row spans (start, len), sorted and disjoint, skipping the rest.
+pub(crate) fn row_selection(spans: impl IntoIterator<Item = (usize, usize)>) -> RowSelection {
+    let mut selectors = Vec::new();
+    let mut at = 0;
+    for (start, len) in spans {
+        if start > at {
+            selectors.push(RowSelector::skip(start - at));
+        }
+        selectors.push(RowSelector::select(len));
+        at = start + len;
+    }
+    RowSelection::from(selectors)
 }
 
 pub const KIND: &str = "seg";
@@ -259,7 +291,7 @@ impl SegmentWriter {
         Ok(Segment {
             lo: self.lo,
             hi: self.hi,
-            path: self.path,
+            file: DataFile::new(self.path),
             rows: self.rows,
             bytes,
             index: self.index.into_iter().collect(),
@@ -269,7 +301,6 @@ impl SegmentWriter {
                     .map(|(id, t, v)| (id, (t, v)))
                     .collect(),
             ),
-            obsolete: AtomicBool::new(false),
         })
     }
 }
@@ -316,12 +347,11 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<Segment, TsdbError> {
         return Ok(Segment {
             lo,
             hi,
-            path: path.to_owned(),
+            file: DataFile::new(path.to_owned()),
             rows: index.iter().map(|(_, r)| r.len).sum(),
             bytes,
             index: index.into_iter().collect(),
             last: Some(last.into_iter().map(|(id, t, v)| (id, (t, v))).collect()),
-            obsolete: AtomicBool::new(false),
         });
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1]);
@@ -351,12 +381,11 @@ pub fn open(path: &Path, lo: u64, hi: u64) -> Result<Segment, TsdbError> {
     Ok(Segment {
         lo,
         hi,
-        path: path.to_owned(),
+        file: DataFile::new(path.to_owned()),
         rows: row,
         bytes,
         index,
         last: None,
-        obsolete: AtomicBool::new(false),
     })
 }
 
@@ -417,7 +446,7 @@ impl Want {
         self.ranges.get(k).is_some_and(|r| r.0 <= t)
     }
 
-    fn overlaps(&self, min_ts: i64, max_ts: i64) -> bool {
+    pub(crate) fn overlaps(&self, min_ts: i64, max_ts: i64) -> bool {
         self.ranges.iter().any(|r| max_ts >= r.0 && min_ts < r.1)
     }
 }
@@ -426,7 +455,7 @@ impl Segment {
     /// Reads the points of the wanted series within their ranges.
     pub fn read(&self, wanted: &[Want]) -> Result<HashMap<u32, SeriesData>, TsdbError> {
         let seg_err = |e: parquet::errors::ParquetError| {
-            TsdbError::Segment(format!("{}: {e}", self.path.display()))
+            TsdbError::Segment(format!("{}: {e}", self.file.path.display()))
         };
         let mut ranges: Vec<(SeriesRows, &Want)> = wanted
             .iter()
@@ -440,16 +469,8 @@ impl Segment {
             return Ok(out);
         }
         ranges.sort_by_key(|(r, _)| r.start);
-        let mut selectors = Vec::new();
-        let mut at = 0;
-        for (r, _) in &ranges {
-            if r.start > at {
-                selectors.push(RowSelector::skip(r.start - at));
-            }
-            selectors.push(RowSelector::select(r.len));
-            at = r.start + r.len;
-        }
-        let file = File::open(&self.path).map_err(|e| TsdbError::io(&self.path, e))?;
+        let path = &self.file.path;
+        let file = File::open(path).map_err(|e| TsdbError::io(path, e))?;
         // The page index lets a selection skip whole pages unread.
         let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
         let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
@@ -469,15 +490,15 @@ impl Segment {
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         let reader = builder
             .with_projection(mask)
-            .with_row_selection(RowSelection::from(selectors))
+            .with_row_selection(row_selection(ranges.iter().map(|(r, _)| (r.start, r.len))))
             .build()
             .map_err(seg_err)?;
         let mut current = 0;
         let mut left = ranges[0].0.len;
         for batch in reader {
             let batch =
-                batch.map_err(|e| TsdbError::Segment(format!("{}: {e}", self.path.display())))?;
-            let p = &self.path;
+                batch.map_err(|e| TsdbError::Segment(format!("{}: {e}", path.display())))?;
+            let p = path;
             let ts = named::<Int64Array>(&batch, "ts", p)?
                 .ok_or_else(|| TsdbError::Segment(format!("{}: no ts column", p.display())))?;
             let fc = named::<Float64Array>(&batch, "f64", p)?;
