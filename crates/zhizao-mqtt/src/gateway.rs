@@ -31,10 +31,18 @@ struct Routes {
     loaded: Option<std::time::Instant>,
 }
 
+/// A device with its payload mapping; `None` (logged) when the stored
+/// mapping cannot be read.
 fn session_of(device: Device) -> Option<DeviceSession> {
     let mapping = match &device.mapping {
         None => Mapping::default(),
-        Some(json) => serde_json::from_str(json).ok()?,
+        Some(json) => match serde_json::from_str(json) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(device = device.id, error = %e, "stored mapping unreadable");
+                return None;
+            }
+        },
     };
     Some(DeviceSession { device, mapping })
 }
@@ -223,15 +231,10 @@ impl Handler for Gateway {
                 return Err(Refusal::Unavailable);
             }
         };
-        let mapping = match &device.mapping {
-            None => Mapping::default(),
-            Some(json) => serde_json::from_str(json).map_err(|e| {
-                tracing::error!(device = device.id, error = %e, "stored mapping unreadable");
-                Refusal::Unavailable
-            })?,
-        };
-        self.count(device.id, |t| t.last_seen = Some(zhizao_store::now_ms()));
-        Ok(DeviceSession { device, mapping })
+        let id = device.id;
+        let session = session_of(device).ok_or(Refusal::Unavailable)?;
+        self.count(id, |t| t.last_seen = Some(zhizao_store::now_ms()));
+        Ok(session)
     }
 
     async fn publish(
