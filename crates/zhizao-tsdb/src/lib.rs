@@ -542,26 +542,28 @@ impl Tsdb {
         if points.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
-        let (ack, done) = oneshot::channel();
-        tx.send(Request::Write {
+        self.ask(|ack| Request::Write {
             tenant,
             points,
             ack,
         })
         .await
-        .map_err(|_| TsdbError::Closed)?;
+    }
+
+    /// Sends a request to the writer and waits for its answer.
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<Result<T, TsdbError>>) -> Request,
+    ) -> Result<T, TsdbError> {
+        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
+        let (ack, done) = oneshot::channel();
+        tx.send(request(ack)).await.map_err(|_| TsdbError::Closed)?;
         done.await.map_err(|_| TsdbError::Closed)?
     }
 
     /// Writes the in-memory tier to a segment and waits until it is durable.
     pub async fn flush(&self) -> Result<(), TsdbError> {
-        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
-        let (ack, done) = oneshot::channel();
-        tx.send(Request::Flush(ack))
-            .await
-            .map_err(|_| TsdbError::Closed)?;
-        done.await.map_err(|_| TsdbError::Closed)?
+        self.ask(Request::Flush).await
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -608,12 +610,7 @@ impl Tsdb {
     /// Runs one upkeep pass now (retention, merging small files) and
     /// waits for it.
     pub async fn upkeep(&self) -> Result<compact::Upkeep, TsdbError> {
-        let tx = self.tx.as_ref().ok_or(TsdbError::Closed)?;
-        let (ack, done) = oneshot::channel();
-        tx.send(Request::Upkeep(ack))
-            .await
-            .map_err(|_| TsdbError::Closed)?;
-        done.await.map_err(|_| TsdbError::Closed)?
+        self.ask(Request::Upkeep).await
     }
 
     /// Stops accepting writes and waits for the queued ones.
