@@ -12,6 +12,14 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_zhizao");
 
+/// Now, in ms since the epoch: tests write recent times, inside retention.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -253,11 +261,7 @@ fn acknowledged_history_survives_kill_9() {
 
     const LINES: i64 = 500;
     // Recent times (a day ago, one point a second), inside raw retention.
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        - 86_400;
+    let base = now_ms() / 1000 - 86_400;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (token, stop) = (token.clone(), stop.clone());
@@ -352,11 +356,7 @@ fn acknowledged_mqtt_messages_survive_kill_9() {
     let user = created["device"]["username"].as_str().unwrap().to_owned();
     let pass = created["password"].as_str().unwrap().to_owned();
     // One message a millisecond-stamp apart, from a day ago: 3 values each.
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-        - 86_400_000;
+    let base = now_ms() - 86_400_000;
     let publisher = std::thread::spawn(move || {
         let mut opts = MqttOptions::new("crash-gw", "127.0.0.1", mqtt_port);
         opts.set_credentials(user, pass);
@@ -437,11 +437,7 @@ fn csv_import_keeps_good_rows_and_names_bad_ones() {
     let port = free_port();
     let server = Server::run("serve", port, &data, "csv-import-pw", "off");
     let token = login(port, "csv-import-pw").unwrap();
-    let base = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-        - 3_600_000;
+    let base = now_ms() - 3_600_000;
     let mut csv = String::from("time,equipment,spindle_temp,note\n");
     for i in 0..10i64 {
         let row = match i {
