@@ -9,6 +9,7 @@
 //! gateways need no change. Every error says what is wrong and where.
 
 pub mod csv;
+pub mod sparkplug;
 
 use std::sync::Arc;
 
