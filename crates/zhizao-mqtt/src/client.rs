@@ -8,12 +8,17 @@
 //! Acknowledgements are manual: a message is acknowledged to the broker
 //! only after its points are durable, as on the built-in endpoint. The
 //! topic names the device: it must lie under a registered device's prefix.
+//!
+//! Sparkplug B is subscribed to without sharing: an edge node's `seq` and
+//! aliases make sense only to a host that sees all of its messages. The
+//! node announces itself as a Sparkplug host (a retained STATE message
+//! with a matching will) and sends rebirth requests through the broker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
 use crate::Rejection;
@@ -33,7 +38,12 @@ pub struct ClientConfig {
     /// How long the broker keeps the session (and queued messages) of a
     /// node that is away.
     pub session_expiry_s: u32,
+    /// Take Sparkplug B (`spBv1.0/…`) too.
+    pub sparkplug: bool,
 }
+
+/// The Sparkplug message types a host takes in (not commands or STATE).
+const SPARKPLUG_TYPES: [&str; 6] = ["NBIRTH", "NDEATH", "DBIRTH", "DDEATH", "NDATA", "DDATA"];
 
 impl ClientConfig {
     pub fn new(host: &str, port: u16, client_id: &str) -> ClientConfig {
@@ -46,12 +56,40 @@ impl ClientConfig {
             share_group: "zhizao".into(),
             topic_filter: format!("{}/#", zhizao_ingest::TOPIC_ROOT),
             session_expiry_s: 3600,
+            sparkplug: true,
         }
     }
 
+    /// The shared subscription for the JSON convention.
     pub fn subscription(&self) -> String {
         format!("$share/{}/{}", self.share_group, self.topic_filter)
     }
+
+    /// Every filter subscribed to.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut all = vec![self.subscription()];
+        if self.sparkplug {
+            all.extend(
+                SPARKPLUG_TYPES
+                    .iter()
+                    .map(|t| format!("{}/+/{t}/#", zhizao_ingest::sparkplug::NAMESPACE)),
+            );
+        }
+        all
+    }
+
+    /// This node's Sparkplug host STATE topic.
+    pub fn state_topic(&self) -> String {
+        format!(
+            "{}/STATE/{}",
+            zhizao_ingest::sparkplug::NAMESPACE,
+            self.client_id
+        )
+    }
+}
+
+fn state_payload(online: bool, ts_ms: i64) -> String {
+    format!(r#"{{"online":{online},"timestamp":{ts_ms}}}"#)
 }
 
 /// Runs until the task is dropped: connects, subscribes, stores, and
@@ -65,6 +103,17 @@ pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
     opts.set_max_packet_size(Some(crate::MAX_PACKET_BYTES));
     if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
         opts.set_credentials(u.clone(), p.clone());
+    }
+    // Sparkplug 3.0: the will and the birth STATE carry the same time.
+    let born_ms = zhizao_store::now_ms();
+    if cfg.sparkplug {
+        opts.set_last_will(LastWill::new(
+            cfg.state_topic(),
+            state_payload(false, born_ms),
+            QoS::AtLeastOnce,
+            true,
+            None,
+        ));
     }
     let (client, mut events) = AsyncClient::new(opts, 64);
     let mut pause = Duration::from_millis(200);
@@ -85,13 +134,34 @@ pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
                 tracing::info!(broker = %cfg.host, port = cfg.port, session_present = ack.session_present, "connected to the MQTT broker");
                 // A resumed session keeps its subscription; subscribing
                 // again is harmless and covers a new one.
-                if let Err(e) = client.subscribe(cfg.subscription(), QoS::AtLeastOnce).await {
-                    tracing::warn!(error = %e, "subscribing failed");
+                for filter in cfg.subscriptions() {
+                    if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                        tracing::warn!(error = %e, "subscribing failed");
+                    }
+                }
+                if cfg.sparkplug
+                    && let Err(e) = client.try_publish(
+                        cfg.state_topic(),
+                        QoS::AtLeastOnce,
+                        true,
+                        state_payload(true, born_ms),
+                    )
+                {
+                    tracing::warn!(error = %e, "Sparkplug STATE not published");
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                match gateway.deliver(&topic, p.payload.clone()).await {
+                let mut commands = Vec::new();
+                let outcome = gateway
+                    .deliver(&topic, p.payload.clone(), &mut commands)
+                    .await;
+                for c in commands {
+                    // QoS 0, as Sparkplug hosts send commands; a full queue
+                    // drops it and the next message that needs it asks again.
+                    let _ = client.try_publish(c.topic, QoS::AtMostOnce, false, c.payload);
+                }
+                match outcome {
                     Err(Rejection::Unavailable(why)) => {
                         // Not acknowledged: the broker delivers it again
                         // after the reconnect.

@@ -3,6 +3,12 @@
 //! prefix, and their messages are decoded and written to history before
 //! they are acknowledged. Per-device counters are kept in memory and added
 //! to the registry every few seconds, so a message costs no database write.
+//!
+//! Both payload conventions end the same way: JSON on `zhizao/v1/…` and
+//! Sparkplug B on `spBv1.0/…` become points with `site`, `line` and
+//! `equipment` tags, and what the control-centre screen shows (a machine's
+//! state, its good and scrap counts, its temperature) is passed to the live
+//! hub as it arrives.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,18 +16,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use zhizao_core::{Device, MachineState};
-use zhizao_ingest::{Kind, Mapping, decode, parse_topic};
+use zhizao_ingest::sparkplug::{self, Command, EdgeNodes, NodeStatus};
+use zhizao_ingest::{Mapping, decode, parse_topic};
 use zhizao_live::{LiveHub, Placement, Report};
 use zhizao_store::{DeviceTraffic, Store};
-use zhizao_tsdb::Tsdb;
+use zhizao_tsdb::{Point, Tsdb, Value};
 
-use crate::{Handler, Refusal, Rejection};
+use crate::{Handler, Outbox, Outgoing, Refusal, Rejection};
 
 /// A logged-in device.
 #[derive(Debug)]
 pub struct DeviceSession {
     pub device: Device,
     pub mapping: Mapping,
+    /// Commands to the device's connection (built-in endpoint only).
+    outbox: Option<Outbox>,
 }
 
 /// Devices by topic prefix, for client mode.
@@ -44,8 +53,15 @@ fn session_of(device: Device) -> Option<DeviceSession> {
             }
         },
     };
-    Some(DeviceSession { device, mapping })
+    Some(DeviceSession {
+        device,
+        mapping,
+        outbox: None,
+    })
 }
+
+/// Longest reason kept as a device's last error.
+const MAX_REASON_CHARS: usize = 600;
 
 /// A placement looked up (or found missing) at an instant.
 type Lookup = (Option<Placement>, std::time::Instant);
@@ -63,6 +79,11 @@ pub struct Gateway {
     /// minute, so equipment added later is found.
     placements: Mutex<HashMap<(i64, String), Lookup>>,
     routes: Mutex<Routes>,
+    /// Sparkplug sessions per tenant.
+    edge_nodes: Mutex<HashMap<i64, EdgeNodes>>,
+    /// (tenant, equipment code) → its last cumulative good and scrap
+    /// counts, to turn counters into the screen's increments.
+    counts: Mutex<HashMap<(i64, String), (f64, f64)>>,
 }
 
 impl Gateway {
@@ -81,7 +102,20 @@ impl Gateway {
                 devices: Vec::new(),
                 loaded: None,
             }),
+            edge_nodes: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The Sparkplug edge nodes a tenant's devices have announced, with
+    /// their devices, and whether each is online.
+    pub fn edge_nodes(&self, tenant: i64) -> Vec<NodeStatus> {
+        self.edge_nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant)
+            .map(EdgeNodes::status)
+            .unwrap_or_default()
     }
 
     /// Where an equipment code sits in a tenant's plant; `None` when the
@@ -129,7 +163,10 @@ impl Gateway {
         f(t.entry(device).or_default());
     }
 
-    fn reject(&self, device: i64, reason: String) {
+    fn reject(&self, device: i64, mut reason: String) {
+        if reason.chars().count() > MAX_REASON_CHARS {
+            reason = reason.chars().take(MAX_REASON_CHARS).collect::<String>() + "…";
+        }
         tracing::debug!(device, %reason, "message rejected");
         self.count(device, |t| {
             t.messages += 1;
@@ -140,15 +177,199 @@ impl Gateway {
     }
 
     /// Stores a message that came through an external broker: the device
-    /// is the one whose prefix the topic lies under.
-    pub async fn deliver(&self, topic: &str, payload: Bytes) -> Result<(), Rejection> {
+    /// is the one whose prefix the topic lies under. Commands to send back
+    /// (Sparkplug rebirth requests) are added to `commands`.
+    pub async fn deliver(
+        &self,
+        topic: &str,
+        payload: Bytes,
+        commands: &mut Vec<Command>,
+    ) -> Result<(), Rejection> {
         let Some(session) = self.device_for_topic(topic).await else {
             tracing::debug!(%topic, "no registered device owns this topic");
             return Err(Rejection::NotAuthorized(format!(
                 "no registered device owns topic `{topic}`"
             )));
         };
-        self.publish(&session, topic, payload).await
+        self.ingest(&session, topic, payload, commands).await
+    }
+
+    /// Checks, decodes and stores one message; returns once it is durable.
+    async fn ingest(
+        &self,
+        session: &DeviceSession,
+        topic: &str,
+        payload: Bytes,
+        commands: &mut Vec<Command>,
+    ) -> Result<(), Rejection> {
+        let id = session.device.id;
+        let tenant = session.device.tenant_id;
+        if !session.device.may_publish(topic) {
+            let reason = format!(
+                "topic `{topic}` is outside the device's prefix `{}`",
+                session.device.topic_prefix
+            );
+            self.reject(id, reason.clone());
+            return Err(Rejection::NotAuthorized(reason));
+        }
+        let invalid = |e: String| {
+            self.reject(id, e.clone());
+            Rejection::Invalid(e)
+        };
+        let (points, problems, offline) = if sparkplug::is_sparkplug(topic) {
+            let received = self
+                .edge_nodes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(tenant)
+                .or_default()
+                .receive(topic, &payload, zhizao_store::now_ms())
+                .map_err(|e| invalid(format!("{topic}: {e}")))?;
+            commands.extend(received.commands);
+            let offline: Vec<String> = received
+                .presence
+                .into_iter()
+                .filter(|p| !p.online)
+                .filter_map(|p| p.device)
+                .collect();
+            (received.points, received.problems, offline)
+        } else {
+            let points = parse_topic(topic)
+                .and_then(|t| decode(&t, &payload, &session.mapping, now_ns()))
+                .map_err(|e| invalid(format!("{topic}: {e}")))?;
+            (points, Vec::new(), Vec::new())
+        };
+        if points.is_empty() && !problems.is_empty() {
+            return Err(invalid(problems.join("; ")));
+        }
+        let reports = self.screen_reports(tenant, &points, &offline);
+        let n = points.len() as i64;
+        if !points.is_empty() {
+            let outcome = self
+                .history
+                .write(tenant, points)
+                .await
+                .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+            if let Some((_, why)) = outcome.rejected.first() {
+                return Err(invalid(format!("{topic}: {why}")));
+            }
+        }
+        if problems.is_empty() {
+            self.count(id, |t| {
+                t.messages += 1;
+                t.points += n;
+                t.last_seen = Some(zhizao_store::now_ms());
+            });
+        } else {
+            // Stored in part: counted as an error, with what was refused.
+            self.reject(id, problems.join("; "));
+            self.count(id, |t| t.points += n);
+        }
+        if let Some(hub) = &self.hub {
+            for (code, ts_ms, report) in reports {
+                if let Some(at) = self.placement(tenant, &code).await {
+                    hub.report(at, ts_ms, report);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the screen shows of a message: state changes, and counters as
+    /// increments since the equipment's previous message. Equipment gone
+    /// offline (a Sparkplug death) shows as offline.
+    fn screen_reports(
+        &self,
+        tenant: i64,
+        points: &[Point],
+        offline: &[String],
+    ) -> Vec<(String, i64, Report)> {
+        let mut out = Vec::new();
+        let now = zhizao_store::now_ms();
+        for code in offline {
+            out.push((
+                code.clone(),
+                now,
+                Report::State {
+                    code: code.clone(),
+                    state: MachineState::Offline,
+                },
+            ));
+        }
+        // (code, ts) → good, scrap, temperature
+        let mut counters: Vec<(&str, i64, [Option<f64>; 3])> = Vec::new();
+        for p in points {
+            let Some(code) = p
+                .tags
+                .iter()
+                .find(|(k, _)| k == "equipment")
+                .map(|(_, v)| v.as_str())
+            else {
+                continue;
+            };
+            let ts_ms = p.ts / 1_000_000;
+            match (&*p.field, &p.value) {
+                ("state", Value::Str(s)) => {
+                    if let Ok(state) = s.parse::<MachineState>() {
+                        out.push((
+                            code.to_owned(),
+                            ts_ms,
+                            Report::State {
+                                code: code.to_owned(),
+                                state,
+                            },
+                        ));
+                    }
+                }
+                (field @ ("count_good" | "count_scrap" | "temperature"), Value::F64(x)) => {
+                    let slot = match counters.iter().position(|(c, _, _)| *c == code) {
+                        Some(i) => i,
+                        None => {
+                            counters.push((code, ts_ms, [None; 3]));
+                            counters.len() - 1
+                        }
+                    };
+                    let i = match field {
+                        "count_good" => 0,
+                        "count_scrap" => 1,
+                        _ => 2,
+                    };
+                    counters[slot].2[i] = Some(*x);
+                }
+                _ => {}
+            }
+        }
+        if counters.is_empty() {
+            return out;
+        }
+        let mut last = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        for (code, ts_ms, [good, scrap, temperature]) in counters {
+            let before = last.get(&(tenant, code.to_owned())).copied();
+            let delta = |now: Option<f64>, then: Option<f64>| match (now, then) {
+                // A counter that went down was reset: it counts from zero.
+                (Some(n), Some(t)) if n >= t => (n - t) as i64,
+                (Some(n), Some(_)) => n as i64,
+                // The first count seen is the baseline.
+                _ => 0,
+            };
+            let good_delta = delta(good, before.map(|b| b.0));
+            let scrap_delta = delta(scrap, before.map(|b| b.1));
+            let b = before.unwrap_or((0.0, 0.0));
+            last.insert(
+                (tenant, code.to_owned()),
+                (good.unwrap_or(b.0), scrap.unwrap_or(b.1)),
+            );
+            out.push((
+                code.to_owned(),
+                ts_ms,
+                Report::Counters {
+                    good_delta,
+                    scrap_delta,
+                    temperature,
+                },
+            ));
+        }
+        out
     }
 
     /// The registered device whose prefix `topic` lies under (the longest
@@ -218,6 +439,7 @@ impl Handler for Gateway {
         _client_id: &str,
         username: Option<&str>,
         password: Option<&[u8]>,
+        outbox: Outbox,
     ) -> Result<DeviceSession, Refusal> {
         let (Some(user), Some(pass)) = (username, password) else {
             return Err(Refusal::BadCredentials);
@@ -232,9 +454,33 @@ impl Handler for Gateway {
             }
         };
         let id = device.id;
-        let session = session_of(device).ok_or(Refusal::Unavailable)?;
+        let mut session = session_of(device).ok_or(Refusal::Unavailable)?;
+        session.outbox = Some(outbox);
         self.count(id, |t| t.last_seen = Some(zhizao_store::now_ms()));
         Ok(session)
+    }
+
+    /// A device may subscribe under its own prefix (a Sparkplug edge node
+    /// to its NCMD and DCMD topics). Sparkplug STATE topics are granted
+    /// too and answered at once: the platform is the edge node's primary
+    /// host and is online.
+    async fn subscribe(&self, session: &DeviceSession, filter: &str) -> Option<Vec<Outgoing>> {
+        if let Some(host) = filter.strip_prefix("spBv1.0/STATE/") {
+            let host = if host.contains(['+', '#']) {
+                "zhizao"
+            } else {
+                host
+            };
+            let payload = format!(
+                r#"{{"online":true,"timestamp":{}}}"#,
+                zhizao_store::now_ms()
+            );
+            return Some(vec![Outgoing {
+                topic: format!("spBv1.0/STATE/{host}"),
+                payload: Bytes::from(payload),
+            }]);
+        }
+        session.device.may_subscribe(filter).then(Vec::new)
     }
 
     async fn publish(
@@ -243,56 +489,19 @@ impl Handler for Gateway {
         topic: &str,
         payload: Bytes,
     ) -> Result<(), Rejection> {
-        let id = session.device.id;
-        if !session.device.may_publish(topic) {
-            let reason = format!(
-                "topic `{topic}` is outside the device's prefix `{}`",
-                session.device.topic_prefix
-            );
-            self.reject(id, reason.clone());
-            return Err(Rejection::NotAuthorized(reason));
+        let mut commands = Vec::new();
+        let outcome = self.ingest(session, topic, payload, &mut commands).await;
+        if let Some(outbox) = &session.outbox {
+            for c in commands {
+                // QoS 0: a full outbox drops it, and the rebirth is asked
+                // again on the next message that needs it.
+                let _ = outbox.try_send(Outgoing {
+                    topic: c.topic,
+                    payload: Bytes::from(c.payload),
+                });
+            }
         }
-        let parsed = parse_topic(topic);
-        let points = parsed
-            .clone()
-            .and_then(|t| decode(&t, &payload, &session.mapping, now_ns()))
-            .map_err(|e| {
-                let reason = format!("{topic}: {e}");
-                self.reject(id, reason.clone());
-                Rejection::Invalid(reason)
-            })?;
-        let live_state = match (&parsed, points.first()) {
-            (Ok(t), Some(p)) if t.kind == Kind::State => match &p.value {
-                zhizao_tsdb::Value::Str(s) => s
-                    .parse::<MachineState>()
-                    .ok()
-                    .map(|state| (t.equipment.clone(), state, p.ts / 1_000_000)),
-                _ => None,
-            },
-            _ => None,
-        };
-        let n = points.len() as i64;
-        let outcome = self
-            .history
-            .write(session.device.tenant_id, points)
-            .await
-            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
-        if let Some((_, why)) = outcome.rejected.first() {
-            let reason = format!("{topic}: {why}");
-            self.reject(id, reason.clone());
-            return Err(Rejection::Invalid(reason));
-        }
-        self.count(id, |t| {
-            t.messages += 1;
-            t.points += n;
-            t.last_seen = Some(zhizao_store::now_ms());
-        });
-        if let (Some(hub), Some((code, state, ts_ms))) = (&self.hub, live_state)
-            && let Some(at) = self.placement(session.device.tenant_id, &code).await
-        {
-            hub.report(at, ts_ms, Report::State { code, state });
-        }
-        Ok(())
+        outcome
     }
 
     async fn protocol_error(&self, session: &DeviceSession, reason: String) {

@@ -8,8 +8,10 @@
 //! (TCP back-pressure) instead of filling a queue. Authentication, the
 //! topic ACL and what a payload means are the [`Handler`]'s business.
 //!
-//! This endpoint takes data in; it does not route messages to subscribers.
-//! SUBSCRIBE is answered with a refusal per filter.
+//! This endpoint takes data in; it is not a broker and routes nothing
+//! between clients. A client may subscribe only to what the handler grants
+//! (a Sparkplug edge node to its own command topics), and receives only
+//! what the platform sends it through the connection's [`Outbox`], at QoS 0.
 
 pub mod client;
 pub mod gateway;
@@ -26,6 +28,8 @@ use rmqtt_codec::types::{Publish, QoS};
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket, v3, v5};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 /// Largest packet accepted: a 1 MiB payload plus headers.
@@ -53,6 +57,18 @@ pub enum Rejection {
     Unavailable(String),
 }
 
+/// A message the platform sends to a connected client (a command).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub topic: String,
+    pub payload: Bytes,
+}
+
+/// Where the platform puts messages for one connection. They reach the
+/// client if it subscribed to a matching filter; a full outbox drops them
+/// (they are QoS 0).
+pub type Outbox = mpsc::Sender<Outgoing>;
+
 /// What the endpoint asks of the platform.
 pub trait Handler: Send + Sync + 'static {
     /// A connected, authenticated device.
@@ -63,7 +79,16 @@ pub trait Handler: Send + Sync + 'static {
         client_id: &str,
         username: Option<&str>,
         password: Option<&[u8]>,
+        outbox: Outbox,
     ) -> impl Future<Output = Result<Self::Session, Refusal>> + Send;
+
+    /// A SUBSCRIBE filter: `None` refuses it; `Some` grants it, with the
+    /// messages to deliver at once (like retained ones).
+    fn subscribe(
+        &self,
+        session: &Self::Session,
+        filter: &str,
+    ) -> impl Future<Output = Option<Vec<Outgoing>>> + Send;
 
     /// Stores a message; returns once it is durable.
     fn publish(
@@ -116,6 +141,8 @@ enum ConnError {
     Protocol(&'static str),
     #[error("timed out")]
     Timeout,
+    #[error("the client was silent for longer than its keep-alive allows")]
+    KeepAlive,
     #[error("closed")]
     Closed,
 }
@@ -131,8 +158,8 @@ enum In {
     },
     Publish(Box<Publish>),
     PublishRelease(NonZeroU16),
-    Subscribe(NonZeroU16, usize),
-    Unsubscribe(NonZeroU16, usize),
+    Subscribe(NonZeroU16, Vec<String>),
+    Unsubscribe(NonZeroU16, Vec<String>),
     Ping,
     Disconnect,
     /// Acks of server-to-client publishes, which this endpoint never sends.
@@ -146,8 +173,11 @@ enum Out {
     PublishAck(NonZeroU16, Option<&'static str>),
     PublishReceived(NonZeroU16, Option<&'static str>),
     PublishComplete(NonZeroU16),
-    SubscribeAck(NonZeroU16, usize),
+    /// Granted or refused, per filter.
+    SubscribeAck(NonZeroU16, Vec<bool>),
     UnsubscribeAck(NonZeroU16, usize),
+    /// A QoS 0 message to the client.
+    Publish(Outgoing),
     Pong,
 }
 
@@ -157,11 +187,12 @@ struct Conn {
 }
 
 impl Conn {
-    async fn recv(&mut self, limit: Option<Duration>) -> Result<In, ConnError> {
-        let next = match limit {
-            Some(d) => tokio::time::timeout(d, self.framed.next())
+    /// The next packet; `deadline` bounds the wait. Cancel-safe.
+    async fn recv(&mut self, deadline: Option<Instant>) -> Result<In, ConnError> {
+        let next = match deadline {
+            Some(d) => tokio::time::timeout_at(d, self.framed.next())
                 .await
-                .map_err(|_| ConnError::Timeout)?,
+                .map_err(|_| ConnError::KeepAlive)?,
             None => self.framed.next().await,
         };
         let (packet, _) = next.ok_or(ConnError::Closed)??;
@@ -179,11 +210,20 @@ impl Conn {
                 v3::Packet::Subscribe {
                     packet_id,
                     topic_filters,
-                } => In::Subscribe(packet_id, topic_filters.len()),
+                } => In::Subscribe(
+                    packet_id,
+                    topic_filters
+                        .into_iter()
+                        .map(|(f, _)| f.to_string())
+                        .collect(),
+                ),
                 v3::Packet::Unsubscribe {
                     packet_id,
                     topic_filters,
-                } => In::Unsubscribe(packet_id, topic_filters.len()),
+                } => In::Unsubscribe(
+                    packet_id,
+                    topic_filters.into_iter().map(|f| f.to_string()).collect(),
+                ),
                 v3::Packet::PingRequest => In::Ping,
                 v3::Packet::Disconnect => In::Disconnect,
                 _ => In::Ignored,
@@ -198,8 +238,17 @@ impl Conn {
                 },
                 v5::Packet::Publish(p) => In::Publish(p),
                 v5::Packet::PublishRelease(a) => In::PublishRelease(a.packet_id),
-                v5::Packet::Subscribe(s) => In::Subscribe(s.packet_id, s.topic_filters.len()),
-                v5::Packet::Unsubscribe(u) => In::Unsubscribe(u.packet_id, u.topic_filters.len()),
+                v5::Packet::Subscribe(s) => In::Subscribe(
+                    s.packet_id,
+                    s.topic_filters
+                        .into_iter()
+                        .map(|(f, _)| f.to_string())
+                        .collect(),
+                ),
+                v5::Packet::Unsubscribe(u) => In::Unsubscribe(
+                    u.packet_id,
+                    u.topic_filters.into_iter().map(|f| f.to_string()).collect(),
+                ),
                 v5::Packet::PingRequest => In::Ping,
                 v5::Packet::Disconnect(_) => In::Disconnect,
                 _ => In::Ignored,
@@ -222,7 +271,7 @@ impl Conn {
                     },
                     max_packet_size: Some(MAX_PACKET_BYTES),
                     retain_available: true,
-                    wildcard_subscription_available: false,
+                    wildcard_subscription_available: true,
                     subscription_identifiers_available: false,
                     shared_subscription_available: false,
                     ..v5::ConnectAck::default()
@@ -245,20 +294,30 @@ impl Conn {
                     properties: Default::default(),
                     reason_string: None,
                 }),
-                Out::SubscribeAck(id, n) => v5::Packet::SubscribeAck(v5::SubscribeAck {
+                Out::SubscribeAck(id, granted) => v5::Packet::SubscribeAck(v5::SubscribeAck {
                     packet_id: id,
                     properties: Default::default(),
-                    reason_string: Some(
-                        "this endpoint takes data in; subscribe on a broker".into(),
-                    ),
-                    status: vec![v5::SubscribeAckReason::NotAuthorized; n],
+                    reason_string: granted.contains(&false).then(|| {
+                        "only the device's own command topics can be subscribed to".into()
+                    }),
+                    status: granted
+                        .iter()
+                        .map(|&g| {
+                            if g {
+                                v5::SubscribeAckReason::GrantedQos0
+                            } else {
+                                v5::SubscribeAckReason::NotAuthorized
+                            }
+                        })
+                        .collect(),
                 }),
                 Out::UnsubscribeAck(id, n) => v5::Packet::UnsubscribeAck(v5::UnsubscribeAck {
                     packet_id: id,
                     properties: Default::default(),
                     reason_string: None,
-                    status: vec![v5::UnsubscribeAckReason::NoSubscriptionExisted; n],
+                    status: vec![v5::UnsubscribeAckReason::Success; n],
                 }),
+                Out::Publish(m) => v5::Packet::Publish(Box::new(publish_packet(m, true))),
                 Out::Pong => v5::Packet::PingResponse,
             })
         } else {
@@ -279,17 +338,53 @@ impl Conn {
                 Out::PublishAck(id, _) => v3::Packet::PublishAck { packet_id: id },
                 Out::PublishReceived(id, _) => v3::Packet::PublishReceived { packet_id: id },
                 Out::PublishComplete(id) => v3::Packet::PublishComplete { packet_id: id },
-                Out::SubscribeAck(id, n) => v3::Packet::SubscribeAck {
+                Out::SubscribeAck(id, granted) => v3::Packet::SubscribeAck {
                     packet_id: id,
-                    status: vec![v3::SubscribeReturnCode::Failure; n],
+                    status: granted
+                        .iter()
+                        .map(|&g| {
+                            if g {
+                                v3::SubscribeReturnCode::Success(QoS::AtMostOnce)
+                            } else {
+                                v3::SubscribeReturnCode::Failure
+                            }
+                        })
+                        .collect(),
                 },
                 Out::UnsubscribeAck(id, _) => v3::Packet::UnsubscribeAck { packet_id: id },
+                Out::Publish(m) => v3::Packet::Publish(Box::new(publish_packet(m, false))),
                 Out::Pong => v3::Packet::PingResponse,
             })
         };
         self.framed.send(packet).await?;
         Ok(())
     }
+}
+
+fn publish_packet(m: Outgoing, v5: bool) -> Publish {
+    Publish {
+        dup: false,
+        retain: false,
+        qos: QoS::AtMostOnce,
+        topic: m.topic.into(),
+        packet_id: None,
+        payload: m.payload,
+        properties: v5.then(Default::default),
+    }
+}
+
+/// Whether an MQTT topic filter (with `+` and `#`) matches a topic.
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    let mut t = topic.split('/');
+    for f in filter.split('/') {
+        match (f, t.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (f, Some(level)) if f == level => {}
+            _ => return false,
+        }
+    }
+    t.next().is_none()
 }
 
 fn v5_reason(reason: Option<&'static str>) -> v5::PublishAckReason {
@@ -331,12 +426,13 @@ async fn connection<H: Handler>(
         password,
         keep_alive,
         will,
-    } = conn.recv(Some(CONNECT_TIMEOUT)).await?
+    } = conn.recv(Some(Instant::now() + CONNECT_TIMEOUT)).await?
     else {
         return Err(ConnError::Protocol("the first packet must be CONNECT"));
     };
+    let (outbox, mut commands) = mpsc::channel(64);
     let session = match handler
-        .connect(&client_id, username.as_deref(), password.as_deref())
+        .connect(&client_id, username.as_deref(), password.as_deref(), outbox)
         .await
     {
         Ok(s) => s,
@@ -349,7 +445,7 @@ async fn connection<H: Handler>(
     conn.send(Out::ConnectAck(None)).await?;
     // The spec lets a client be silent for 1.5 × its keep-alive.
     let limit = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    let result = session_loop(&mut conn, handler.as_ref(), &session, limit).await;
+    let result = session_loop(&mut conn, handler.as_ref(), &session, limit, &mut commands).await;
     if let Err(e @ (ConnError::Decode(_) | ConnError::Protocol(_))) = &result {
         handler.protocol_error(&session, e.to_string()).await;
     }
@@ -370,9 +466,23 @@ async fn session_loop<H: Handler>(
     handler: &H,
     session: &H::Session,
     limit: Option<Duration>,
+    commands: &mut mpsc::Receiver<Outgoing>,
 ) -> Result<bool, ConnError> {
+    let mut filters: Vec<String> = Vec::new();
     loop {
-        match conn.recv(limit).await? {
+        // Only the client's own packets count for its keep-alive.
+        let deadline = limit.map(|l| Instant::now() + l);
+        let packet = loop {
+            tokio::select! {
+                p = conn.recv(deadline) => break p?,
+                Some(m) = commands.recv() => {
+                    if filters.iter().any(|f| filter_matches(f, &m.topic)) {
+                        conn.send(Out::Publish(m)).await?;
+                    }
+                }
+            }
+        };
+        match packet {
             In::Publish(p) => {
                 let outcome = handler.publish(session, &p.topic, p.payload.clone()).await;
                 let refused = match outcome {
@@ -395,12 +505,53 @@ async fn session_loop<H: Handler>(
             }
             // The store is idempotent, so QoS 2's second phase only confirms.
             In::PublishRelease(id) => conn.send(Out::PublishComplete(id)).await?,
-            In::Subscribe(id, n) => conn.send(Out::SubscribeAck(id, n)).await?,
-            In::Unsubscribe(id, n) => conn.send(Out::UnsubscribeAck(id, n)).await?,
+            In::Subscribe(id, wanted) => {
+                let mut granted = Vec::with_capacity(wanted.len());
+                let mut at_once = Vec::new();
+                for f in wanted {
+                    match handler.subscribe(session, &f).await {
+                        Some(msgs) => {
+                            granted.push(true);
+                            at_once
+                                .extend(msgs.into_iter().filter(|m| filter_matches(&f, &m.topic)));
+                            filters.push(f);
+                        }
+                        None => granted.push(false),
+                    }
+                }
+                conn.send(Out::SubscribeAck(id, granted)).await?;
+                for m in at_once {
+                    conn.send(Out::Publish(m)).await?;
+                }
+            }
+            In::Unsubscribe(id, gone) => {
+                filters.retain(|f| !gone.contains(f));
+                conn.send(Out::UnsubscribeAck(id, gone.len())).await?;
+            }
             In::Ping => conn.send(Out::Pong).await?,
             In::Disconnect => return Ok(true),
             In::Connect { .. } => return Err(ConnError::Protocol("a second CONNECT")),
             In::Ignored => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_matches;
+
+    #[test]
+    fn filters_match_as_mqtt_says() {
+        for (f, t, want) in [
+            ("spBv1.0/g/NCMD/n/#", "spBv1.0/g/NCMD/n", true),
+            ("spBv1.0/g/NCMD/n/#", "spBv1.0/g/NCMD/n/d", true),
+            ("spBv1.0/g/+/n", "spBv1.0/g/NCMD/n", true),
+            ("spBv1.0/g/+/n", "spBv1.0/g/NCMD/n/d", false),
+            ("spBv1.0/g/NCMD/n", "spBv1.0/g/NCMD/m", false),
+            ("a/b", "a", false),
+            ("#", "a/b", true),
+        ] {
+            assert_eq!(filter_matches(f, t), want, "{f} vs {t}");
         }
     }
 }
