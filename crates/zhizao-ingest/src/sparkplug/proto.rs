@@ -220,3 +220,10 @@ pub enum ParameterValue {
     #[prost(message, tag = "9")]
     ExtensionValue(Extension),
 }
+
+impl Payload {
+    /// The payload's protobuf bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(self)
+    }
+}
