@@ -1,6 +1,6 @@
 //! The device registry over HTTP: register a device or gateway (its MQTT
 //! password is shown in the answer, once), list devices with their traffic
-//! and last rejection, delete one.
+//! and last rejection, give one a new password, delete one.
 
 use axum::Json;
 use axum::extract::State;
@@ -155,4 +155,24 @@ pub async fn delete_device(
     u.require_admin("manage devices")?;
     s.store.delete_device(u.tenant(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewPassword {
+    /// The new MQTT password. Shown this once; it is not stored.
+    pub password: String,
+}
+
+/// Give a device a new MQTT password (the old one stops working); the
+/// answer carries it, once.
+#[utoipa::path(post, path = "/devices/{id}/password", tag = "devices", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = NewPassword), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reset_device_password(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<NewPassword>, ApiError> {
+    u.require_admin("manage devices")?;
+    let password = s.store.reset_device_password(u.tenant(), id).await?;
+    Ok(Json(NewPassword { password }))
 }

@@ -96,6 +96,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::delete_user))
         .routes(routes!(devices::list_devices, devices::create_device))
         .routes(routes!(devices::get_device, devices::delete_device))
+        .routes(routes!(devices::reset_device_password))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

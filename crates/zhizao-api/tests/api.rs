@@ -456,6 +456,22 @@ async fn devices_are_registered_with_a_password_shown_once() {
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
 
+        // A new password: shown once, the old one stops working.
+        let path = format!("/api/v1/devices/{id}/password");
+        let r = api.json(Method::POST, &path, &viewer, json!({})).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = api.json(Method::POST, &path, &other_admin, json!({})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let r = api.json(Method::POST, &path, &admin, json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let renewed = r.body["password"].as_str().unwrap().to_owned();
+        let login = |p: String| {
+            let store = api.store.clone();
+            async move { store.verify_device("dv.GW-01", &p).await.unwrap().is_some() }
+        };
+        assert!(login(renewed).await);
+        assert!(!login(password.clone()).await);
+
         let r = api
             .send(
                 Method::DELETE,
@@ -879,6 +895,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/devices",
         "GET /api/v1/devices/{id}",
         "DELETE /api/v1/devices/{id}",
+        "POST /api/v1/devices/{id}/password",
         "POST /api/v1/write",
         "POST /api/v1/import/csv",
         "POST /api/v1/series/query",

@@ -147,6 +147,28 @@ impl Store {
         })
     }
 
+    /// Gives a device a new generated password (shown once, like the
+    /// first); the old one stops working at the device's next log-in.
+    pub async fn reset_device_password(&self, tenant_id: i64, id: i64) -> Result<String> {
+        let password = generate_password();
+        let hash = hash_password(&password)?;
+        let done = on_pool!(self, p => sqlx::query(
+            "UPDATE devices SET password_hash = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(hash)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                entity: "device",
+                id,
+            });
+        }
+        Ok(password)
+    }
+
     pub async fn delete_device(&self, tenant_id: i64, id: i64) -> Result<()> {
         let done = on_pool!(self, p => sqlx::query(
             "DELETE FROM devices WHERE tenant_id = $1 AND id = $2")

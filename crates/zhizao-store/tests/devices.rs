@@ -112,3 +112,28 @@ async fn devices_get_credentials_once_and_stay_in_their_tenant() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_new_password_replaces_the_old_one() {
+    for t in each_backend().await {
+        let s = &t.store;
+        let a = s.create_tenant("plant-a", "A").await.unwrap();
+        let b = s.create_tenant("plant-b", "B").await.unwrap();
+        let (gw, old) = s
+            .create_device(a.id, &device("GW-01", "spBv1.0/steel/cutting"))
+            .await
+            .unwrap();
+        let new = s.reset_device_password(a.id, gw.id).await.unwrap();
+        assert_ne!(new, old);
+        let user = "plant-a.GW-01";
+        assert!(s.verify_device(user, &old).await.unwrap().is_none());
+        assert_eq!(
+            s.verify_device(user, &new).await.unwrap().map(|d| d.id),
+            Some(gw.id)
+        );
+        // Another tenant's device is not found.
+        let e = s.reset_device_password(b.id, gw.id).await.unwrap_err();
+        assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
+        assert!(s.verify_device(user, &new).await.unwrap().is_some());
+    }
+}
