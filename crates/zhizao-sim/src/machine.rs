@@ -141,6 +141,10 @@ impl SimMachine {
         self.state
     }
 
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
     fn dwell(&self, s: MachineState) -> (f64, f64) {
         match s {
             MachineState::Running => self.profile.running_s,

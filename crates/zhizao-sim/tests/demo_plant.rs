@@ -66,3 +66,74 @@ async fn seeds_once_and_simulates_every_machine() {
     );
     db.cleanup().await;
 }
+
+/// The simulator as the plant's gateways: half the machines as JSON, half
+/// as Sparkplug B, through the built-in endpoint with registry
+/// credentials; the screen and history get everything the direct
+/// simulator gives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_publishes_over_mqtt_like_real_gateways() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("demo", "Demo").await.unwrap();
+    plant::seed(&store, tenant.id).await.unwrap();
+    let hub = Arc::new(LiveHub::default());
+    let dir = tempfile::tempdir().unwrap();
+    let history =
+        Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), history.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway.clone()));
+
+    // Twice: the second start finds its gateways registered and gives
+    // them new passwords.
+    for _ in 0..2 {
+        let sim = tokio::spawn(zhizao_sim::gateways::run(
+            store.clone(),
+            addr,
+            tenant.id,
+            1,
+            50.0,
+        ));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        sim.abort();
+    }
+    let machines = hub.machines(tenant.id);
+    assert_eq!(machines.len(), 42, "every machine reported a state");
+    let produced: i64 = machines.values().map(|m| m.good_today).sum();
+    assert!(produced > 0, "the screen counted nothing");
+
+    gateway.save_traffic().await;
+    let (devices, total) = store.list_devices(tenant.id, 100, 0).await.unwrap();
+    let json = devices.iter().filter(|d| d.code.ends_with("-json")).count();
+    let spb = devices.iter().filter(|d| d.code.ends_with("-spb")).count();
+    assert_eq!(total as usize, json + spb);
+    assert!(
+        json >= 5 && spb >= 4,
+        "{json} JSON and {spb} Sparkplug gateways"
+    );
+    for d in &devices {
+        assert!(d.messages > 0, "{} sent nothing", d.code);
+        assert_eq!(d.errors, 0, "{}: {:?}", d.code, d.last_error);
+    }
+    // Both kinds are in history: JSON state messages, and the Sparkplug
+    // devices' births.
+    let count = |measurement: &str, field: &str| {
+        let q = zhizao_tsdb::Query {
+            measurement: measurement.into(),
+            fields: vec![field.into()],
+            aggregate: Some(zhizao_tsdb::Aggregate::Count),
+            group_by: vec!["equipment".into()],
+            ..Default::default()
+        };
+        history.query(tenant.id, &q).unwrap().series.len()
+    };
+    assert_eq!(count("machine_state", "state"), 21);
+    assert_eq!(count("telemetry", "online"), 21);
+    assert_eq!(count("telemetry", "count_good"), 42);
+    let status = gateway.edge_nodes(tenant.id);
+    assert_eq!(status.len(), spb);
+    db.cleanup().await;
+}

@@ -398,38 +398,28 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             format!("opening the time-series store in {}", history_dir.display())
         })?);
 
-    let mut simulator = None;
-    if demo {
-        let tenant = store
-            .tenant_by_code("default")
-            .await?
-            .context("the default tenant is missing; was the admin account created by hand?")?;
-        if zhizao_sim::plant::seed(&store, tenant.id).await? {
-            tracing::info!("seeded the demo plant");
-        }
-        simulator = Some(tokio::spawn(zhizao_sim::run(
-            store.clone(),
-            hub.clone(),
-            Some(history.clone()),
-            tenant.id,
-            args.sim_seed,
-            settings.sim_speed,
-        )));
-    }
-
     // The built-in MQTT endpoint. A taken port (another broker runs here)
     // is reported and the platform runs on without it.
     let mut mqtt_tasks = Vec::new();
     let mut gateway_handle = None;
+    let mut mqtt_endpoint = None;
     if let Some(mqtt_addr) = settings.mqtt_listen {
-        match tokio::net::TcpListener::bind(mqtt_addr).await {
+        let mut bound = tokio::net::TcpListener::bind(mqtt_addr).await;
+        if let (true, Err(e)) = (demo, &bound) {
+            // The demo's gateways need an endpoint; any free port will do.
+            println!("MQTT port {mqtt_addr} is taken ({e}); the demo uses a free port");
+            bound = tokio::net::TcpListener::bind((mqtt_addr.ip(), 0)).await;
+        }
+        match bound {
             Ok(l) => {
                 let gateway = zhizao_mqtt::gateway::Gateway::with_hub(
                     store.clone(),
                     history.clone(),
                     Some(hub.clone()),
                 );
-                println!("MQTT endpoint for devices on {}", l.local_addr()?);
+                let local = l.local_addr()?;
+                println!("MQTT endpoint for devices on {local}");
+                mqtt_endpoint = Some(local);
                 mqtt_tasks.push(tokio::spawn(zhizao_mqtt::serve(l, gateway.clone())));
                 mqtt_tasks.push(tokio::spawn(
                     gateway.clone().save_loop(Duration::from_secs(2)),
@@ -469,6 +459,39 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             cfg.client_id
         );
         mqtt_tasks.push(tokio::spawn(zhizao_mqtt::client::run(cfg, gateway)));
+    }
+
+    let mut simulator = None;
+    if demo {
+        let tenant = store
+            .tenant_by_code("default")
+            .await?
+            .context("the default tenant is missing; was the admin account created by hand?")?;
+        if zhizao_sim::plant::seed(&store, tenant.id).await? {
+            tracing::info!("seeded the demo plant");
+        }
+        // Like a real plant: the machines' gateways publish to the MQTT
+        // endpoint. Without one, the simulator reports directly.
+        simulator = Some(match mqtt_endpoint {
+            Some(addr) => {
+                println!("demo gateways publish over MQTT to {addr} (half JSON, half Sparkplug B)");
+                tokio::spawn(zhizao_sim::gateways::run(
+                    store.clone(),
+                    addr,
+                    tenant.id,
+                    args.sim_seed,
+                    settings.sim_speed,
+                ))
+            }
+            None => tokio::spawn(zhizao_sim::run(
+                store.clone(),
+                hub.clone(),
+                Some(history.clone()),
+                tenant.id,
+                args.sim_seed,
+                settings.sim_speed,
+            )),
+        });
     }
 
     let state = zhizao_api::AppState::new(

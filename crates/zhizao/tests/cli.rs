@@ -162,15 +162,30 @@ fn demo_runs_on_a_fresh_dir_and_keeps_data_across_restarts() {
     let token = login(port, "first-password").expect("login with ZHIZAO_ADMIN_PASSWORD");
     assert_eq!(equipment_total(port, &token), 42, "demo plant seeded");
 
-    // The simulator is running: the snapshot has machines in several states.
-    let (_, snap) = http(port, "GET", "/api/v1/live/snapshot", Some(&token), None);
-    let snap: Value = serde_json::from_str(&snap).unwrap();
-    let counts = &snap["state_counts"];
+    // The simulator's gateways connect over MQTT and report every machine's
+    // state: soon no machine is offline.
+    let mut counts = Value::Null;
+    for _ in 0..100 {
+        let (_, snap) = http(port, "GET", "/api/v1/live/snapshot", Some(&token), None);
+        counts = serde_json::from_str::<Value>(&snap).unwrap()["state_counts"].clone();
+        let non_offline: i64 = ["running", "idle", "setup", "down"]
+            .iter()
+            .map(|k| counts[k].as_i64().unwrap())
+            .sum();
+        if non_offline == 42 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let non_offline: i64 = ["running", "idle", "setup", "down"]
         .iter()
         .map(|k| counts[k].as_i64().unwrap())
         .sum();
     assert_eq!(non_offline, 42, "{counts}");
+    // The demo's gateways are registered devices, and sending.
+    let (_, devices) = http(port, "GET", "/api/v1/devices?limit=100", Some(&token), None);
+    let devices: Value = serde_json::from_str(&devices).unwrap();
+    assert_eq!(devices["total"], 18, "{devices}");
 
     // Add a machine, then restart on the same dir.
     let (_, lines) = http(port, "GET", "/api/v1/lines?limit=1", Some(&token), None);
