@@ -325,6 +325,9 @@ export const createDevice = (input: DeviceInput) => request<CreatedDevice>('POST
 
 export const deleteDevice = (id: number) => request<void>('DELETE', `/devices/${id}`);
 
+export const renewDevicePassword = (id: number) =>
+  request<{ password: string }>('POST', `/devices/${id}/password`, {});
+
 export const querySeries = (query: SeriesQuery) => request<SeriesResult>('POST', '/series/query', query);
 
 export const liveSnapshot = () => request<Snapshot>('GET', '/live/snapshot');

@@ -278,8 +278,20 @@ describe('zhizao web UI', () => {
     await page.keyboard.press('Escape');
     await page.click('[data-testid="nav-devices"]');
     await page.waitForURL(/#\/admin\/devices/);
-    await page.locator('[data-testid="device-empty"]').waitFor();
-    await page.screenshot({ path: join(resultsDir, 'devices-empty.png') });
+    // The demo plant's simulated gateways are registered devices too: one
+    // JSON gateway and one Sparkplug B edge node per line, both sending.
+    await page.waitForFunction(
+      () =>
+        ['sim-STEEL-L-CUT-json', 'sim-STEEL-L-CUT-spb'].every((code) => {
+          const r = document.querySelector(`[data-testid="device-row-${code}"]`);
+          if (r === null) return false;
+          const td = r.querySelectorAll('td');
+          return Number(td[5].textContent) > 0 && td[7].textContent.trim() === '0';
+        }),
+      null,
+      { timeout: 20_000 },
+    );
+    await page.screenshot({ path: join(resultsDir, 'devices-demo.png') });
     await page.click('[data-testid="device-create"]');
     await page.fill('[data-testid="device-code"]', 'GW-E2E');
     await page.fill('[data-testid="device-name"]', 'Cutting line gateway');
@@ -312,6 +324,15 @@ describe('zhizao web UI', () => {
     assert.equal(cells[5].trim(), '2', 'two messages');
     assert.equal(cells[6].trim(), '2', 'two points from the good one');
     await page.screenshot({ path: join(resultsDir, 'devices.png') });
+
+    // A new password replaces the old one and is shown once.
+    await page.click('[data-testid="device-renew-GW-E2E"]');
+    await page.click('[data-testid="device-renew-confirm"]');
+    await passwordBox.waitFor();
+    const renewed = await passwordBox.inputValue();
+    assert.ok(renewed.length >= 20 && renewed !== password, 'a different password is shown');
+    await page.keyboard.press('Escape');
+    await passwordBox.waitFor({ state: 'detached' });
   });
 
   it('raised no uncaught errors in the page', () => {
