@@ -59,6 +59,11 @@ pub struct Overrides {
     /// This node's client id at the broker (stable: the session is kept
     /// under it).
     pub mqtt_client_id: Option<String>,
+    /// Address of the built-in MQTT endpoint over TLS (e.g. `0.0.0.0:8883`),
+    /// or `off`; needs the certificate chain and key below (PEM files).
+    pub mqtt_tls_listen: Option<String>,
+    pub mqtt_tls_cert: Option<PathBuf>,
+    pub mqtt_tls_key: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -77,6 +82,9 @@ impl Overrides {
             mqtt_listen: self.mqtt_listen.or(lower.mqtt_listen),
             mqtt_broker: self.mqtt_broker.or(lower.mqtt_broker),
             mqtt_client_id: self.mqtt_client_id.or(lower.mqtt_client_id),
+            mqtt_tls_listen: self.mqtt_tls_listen.or(lower.mqtt_tls_listen),
+            mqtt_tls_cert: self.mqtt_tls_cert.or(lower.mqtt_tls_cert),
+            mqtt_tls_key: self.mqtt_tls_key.or(lower.mqtt_tls_key),
         }
     }
 
@@ -112,6 +120,11 @@ pub struct Settings {
     /// Client mode: the external broker's host and port.
     pub mqtt_broker: Option<(String, u16)>,
     pub mqtt_client_id: String,
+    /// The MQTT-over-TLS endpoint's address; when set, so are the PEM
+    /// certificate chain and private key.
+    pub mqtt_tls_listen: Option<SocketAddr>,
+    pub mqtt_tls_cert: Option<PathBuf>,
+    pub mqtt_tls_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -213,7 +226,38 @@ impl Settings {
             }
         };
         let mqtt_client_id = o.mqtt_client_id.unwrap_or_else(|| "zhizao-node".to_owned());
+        let mqtt_tls_listen = match o.mqtt_tls_listen.as_deref() {
+            None | Some("off") | Some("") => None,
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|e| ConfigError::Invalid {
+                        setting: "mqtt_tls_listen",
+                        message: format!(
+                            "`{text}` is not an address like 0.0.0.0:8883 or `off` ({e})"
+                        ),
+                    })?,
+            ),
+        };
+        let (mqtt_tls_cert, mqtt_tls_key) = (o.mqtt_tls_cert, o.mqtt_tls_key);
+        match (&mqtt_tls_listen, &mqtt_tls_cert, &mqtt_tls_key) {
+            (Some(_), Some(_), Some(_)) | (None, None, None) => {}
+            (Some(_), _, _) => {
+                return Err(ConfigError::Invalid {
+                    setting: "mqtt_tls_listen",
+                    message: "needs both mqtt_tls_cert and mqtt_tls_key (PEM files)".into(),
+                });
+            }
+            (None, _, _) => {
+                return Err(ConfigError::Invalid {
+                    setting: "mqtt_tls_cert",
+                    message: "a certificate or key is given but no mqtt_tls_listen address".into(),
+                });
+            }
+        }
         Ok(Settings {
+            mqtt_tls_listen,
+            mqtt_tls_cert,
+            mqtt_tls_key,
             mqtt_broker,
             mqtt_client_id,
             mqtt_listen,
@@ -307,6 +351,31 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn mqtt_tls_needs_an_address_a_certificate_and_a_key() {
+        let o = |listen: Option<&str>, cert: Option<&str>, key: Option<&str>| Overrides {
+            mqtt_tls_listen: listen.map(Into::into),
+            mqtt_tls_cert: cert.map(Into::into),
+            mqtt_tls_key: key.map(Into::into),
+            ..Default::default()
+        };
+        let s =
+            Settings::resolve(o(Some("0.0.0.0:8883"), Some("c.pem"), Some("k.pem")), None).unwrap();
+        assert_eq!(s.mqtt_tls_listen.map(|a| a.port()), Some(8883));
+        assert_eq!(
+            Settings::resolve(o(Some("off"), None, None), None)
+                .unwrap()
+                .mqtt_tls_listen,
+            None
+        );
+        let e = Settings::resolve(o(Some("0.0.0.0:8883"), Some("c.pem"), None), None).unwrap_err();
+        assert!(e.to_string().starts_with("mqtt_tls_listen:"), "{e}");
+        let e = Settings::resolve(o(None, Some("c.pem"), Some("k.pem")), None).unwrap_err();
+        assert!(e.to_string().starts_with("mqtt_tls_cert:"), "{e}");
+        let e = Settings::resolve(o(Some("8883"), Some("c.pem"), Some("k.pem")), None).unwrap_err();
+        assert!(e.to_string().starts_with("mqtt_tls_listen:"), "{e}");
     }
 
     #[test]

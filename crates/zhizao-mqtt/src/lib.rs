@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod gateway;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,7 +28,8 @@ use futures_util::{SinkExt, StreamExt};
 use rmqtt_codec::types::{Publish, QoS};
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket, v3, v5};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
@@ -113,12 +115,44 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Accepts connections until the listener fails; one task per connection.
 pub async fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>) {
+    accept_loop(listener, None, handler).await;
+}
+
+/// The same over TLS: each connection's handshake first (within the
+/// CONNECT timeout), then MQTT as on plain TCP.
+pub async fn serve_tls<H: Handler>(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handler: Arc<H>,
+) {
+    accept_loop(listener, Some(acceptor), handler).await;
+}
+
+async fn accept_loop<H: Handler>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: Arc<H>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let handler = handler.clone();
+                let tls = tls.clone();
+                let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, handler).await {
+                    let result = match tls {
+                        None => connection(stream, peer, handler).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => connection(s, peer, handler).await,
+                                Ok(Err(e)) => Err(ConnError::Tls(e.to_string())),
+                                Err(_) => Err(ConnError::Timeout),
+                            }
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "mqtt connection ended");
                     }
                 });
@@ -141,6 +175,8 @@ enum ConnError {
     Protocol(&'static str),
     #[error("timed out")]
     Timeout,
+    #[error("TLS handshake: {0}")]
+    Tls(String),
     #[error("the client was silent for longer than its keep-alive allows")]
     KeepAlive,
     #[error("closed")]
@@ -181,12 +217,12 @@ enum Out {
     Pong,
 }
 
-struct Conn {
-    framed: Framed<TcpStream, MqttCodec>,
+struct Conn<S> {
+    framed: Framed<S, MqttCodec>,
     v5: bool,
 }
 
-impl Conn {
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// The next packet; `deadline` bounds the wait. Cancel-safe.
     async fn recv(&mut self, deadline: Option<Instant>) -> Result<In, ConnError> {
         let next = match deadline {
@@ -398,12 +434,11 @@ fn v5_reason(reason: Option<&'static str>) -> v5::PublishAckReason {
 const NOT_AUTHORIZED: &str = "topic outside the device's prefix";
 const INVALID: &str = "payload or topic invalid; see the device's last error";
 
-async fn connection<H: Handler>(
-    stream: TcpStream,
+async fn connection<H: Handler, S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     peer: SocketAddr,
     handler: Arc<H>,
 ) -> Result<(), ConnError> {
-    let _ = stream.set_nodelay(true);
     let mut framed = Framed::new(stream, MqttCodec::Version(VersionCodec));
     let version = match tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await {
         Err(_) => return Err(ConnError::Timeout),
@@ -461,8 +496,8 @@ async fn connection<H: Handler>(
 }
 
 /// Returns `Ok(true)` when the client disconnected cleanly.
-async fn session_loop<H: Handler>(
-    conn: &mut Conn,
+async fn session_loop<H: Handler, S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     handler: &H,
     session: &H::Session,
     limit: Option<Duration>,

@@ -76,6 +76,15 @@ struct Common {
     /// This node's stable client id at the broker [default: zhizao-node].
     #[arg(long, global = true, env = "ZHIZAO_MQTT_CLIENT_ID")]
     mqtt_client_id: Option<String>,
+    /// MQTT over TLS: the endpoint's address, e.g. 0.0.0.0:8883 [default: off].
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_TLS_LISTEN")]
+    mqtt_tls_listen: Option<String>,
+    /// PEM file with the TLS certificate chain (server certificate first).
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_TLS_CERT")]
+    mqtt_tls_cert: Option<PathBuf>,
+    /// PEM file with the TLS private key.
+    #[arg(long, global = true, env = "ZHIZAO_MQTT_TLS_KEY")]
+    mqtt_tls_key: Option<PathBuf>,
     /// Print the effective configuration and exit.
     #[arg(long, global = true)]
     print_config: bool,
@@ -180,6 +189,9 @@ impl Common {
             mqtt_listen: self.mqtt_listen.clone(),
             mqtt_broker: self.mqtt_broker.clone(),
             mqtt_client_id: self.mqtt_client_id.clone(),
+            mqtt_tls_listen: self.mqtt_tls_listen.clone(),
+            mqtt_tls_cert: self.mqtt_tls_cert.clone(),
+            mqtt_tls_key: self.mqtt_tls_key.clone(),
         }
     }
 }
@@ -398,10 +410,21 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             format!("opening the time-series store in {}", history_dir.display())
         })?);
 
+    // One gateway serves every MQTT road in: the endpoint, TLS, client mode.
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), history.clone(), Some(hub.clone()));
+    let mut mqtt_tasks = Vec::new();
+    let mqtt_used = settings.mqtt_listen.is_some()
+        || settings.mqtt_tls_listen.is_some()
+        || settings.mqtt_broker.is_some();
+    if mqtt_used {
+        mqtt_tasks.push(tokio::spawn(
+            gateway.clone().save_loop(Duration::from_secs(2)),
+        ));
+    }
+
     // The built-in MQTT endpoint. A taken port (another broker runs here)
     // is reported and the platform runs on without it.
-    let mut mqtt_tasks = Vec::new();
-    let mut gateway_handle = None;
     let mut mqtt_endpoint = None;
     if let Some(mqtt_addr) = settings.mqtt_listen {
         let mut bound = tokio::net::TcpListener::bind(mqtt_addr).await;
@@ -412,19 +435,10 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         }
         match bound {
             Ok(l) => {
-                let gateway = zhizao_mqtt::gateway::Gateway::with_hub(
-                    store.clone(),
-                    history.clone(),
-                    Some(hub.clone()),
-                );
                 let local = l.local_addr()?;
                 println!("MQTT endpoint for devices on {local}");
                 mqtt_endpoint = Some(local);
                 mqtt_tasks.push(tokio::spawn(zhizao_mqtt::serve(l, gateway.clone())));
-                mqtt_tasks.push(tokio::spawn(
-                    gateway.clone().save_loop(Duration::from_secs(2)),
-                ));
-                gateway_handle = Some(gateway);
             }
             Err(e) => {
                 tracing::warn!(%mqtt_addr, error = %e, "MQTT endpoint not started; set --mqtt-listen to another address");
@@ -435,30 +449,36 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         }
     }
 
+    // MQTT over TLS. Unlike the plain default, it was asked for: a bad
+    // certificate or a taken port stops the start.
+    if let (Some(addr), Some(cert), Some(key)) = (
+        settings.mqtt_tls_listen,
+        &settings.mqtt_tls_cert,
+        &settings.mqtt_tls_key,
+    ) {
+        let acceptor = zhizao_mqtt::tls::acceptor(cert, key)?;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("MQTT over TLS on {addr}"))?;
+        println!("MQTT over TLS for devices on {}", l.local_addr()?);
+        mqtt_tasks.push(tokio::spawn(zhizao_mqtt::serve_tls(
+            l,
+            acceptor,
+            gateway.clone(),
+        )));
+    }
+
     // Client mode: this node takes its share of an external broker's messages.
     if let Some((host, port)) = &settings.mqtt_broker {
-        let gateway = match &gateway_handle {
-            Some(g) => g.clone(),
-            None => {
-                let g = zhizao_mqtt::gateway::Gateway::with_hub(
-                    store.clone(),
-                    history.clone(),
-                    Some(hub.clone()),
-                );
-                mqtt_tasks.push(tokio::spawn(g.clone().save_loop(Duration::from_secs(2))));
-                gateway_handle = Some(g.clone());
-                g
-            }
-        };
         let mut cfg = zhizao_mqtt::client::ClientConfig::new(host, *port, &settings.mqtt_client_id);
         cfg.username = std::env::var("ZHIZAO_MQTT_BROKER_USER").ok();
         cfg.password = std::env::var("ZHIZAO_MQTT_BROKER_PASSWORD").ok();
         println!(
             "MQTT client mode: {} at {host}:{port} as {}",
-            cfg.subscription(),
+            cfg.subscriptions().join(", "),
             cfg.client_id
         );
-        mqtt_tasks.push(tokio::spawn(zhizao_mqtt::client::run(cfg, gateway)));
+        mqtt_tasks.push(tokio::spawn(zhizao_mqtt::client::run(cfg, gateway.clone())));
     }
 
     let mut simulator = None;
@@ -538,8 +558,8 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     for t in mqtt_tasks {
         t.abort();
     }
-    if let Some(g) = gateway_handle {
-        g.save_traffic().await;
+    if mqtt_used {
+        gateway.save_traffic().await;
     }
     persister.abort();
     hub.persist_once(&store).await?;
