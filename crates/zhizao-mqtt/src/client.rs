@@ -21,8 +21,34 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
+use bytes::Bytes;
+use zhizao_ingest::sparkplug::Command;
+
 use crate::Rejection;
 use crate::gateway::Gateway;
+
+/// Where client mode hands each message: the gateway, or something that
+/// wraps it (a benchmark that times it). Returns once the message is
+/// durable; commands to send back go into `commands`.
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver(
+        &self,
+        topic: &str,
+        payload: Bytes,
+        commands: &mut Vec<Command>,
+    ) -> impl std::future::Future<Output = Result<(), Rejection>> + Send;
+}
+
+impl Deliver for Gateway {
+    async fn deliver(
+        &self,
+        topic: &str,
+        payload: Bytes,
+        commands: &mut Vec<Command>,
+    ) -> Result<(), Rejection> {
+        Gateway::deliver(self, topic, payload, commands).await
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -94,7 +120,7 @@ fn state_payload(online: bool, ts_ms: i64) -> String {
 
 /// Runs until the task is dropped: connects, subscribes, stores, and
 /// reconnects with a growing pause (up to 30 s) when the broker goes away.
-pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
+pub async fn run<D: Deliver>(cfg: ClientConfig, gateway: Arc<D>) {
     let mut opts = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
     opts.set_clean_start(false);
     opts.set_session_expiry_interval(Some(cfg.session_expiry_s));
@@ -150,26 +176,55 @@ pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
                     tracing::warn!(error = %e, "Sparkplug STATE not published");
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                let topic = String::from_utf8_lossy(&p.topic).into_owned();
-                let mut commands = Vec::new();
-                let outcome = gateway
-                    .deliver(&topic, p.payload.clone(), &mut commands)
-                    .await;
-                for c in commands {
-                    // QoS 0, as Sparkplug hosts send commands; a full queue
-                    // drops it and the next message that needs it asks again.
-                    let _ = client.try_publish(c.topic, QoS::AtMostOnce, false, c.payload);
-                }
-                match outcome {
-                    Err(Rejection::Unavailable(why)) => {
-                        // Not acknowledged: the broker delivers it again
-                        // after the reconnect.
-                        tracing::error!(%why, "history unavailable; reconnecting without acknowledging");
-                        let _ = client.try_disconnect();
-                        continue;
+            Ok(Event::Incoming(Packet::Publish(first))) => {
+                // Take what else has already arrived, and store it all at
+                // once: concurrent writes share the store's commits.
+                let mut batch = vec![first];
+                let mut broken = false;
+                while batch.len() < MAX_BATCH {
+                    match tokio::time::timeout(Duration::ZERO, events.poll()).await {
+                        Ok(Ok(Event::Incoming(Packet::Publish(p)))) => batch.push(p),
+                        // Anything else (an ack to our publishes, a ping
+                        // response) needs nothing from this loop.
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "MQTT broker connection lost; retrying");
+                            broken = true;
+                            break;
+                        }
+                        Err(_) => break,
                     }
-                    _ => acks.push_back(p),
+                }
+                let outcomes = deliver_batch(gateway.as_ref(), &batch).await;
+                let mut unavailable = None;
+                for (p, (outcome, commands)) in batch.into_iter().zip(outcomes) {
+                    for c in commands {
+                        // QoS 0, as Sparkplug hosts send commands; a full
+                        // queue drops it and the next message that needs
+                        // it asks again.
+                        let _ = client.try_publish(c.topic, QoS::AtMostOnce, false, c.payload);
+                    }
+                    match outcome {
+                        // Not acknowledged, nor anything after it (acks
+                        // go in order): the broker delivers them again
+                        // after the reconnect.
+                        Err(Rejection::Unavailable(why)) => {
+                            unavailable.get_or_insert(why);
+                        }
+                        _ if unavailable.is_some() || broken => {}
+                        _ => acks.push_back(p),
+                    }
+                }
+                if let Some(why) = unavailable {
+                    tracing::error!(%why, "history unavailable; reconnecting without acknowledging");
+                    let _ = client.try_disconnect();
+                }
+                if broken {
+                    // Packet ids of the broken connection mean nothing on
+                    // the next; the broker sends those messages again.
+                    acks.clear();
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
                 }
             }
             Ok(_) => {}
@@ -182,5 +237,67 @@ pub async fn run(cfg: ClientConfig, gateway: Arc<Gateway>) {
                 pause = (pause * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+/// Most messages stored in one batch.
+const MAX_BATCH: usize = 256;
+
+type Outcome = (Result<(), Rejection>, Vec<Command>);
+
+/// Delivers a batch and returns the outcomes in the batch's order. Messages
+/// of one Sparkplug edge node go one after the other (their `seq` and
+/// aliases are read in order); all others at once.
+async fn deliver_batch<D: Deliver>(
+    gateway: &D,
+    batch: &[rumqttc::v5::mqttbytes::v5::Publish],
+) -> Vec<Outcome> {
+    let topics: Vec<String> = batch
+        .iter()
+        .map(|p| String::from_utf8_lossy(&p.topic).into_owned())
+        .collect();
+    // Ordering key: the edge node for Sparkplug, else the message itself.
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for (i, t) in topics.iter().enumerate() {
+        let key = sparkplug_node(t);
+        match key
+            .as_ref()
+            .and_then(|k| groups.iter_mut().find(|(g, _)| g.as_ref() == Some(k)))
+        {
+            Some((_, members)) => members.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    let runs = groups.into_iter().map(|(_, members)| {
+        let topics = &topics;
+        async move {
+            let mut out = Vec::with_capacity(members.len());
+            for i in members {
+                let mut commands = Vec::new();
+                let r = gateway
+                    .deliver(&topics[i], batch[i].payload.clone(), &mut commands)
+                    .await;
+                out.push((i, (r, commands)));
+            }
+            out
+        }
+    });
+    let mut all: Vec<(usize, Outcome)> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, o)| o).collect()
+}
+
+/// `group/node` of a Sparkplug topic.
+fn sparkplug_node(topic: &str) -> Option<String> {
+    let mut l = topic.split('/');
+    match (l.next(), l.next(), l.next(), l.next()) {
+        (Some(zhizao_ingest::sparkplug::NAMESPACE), Some(g), Some(_), Some(n)) => {
+            Some(format!("{g}/{n}"))
+        }
+        _ => None,
     }
 }

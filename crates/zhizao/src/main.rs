@@ -132,6 +132,11 @@ struct MqttBenchArgs {
     /// Messages per device in each run (10 values each).
     #[arg(long, default_value_t = 2000)]
     messages: u64,
+    /// Client mode instead: devices publish to this broker (host:port),
+    /// taken off by a plain subscriber (the broker's own rate) and then by
+    /// a Zhizao node in client mode.
+    #[arg(long)]
+    broker: Option<String>,
     /// Print the reports as JSON.
     #[arg(long)]
     json: bool,
@@ -253,10 +258,71 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     bar
 }
 
+/// Client mode through an external broker, next to the broker's own rate.
+fn bench_mqtt_broker(
+    runtime: &tokio::runtime::Runtime,
+    broker: &str,
+    args: &MqttBenchArgs,
+) -> Result<()> {
+    use zhizao_bench::mqtt::{Consumer, run_broker};
+    let (host, port) = broker
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--broker `{broker}` is not host:port"))?;
+    let b = (host, port);
+    let run = |c, m, rate| runtime.block_on(run_broker(b.clone(), c, args.devices, m, rate));
+    let plain = run(Consumer::Plain, args.messages, None)?;
+    let full = run(Consumer::Zhizao, args.messages, None)?;
+    let half_rate = full.messages_per_s / 2.0 / args.devices as f64;
+    let half = run(
+        Consumer::Zhizao,
+        (args.messages / 2).max(1),
+        Some(half_rate),
+    )?;
+    let plain_half = run(Consumer::Plain, (args.messages / 2).max(1), Some(half_rate))?;
+    let all = [&plain, &full, &half, &plain_half];
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    println!(
+        "{} devices → broker {broker} → consumer; QoS 1, 10 values a message; clients: rumqttc in this process",
+        args.devices
+    );
+    for (name, r) in [
+        ("broker alone, full rate", &plain),
+        ("Zhizao client mode, full rate", &full),
+        ("Zhizao client mode, half rate", &half),
+        ("broker alone, same half rate", &plain_half),
+    ] {
+        println!(
+            "{name:31} {:>8.0} messages/s {:>9.0} points/s; publish→{} ms p50 {:.1}, p99 {:.1}, max {:.1}",
+            r.messages_per_s,
+            r.points_per_s,
+            if r.consumer == Consumer::Plain {
+                "received"
+            } else {
+                "durable"
+            },
+            r.latency_ms.0,
+            r.latency_ms.1,
+            r.latency_ms.2
+        );
+    }
+    println!(
+        "Zhizao / broker alone at full rate: {:.2}",
+        full.messages_per_s / plain.messages_per_s
+    );
+    Ok(())
+}
+
 fn bench_mqtt(args: MqttBenchArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if let Some(broker) = &args.broker {
+        return bench_mqtt_broker(&runtime, broker, &args);
+    }
     let full = runtime.block_on(zhizao_bench::mqtt::run(args.devices, args.messages, None))?;
     // Half the measured rate, spread over the devices.
     let half = full.points_per_s / 2.0 / 10.0 / args.devices as f64;
