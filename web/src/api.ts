@@ -120,7 +120,7 @@ export interface Snapshot {
   events: StateEvent[];
 }
 
-/** A time for the series API: epoch milliseconds or RFC 3339 text. */
+/** A registered device with its traffic and live state. */
 export interface Device {
   id: number;
   code: string;
@@ -135,6 +135,17 @@ export interface Device {
   errors: number;
   last_error: string | null;
   last_error_at: number | null;
+  /** Connected now, or heard from through the broker in the last minute. */
+  online: boolean;
+  /** Sparkplug B edge nodes under the device's prefix. */
+  edge_nodes: EdgeNode[];
+}
+
+export interface EdgeNode {
+  group: string;
+  node: string;
+  online: boolean;
+  devices: { device: string; online: boolean }[];
 }
 
 export interface DeviceInput {

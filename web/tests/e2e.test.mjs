@@ -291,6 +291,13 @@ describe('zhizao web UI', () => {
       null,
       { timeout: 20_000 },
     );
+    // Both are connected, and the edge node reports its machines online.
+    const json = await page.locator('[data-testid="device-status-sim-STEEL-L-CUT-json"]').innerText();
+    assert.match(json, /在线|online/);
+    const edge = await page.locator('[data-testid="device-status-sim-STEEL-L-CUT-spb"]').innerText();
+    assert.match(edge, /Sparkplug/);
+    const [up, all] = (edge.match(/(\d+)\/(\d+)/) ?? []).slice(1).map(Number);
+    assert.ok(all > 0 && up === all, `edge node devices online: ${edge}`);
     await page.screenshot({ path: join(resultsDir, 'devices-demo.png') });
     await page.click('[data-testid="device-create"]');
     await page.fill('[data-testid="device-code"]', 'GW-E2E');

@@ -50,6 +50,53 @@ pub struct DeviceDto {
     /// Why the last refused message was refused.
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
+    /// Connected now (to this node's MQTT endpoint), or heard from through
+    /// the external broker in the last minute.
+    pub online: bool,
+    /// Sparkplug B edge nodes under the device's prefix, as their births
+    /// and deaths left them.
+    pub edge_nodes: Vec<EdgeNodeDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EdgeNodeDto {
+    pub group: String,
+    pub node: String,
+    pub online: bool,
+    pub devices: Vec<EdgeDeviceDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EdgeDeviceDto {
+    pub device: String,
+    pub online: bool,
+}
+
+impl DeviceDto {
+    /// The device with its live state from the hub.
+    fn live(d: Device, s: &AppState) -> Self {
+        let live = s.hub.devices.get(d.id);
+        let online = live.online(zhizao_live::now_ms());
+        let edge_nodes = live
+            .edge_nodes
+            .into_iter()
+            .map(|n| EdgeNodeDto {
+                group: n.group,
+                node: n.node,
+                online: n.online,
+                devices: n
+                    .devices
+                    .into_iter()
+                    .map(|(device, online)| EdgeDeviceDto { device, online })
+                    .collect(),
+            })
+            .collect();
+        DeviceDto {
+            online,
+            edge_nodes,
+            ..DeviceDto::from(d)
+        }
+    }
 }
 
 impl From<Device> for DeviceDto {
@@ -68,6 +115,8 @@ impl From<Device> for DeviceDto {
             errors: d.errors,
             last_error: d.last_error,
             last_error_at: d.last_error_at,
+            online: false,
+            edge_nodes: Vec::new(),
         }
     }
 }
@@ -90,7 +139,7 @@ pub async fn list_devices(
     let q = list_query(&q, &[])?;
     let (items, total) = s.store.list_devices(u.tenant(), q.limit, q.offset).await?;
     Ok(Json(PageDto {
-        items: items.into_iter().map(DeviceDto::from).collect(),
+        items: items.into_iter().map(|d| DeviceDto::live(d, &s)).collect(),
         total,
         limit: q.limit,
         offset: q.offset,
@@ -141,7 +190,8 @@ pub async fn get_device(
     u: AuthUser,
     IdPath(id): IdPath,
 ) -> Result<Json<DeviceDto>, ApiError> {
-    Ok(Json(s.store.get_device(u.tenant(), id).await?.into()))
+    let d = s.store.get_device(u.tenant(), id).await?;
+    Ok(Json(DeviceDto::live(d, &s)))
 }
 
 /// Delete a device; it can no longer log in.

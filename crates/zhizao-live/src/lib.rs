@@ -9,6 +9,8 @@
 //! store so a restart resumes where it stopped. Clustered fan-out (NATS or
 //! broker topics) will plug in behind the same `report`/`subscribe` pair.
 
+pub mod devices;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,6 +160,8 @@ struct Inner {
 
 /// The hub; share it as `Arc<LiveHub>`.
 pub struct LiveHub {
+    /// Registered devices' connections and Sparkplug edge nodes.
+    pub devices: devices::DevicePresence,
     inner: Mutex<Inner>,
     seq: AtomicU64,
     tx: broadcast::Sender<Arc<Envelope>>,
@@ -197,6 +201,7 @@ impl LiveHub {
     pub fn new(day_of: fn(EpochMs) -> String) -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
+            devices: devices::DevicePresence::default(),
             inner: Mutex::new(Inner::default()),
             seq: AtomicU64::new(0),
             tx,

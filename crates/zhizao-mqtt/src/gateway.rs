@@ -191,6 +191,10 @@ impl Gateway {
                 "no registered device owns topic `{topic}`"
             )));
         };
+        if let Some(hub) = &self.hub {
+            hub.devices
+                .heard_via_broker(session.device.id, zhizao_store::now_ms());
+        }
         self.ingest(&session, topic, payload, commands).await
     }
 
@@ -226,6 +230,9 @@ impl Gateway {
                 .receive(topic, &payload, zhizao_store::now_ms())
                 .map_err(|e| invalid(format!("{topic}: {e}")))?;
             commands.extend(received.commands);
+            if !received.presence.is_empty() {
+                self.publish_edge_nodes(&session.device);
+            }
             let offline: Vec<String> = received
                 .presence
                 .into_iter()
@@ -273,6 +280,23 @@ impl Gateway {
             }
         }
         Ok(())
+    }
+
+    /// Shows the device's edge nodes (those under its prefix) on the hub.
+    fn publish_edge_nodes(&self, device: &Device) {
+        let Some(hub) = &self.hub else { return };
+        let nodes = self
+            .edge_nodes(device.tenant_id)
+            .into_iter()
+            .filter(|n| device.may_publish(&format!("spBv1.0/{}/NDATA/{}", n.group, n.node)))
+            .map(|n| zhizao_live::devices::EdgeNodeLive {
+                group: n.group,
+                node: n.node,
+                online: n.online,
+                devices: n.devices,
+            })
+            .collect();
+        hub.devices.set_edge_nodes(device.id, nodes);
     }
 
     /// What the screen shows of a message: state changes, and counters as
@@ -457,6 +481,9 @@ impl Handler for Gateway {
         let mut session = session_of(device).ok_or(Refusal::Unavailable)?;
         session.outbox = Some(outbox);
         self.count(id, |t| t.last_seen = Some(zhizao_store::now_ms()));
+        if let Some(hub) = &self.hub {
+            hub.devices.connected(id);
+        }
         Ok(session)
     }
 
@@ -509,6 +536,9 @@ impl Handler for Gateway {
     }
 
     async fn disconnected(&self, session: &DeviceSession, _clean: bool) {
+        if let Some(hub) = &self.hub {
+            hub.devices.disconnected(session.device.id);
+        }
         self.count(session.device.id, |t| {
             t.last_seen = Some(zhizao_store::now_ms());
         });

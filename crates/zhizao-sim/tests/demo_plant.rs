@@ -98,6 +98,21 @@ async fn the_simulator_publishes_over_mqtt_like_real_gateways() {
             50.0,
         ));
         tokio::time::sleep(Duration::from_millis(2500)).await;
+        // While they run, every gateway is connected, and each edge node
+        // has its machines online.
+        let (devices, _) = store.list_devices(tenant.id, 100, 0).await.unwrap();
+        for d in &devices {
+            let live = hub.devices.get(d.id);
+            assert!(live.online(zhizao_live::now_ms()), "{} offline", d.code);
+            if d.code.ends_with("-spb") {
+                assert_eq!(live.edge_nodes.len(), 1, "{}", d.code);
+                let node = &live.edge_nodes[0];
+                assert!(node.online && !node.devices.is_empty(), "{node:?}");
+                assert!(node.devices.iter().all(|(_, on)| *on), "{node:?}");
+            } else {
+                assert!(live.edge_nodes.is_empty());
+            }
+        }
         sim.abort();
     }
     let machines = hub.machines(tenant.id);
