@@ -336,6 +336,18 @@ export const createDevice = (input: DeviceInput) => request<CreatedDevice>('POST
 
 export const deleteDevice = (id: number) => request<void>('DELETE', `/devices/${id}`);
 
+/** A refused message, with the start of what was sent. */
+export interface Refused {
+  at: number;
+  topic: string;
+  reason: string;
+  payload: string;
+  payload_bytes: number;
+}
+
+export const deviceRejections = (id: number) =>
+  request<{ items: Refused[] }>('GET', `/devices/${id}/rejections`);
+
 export const renewDevicePassword = (id: number) =>
   request<{ password: string }>('POST', `/devices/${id}/password`, {});
 

@@ -332,6 +332,16 @@ describe('zhizao web UI', () => {
     assert.equal(cells[6].trim(), '2', 'two points from the good one');
     await page.screenshot({ path: join(resultsDir, 'devices.png') });
 
+    // The refused message is there with what the device sent.
+    await page.click('[data-testid="device-refused-GW-E2E"]');
+    const list = page.locator('[data-testid="device-refused-list"]');
+    await list.locator('pre').first().waitFor();
+    const text = await list.innerText();
+    assert.ok(text.includes('"spindle_temp": [1]'), text);
+    assert.ok(text.includes('zhizao/v1/E2E/L1/M1/telemetry'), text);
+    await page.screenshot({ path: join(resultsDir, 'device-refused.png') });
+    await page.keyboard.press('Escape');
+
     // A new password replaces the old one and is shown once.
     await page.click('[data-testid="device-renew-GW-E2E"]');
     await page.click('[data-testid="device-renew-confirm"]');

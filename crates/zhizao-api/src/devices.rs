@@ -226,3 +226,47 @@ pub async fn reset_device_password(
     let password = s.store.reset_device_password(u.tenant(), id).await?;
     Ok(Json(NewPassword { password }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedDto {
+    /// Epoch ms.
+    pub at: i64,
+    /// Empty when the connection itself broke a rule.
+    pub topic: String,
+    pub reason: String,
+    /// The start of what was sent: text as it is, other bytes in hex.
+    pub payload: String,
+    pub payload_bytes: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedList {
+    /// Newest first; the last 20 since the server started.
+    pub items: Vec<RefusedDto>,
+}
+
+/// The device's last refused messages, with the start of each payload.
+#[utoipa::path(get, path = "/devices/{id}/rejections", tag = "devices", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = RefusedList), (status = 404, body = ErrorBody)))]
+pub async fn device_rejections(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<RefusedList>, ApiError> {
+    // Another tenant's device is not found, as a missing one is not.
+    let d = s.store.get_device(u.tenant(), id).await?;
+    let items = s
+        .hub
+        .devices
+        .refusals(d.id)
+        .into_iter()
+        .map(|r| RefusedDto {
+            at: r.at,
+            topic: r.topic,
+            reason: r.reason,
+            payload: r.payload,
+            payload_bytes: r.payload_bytes,
+        })
+        .collect();
+    Ok(Json(RefusedList { items }))
+}

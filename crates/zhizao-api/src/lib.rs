@@ -97,6 +97,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::list_devices, devices::create_device))
         .routes(routes!(devices::get_device, devices::delete_device))
         .routes(routes!(devices::reset_device_password))
+        .routes(routes!(devices::device_rejections))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

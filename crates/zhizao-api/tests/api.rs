@@ -456,6 +456,16 @@ async fn devices_are_registered_with_a_password_shown_once() {
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
 
+        // No refusals yet; another tenant's device is not found.
+        let path = format!("/api/v1/devices/{id}/rejections");
+        let r = api.get(&path, &viewer).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body["items"], json!([]));
+        assert_eq!(
+            api.get(&path, &other_admin).await.status,
+            StatusCode::NOT_FOUND
+        );
+
         // A new password: shown once, the old one stops working.
         let path = format!("/api/v1/devices/{id}/password");
         let r = api.json(Method::POST, &path, &viewer, json!({})).await;
@@ -896,6 +906,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "GET /api/v1/devices/{id}",
         "DELETE /api/v1/devices/{id}",
         "POST /api/v1/devices/{id}/password",
+        "GET /api/v1/devices/{id}/rejections",
         "POST /api/v1/write",
         "POST /api/v1/import/csv",
         "POST /api/v1/series/query",

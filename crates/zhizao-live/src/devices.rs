@@ -1,8 +1,10 @@
-//! Which registered devices are connected now, and what their Sparkplug
-//! edge nodes last announced. Kept in memory only: after a restart a
-//! device is offline until it connects again, which is the truth.
+//! Which registered devices are connected now, what their Sparkplug edge
+//! nodes last announced, and the last messages each had refused (with the
+//! start of the payload, so a technician sees what the device really sent).
+//! Kept in memory only: after a restart a device is offline until it
+//! connects again, which is the truth.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
@@ -41,10 +43,59 @@ impl DeviceLive {
     }
 }
 
+/// A refused message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub at: EpochMs,
+    /// Empty when the connection itself broke a rule.
+    pub topic: String,
+    pub reason: String,
+    /// The start of the payload: text as it is, other bytes in hex.
+    pub payload: String,
+    pub payload_bytes: usize,
+}
+
+/// Refused messages kept per device, newest first.
+pub const REFUSED_KEPT: usize = 20;
+/// How much of a refused payload is kept.
+const EXCERPT_CHARS: usize = 400;
+const EXCERPT_HEX_BYTES: usize = 96;
+
+impl Refused {
+    pub fn new(at: EpochMs, topic: &str, reason: String, payload: &[u8]) -> Refused {
+        let excerpt = match std::str::from_utf8(payload) {
+            Ok(text) if text.chars().count() > EXCERPT_CHARS => {
+                text.chars().take(EXCERPT_CHARS).collect::<String>() + "…"
+            }
+            Ok(text) => text.to_owned(),
+            Err(_) => {
+                let mut hex: String = payload
+                    .iter()
+                    .take(EXCERPT_HEX_BYTES)
+                    .map(|b| format!("{b:02x} "))
+                    .collect();
+                hex.pop();
+                if payload.len() > EXCERPT_HEX_BYTES {
+                    hex.push('…');
+                }
+                hex
+            }
+        };
+        Refused {
+            at,
+            topic: topic.to_owned(),
+            reason,
+            payload: excerpt,
+            payload_bytes: payload.len(),
+        }
+    }
+}
+
 /// Live state of every device, by registry id.
 #[derive(Debug, Default)]
 pub struct DevicePresence {
     inner: Mutex<HashMap<Id, DeviceLive>>,
+    refused: Mutex<HashMap<Id, VecDeque<Refused>>>,
 }
 
 impl DevicePresence {
@@ -67,6 +118,23 @@ impl DevicePresence {
 
     pub fn set_edge_nodes(&self, id: Id, nodes: Vec<EdgeNodeLive>) {
         self.with(id, |d| d.edge_nodes = nodes);
+    }
+
+    pub fn refused(&self, id: Id, r: Refused) {
+        let mut map = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = map.entry(id).or_default();
+        list.push_front(r);
+        list.truncate(REFUSED_KEPT);
+    }
+
+    /// The device's last refused messages, newest first.
+    pub fn refusals(&self, id: Id) -> Vec<Refused> {
+        self.refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The device's live state (offline and empty if never seen).
@@ -98,5 +166,23 @@ mod tests {
         p.heard_via_broker(2, 1_000);
         assert!(p.get(2).online(1_000 + BROKER_ONLINE_MS - 1));
         assert!(!p.get(2).online(1_000 + BROKER_ONLINE_MS));
+    }
+
+    #[test]
+    fn refusals_keep_the_newest_with_an_excerpt() {
+        let p = DevicePresence::default();
+        for i in 0..(REFUSED_KEPT + 5) {
+            p.refused(7, Refused::new(i as i64, "t", format!("r{i}"), b"{\"x\":"));
+        }
+        let r = p.refusals(7);
+        assert_eq!(r.len(), REFUSED_KEPT);
+        assert_eq!(r[0].reason, format!("r{}", REFUSED_KEPT + 4));
+        assert_eq!(r[0].payload, "{\"x\":");
+        let bin = Refused::new(0, "t", "bad".into(), &[0x0a, 0xff, 0x00]);
+        assert_eq!(bin.payload, "0a ff 00");
+        let long = Refused::new(0, "t", "bad".into(), "数".repeat(1000).as_bytes());
+        assert_eq!(long.payload.chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(long.payload_bytes, 3000);
+        assert!(p.refusals(8).is_empty());
     }
 }

@@ -163,11 +163,23 @@ impl Gateway {
         f(t.entry(device).or_default());
     }
 
-    fn reject(&self, device: i64, mut reason: String) {
+    /// Counts a refused message and keeps why, with what was sent.
+    fn reject(&self, device: i64, mut reason: String, topic: &str, payload: &[u8]) {
         if reason.chars().count() > MAX_REASON_CHARS {
             reason = reason.chars().take(MAX_REASON_CHARS).collect::<String>() + "…";
         }
         tracing::debug!(device, %reason, "message rejected");
+        if let Some(hub) = &self.hub {
+            hub.devices.refused(
+                device,
+                zhizao_live::devices::Refused::new(
+                    zhizao_store::now_ms(),
+                    topic,
+                    reason.clone(),
+                    payload,
+                ),
+            );
+        }
         self.count(device, |t| {
             t.messages += 1;
             t.errors += 1;
@@ -213,11 +225,11 @@ impl Gateway {
                 "topic `{topic}` is outside the device's prefix `{}`",
                 session.device.topic_prefix
             );
-            self.reject(id, reason.clone());
+            self.reject(id, reason.clone(), topic, &payload);
             return Err(Rejection::NotAuthorized(reason));
         }
         let invalid = |e: String| {
-            self.reject(id, e.clone());
+            self.reject(id, e.clone(), topic, &payload);
             Rejection::Invalid(e)
         };
         let (points, problems, offline) = if sparkplug::is_sparkplug(topic) {
@@ -269,7 +281,7 @@ impl Gateway {
             });
         } else {
             // Stored in part: counted as an error, with what was refused.
-            self.reject(id, problems.join("; "));
+            self.reject(id, problems.join("; "), topic, &payload);
             self.count(id, |t| t.points += n);
         }
         if let Some(hub) = &self.hub {
@@ -532,7 +544,12 @@ impl Handler for Gateway {
     }
 
     async fn protocol_error(&self, session: &DeviceSession, reason: String) {
-        self.reject(session.device.id, format!("connection closed: {reason}"));
+        self.reject(
+            session.device.id,
+            format!("connection closed: {reason}"),
+            "",
+            &[],
+        );
     }
 
     async fn disconnected(&self, session: &DeviceSession, _clean: bool) {

@@ -15,6 +15,7 @@ struct Plant {
     store: Store,
     history: Arc<Tsdb>,
     gateway: Arc<Gateway>,
+    hub: Arc<zhizao_live::LiveHub>,
     port: u16,
     _db: zhizao_testkit::TestStore,
     _dir: tempfile::TempDir,
@@ -25,7 +26,8 @@ async fn plant() -> Plant {
     let store = db.store.clone();
     let dir = tempfile::tempdir().unwrap();
     let history = Arc::new(Tsdb::open(TsdbConfig::new(dir.path())).unwrap());
-    let gateway = Gateway::new(store.clone(), history.clone());
+    let hub = Arc::new(zhizao_live::LiveHub::default());
+    let gateway = Gateway::with_hub(store.clone(), history.clone(), Some(hub.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(zhizao_mqtt::serve(listener, gateway.clone()));
@@ -33,6 +35,7 @@ async fn plant() -> Plant {
         store,
         history,
         gateway,
+        hub,
         port,
         _db: db,
         _dir: dir,
@@ -208,6 +211,22 @@ async fn bad_messages_are_counted_and_others_are_not_disturbed() {
     assert!(last.contains("alarm"), "{last}");
     let o = p.store.get_device(tenant, other_id).await.unwrap();
     assert_eq!((o.messages, o.errors), (1, 0));
+    // What was refused is kept with what was sent, newest first.
+    let refused = p.hub.devices.refusals(id);
+    let topics: Vec<&str> = refused.iter().map(|r| r.topic.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "zhizao/v1/S3/L1/M1/alarm",
+            "zhizao/v1/S3/L1/M1/telemetry",
+            "zhizao/v1/S3/L1/M1/telemetry",
+            "zhizao/v1/S3/L2/M9/telemetry"
+        ]
+    );
+    assert_eq!(refused[2].payload, "{not json");
+    assert!(refused[2].reason.contains("not JSON"), "{:?}", refused[2]);
+    assert!(refused[3].reason.contains("outside"), "{:?}", refused[3]);
+    assert!(p.hub.devices.refusals(other_id).is_empty());
 }
 
 #[tokio::test]
