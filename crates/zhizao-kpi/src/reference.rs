@@ -73,101 +73,143 @@ fn per_hour(inputs: &Map<String, Value>, place: &str) -> Result<f64, CaseError> 
     })
 }
 
-/// The inputs of one case. Missing sums are filled from their parts
-/// (PBT = POT − planned downtime, AUPT = APT + ASUT, AUBT = AUPT + ADET),
-/// and given sums are kept as given.
-pub fn case_inputs(inputs: &Map<String, Value>, place: &str) -> Result<Inputs, CaseError> {
+/// Which time elements and counts a case gives (or fully determines).
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
+    apt: bool,
+    asut: bool,
+    adet: bool,
+    aupt: bool,
+    aubt: bool,
+    pbt: bool,
+    pq: bool,
+    failures: bool,
+}
+
+/// The inputs of one case, and what of them is known. A sum missing from
+/// the case is derived only from parts that are all given
+/// (AUPT = APT + ASUT, AUBT = AUPT + ADET, PBT = POT − planned downtime or
+/// AUBT + ADOT); otherwise it stays unknown, and so do the KPIs that need
+/// it. Nothing is guessed.
+fn case_inputs(inputs: &Map<String, Value>, place: &str) -> Result<(Inputs, Known), CaseError> {
     let n = |k: &str| number(inputs, k, place);
-    let apt = n("APT")?.unwrap_or(0.0);
-    let asut = n("ASUT")?.unwrap_or(0.0);
-    let adet = n("ADET")?.unwrap_or(0.0);
-    let adot = n("ADOT")?.unwrap_or(0.0);
-    let aupt = n("AUPT")?.unwrap_or(apt + asut);
-    let aubt = n("AUBT")?.unwrap_or(aupt + adet);
+    let (apt, asut, adet, adot) = (n("APT")?, n("ASUT")?, n("ADET")?, n("ADOT")?);
+    let aupt = n("AUPT")?.or(match (apt, asut) {
+        (Some(p), Some(s)) => Some(p + s),
+        _ => None,
+    });
+    let aubt = n("AUBT")?.or(match (aupt, adet) {
+        (Some(p), Some(d)) => Some(p + d),
+        _ => None,
+    });
     let planned_downtime = n("planned_downtime")?;
     let pot = n("POT")?;
-    let pbt = match (n("PBT")?, pot, planned_downtime) {
-        (Some(pbt), _, _) => pbt,
-        (None, Some(pot), Some(pd)) => pot - pd,
-        (None, _, _) => aubt + adot,
-    };
-    let pq_given = n("PQ")?;
-    let (gq, sq, rq) = (
-        n("GQ")?.unwrap_or(0.0),
-        n("SQ")?.unwrap_or(0.0),
-        n("RQ")?.unwrap_or(0.0),
-    );
-    let failures = n("FE")?.unwrap_or(0.0);
-    if failures < 0.0 || failures.fract() != 0.0 {
+    let pbt = n("PBT")?
+        .or(match (pot, planned_downtime) {
+            (Some(p), Some(d)) => Some(p - d),
+            _ => None,
+        })
+        .or(match (aubt, adot) {
+            (Some(b), Some(d)) => Some(b + d),
+            _ => None,
+        });
+    let (gq, sq, rq) = (n("GQ")?, n("SQ")?, n("RQ")?);
+    let pq = n("PQ")?.or(match (gq, sq, rq) {
+        (Some(g), Some(s), Some(r)) => Some(g + s + r),
+        _ => None,
+    });
+    let failures = n("FE")?;
+    if let Some(fe) = failures
+        && (fe < 0.0 || fe.fract() != 0.0)
+    {
         return Err(CaseError {
             place: format!("{place}.FE"),
-            message: format!("{failures} is not a whole count"),
+            message: format!("{fe} is not a whole count"),
         });
     }
-    Ok(Inputs {
+    let known = Known {
+        apt: apt.is_some(),
+        asut: asut.is_some(),
+        adet: adet.is_some(),
+        aupt: aupt.is_some(),
+        aubt: aubt.is_some(),
+        pbt: pbt.is_some(),
+        pq: pq.is_some(),
+        failures: failures.is_some(),
+    };
+    let z = |x: Option<f64>| x.unwrap_or(0.0);
+    let inputs = Inputs {
         time: TimeElements {
-            pot: pot.unwrap_or(pbt + planned_downtime.unwrap_or(0.0)),
-            planned_downtime: planned_downtime.unwrap_or(0.0),
-            pbt,
-            adot,
-            adet,
-            aubt,
-            aupt,
-            asut,
-            apt,
+            pot: z(pot),
+            planned_downtime: z(planned_downtime),
+            pbt: z(pbt),
+            adot: z(adot),
+            adet: z(adet),
+            aubt: z(aubt),
+            aupt: z(aupt),
+            asut: z(asut),
+            apt: z(apt),
         },
         quantities: Quantities {
-            pq: pq_given.unwrap_or(gq + sq + rq),
-            gq,
-            sq,
-            rq,
+            pq: z(pq),
+            gq: z(gq),
+            sq: z(sq),
+            rq: z(rq),
             psq: n("planned_scrap_PSQ")?.or(n("PSQ")?),
             ip: n("inspected_parts_IP")?.or(n("IP")?),
             gp: n("good_parts_first_pass_GP")?.or(n("GP")?),
         },
         pri: n("PRI_min_per_piece")?.or(n("PRI")?),
         failures: Failures {
-            count: failures as u32,
+            count: z(failures) as u32,
             operating_intervals: numbers(inputs, "TBF_operating_intervals", place)?
                 .or(numbers(inputs, "TBF", place)?),
             restoration_times: numbers(inputs, "TTR", place)?.unwrap_or_default(),
         },
         aoet: n("AOET")?,
         order_aubt: n("AUBT_all_work_units")?,
-    })
+    };
+    Ok((inputs, known))
 }
 
-/// Every KPI of one case, under the reference file's names; a KPI that
-/// cannot be computed is `null`.
+/// Every KPI of one case, under the reference file's names; a KPI whose
+/// inputs the case does not give is `null`.
 pub fn compute_case(inputs: &Map<String, Value>, place: &str) -> Result<Value, CaseError> {
-    let i = case_inputs(inputs, place)?;
+    let (i, known) = case_inputs(inputs, place)?;
     let k = Kpis::compute(&i);
     let per_hour = per_hour(inputs, place)?;
-    let identity = i
-        .pri
-        .and_then(|pri| (i.time.pbt != 0.0).then(|| pri * i.quantities.gq / i.time.pbt));
+    let when = |ok: bool, v: Option<f64>| if ok { v } else { None };
+    let q = &i.quantities;
+    let identity = match (i.pri, known.pbt && i.time.pbt != 0.0 && known.pq) {
+        (Some(pri), true) => Some(pri * q.gq / i.time.pbt),
+        _ => None,
+    };
+    let a = when(known.apt && known.pbt, k.availability);
+    let e = when(known.apt && known.pq, k.effectiveness);
+    let qr = when(known.pq, k.quality_ratio);
+    let has_tbf = known.aupt || i.failures.operating_intervals.is_some();
     Ok(json!({
-        "availability": k.availability,
-        "effectiveness": k.effectiveness,
-        "quality_ratio": k.quality_ratio,
-        "oee_index": k.oee_index,
+        "availability": a,
+        "effectiveness": e,
+        "quality_ratio": qr,
+        "oee_index": when(a.is_some() && e.is_some(), k.oee_index),
         "oee_identity_PRIxGQ_over_PBT": identity,
-        "nee_index": k.nee_index,
-        "technical_efficiency": k.technical_efficiency,
-        "setup_rate": k.setup_rate,
-        "utilization_efficiency": k.utilization_efficiency,
-        "allocation_efficiency": k.allocation_efficiency,
-        "allocation_ratio": k.allocation_ratio,
-        "production_process_ratio": k.production_process_ratio,
-        "throughput_rate_per_min": k.throughput_rate.map(|r| r * per_hour / 60.0),
-        "throughput_rate_per_hour": k.throughput_rate.map(|r| r * per_hour),
+        "nee_index": when(known.aupt && known.pbt && e.is_some(), k.nee_index),
+        "technical_efficiency": when(known.apt && known.adet, k.technical_efficiency),
+        "setup_rate": when(known.asut && known.aupt, k.setup_rate),
+        "utilization_efficiency": when(known.apt && known.aubt, k.utilization_efficiency),
+        "allocation_efficiency": when(known.aubt && known.pbt, k.allocation_efficiency),
+        "allocation_ratio": when(known.aubt || i.order_aubt.is_some(), k.allocation_ratio),
+        "production_process_ratio": when(known.apt, k.production_process_ratio),
+        "throughput_rate_per_min": when(known.pq, k.throughput_rate.map(|r| r * per_hour / 60.0)),
+        "throughput_rate_per_hour": when(known.pq, k.throughput_rate.map(|r| r * per_hour)),
         "first_pass_yield": k.first_pass_yield,
-        "scrap_ratio": k.scrap_ratio,
-        "rework_ratio": k.rework_ratio,
+        "scrap_ratio": when(known.pq, k.scrap_ratio),
+        "rework_ratio": when(known.pq, k.rework_ratio),
         "actual_to_planned_scrap_ratio": k.actual_to_planned_scrap_ratio,
-        "mtbf_iso_FE_plus_1": k.mtbf_fe_plus_1,
-        "mtbf_operating_time_over_failures": k.mtbf,
-        "mttr": k.mttr,
+        "mtbf_iso_FE_plus_1": when(known.failures && has_tbf, k.mtbf_fe_plus_1),
+        "mtbf_operating_time_over_failures": when(known.failures && has_tbf, k.mtbf),
+        "mttr": when(known.failures, k.mttr),
     }))
 }
 

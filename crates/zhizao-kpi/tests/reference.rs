@@ -50,3 +50,26 @@ fn bad_inputs_name_their_place() {
     let doc: Value = serde_json::json!({"cases": [{"id": "x", "inputs": {"FE": 1.5}}]});
     assert!(zhizao_kpi::reference::compute_all(&doc).is_err());
 }
+
+#[test]
+fn what_a_case_does_not_give_stays_unknown() {
+    // APT and PBT only: availability is known, setup rate and MTBF are not.
+    let doc: Value =
+        serde_json::json!({"cases": [{"id": "x", "inputs": {"APT": 300, "PBT": 400}}]});
+    let got = zhizao_kpi::reference::compute_all(&doc).unwrap();
+    assert_eq!(got["x"]["availability"], 0.75);
+    for unknown in [
+        "setup_rate",
+        "utilization_efficiency",
+        "mtbf_operating_time_over_failures",
+        "mttr",
+        "oee_index",
+        "quality_ratio",
+    ] {
+        assert!(
+            got["x"][unknown].is_null(),
+            "{unknown}: {}",
+            got["x"][unknown]
+        );
+    }
+}

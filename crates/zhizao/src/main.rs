@@ -106,6 +106,25 @@ enum Command {
     /// Import historical data into a running server.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// ISO 22400-2 KPIs.
+    #[command(subcommand)]
+    Kpi(KpiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KpiCommand {
+    /// Compute every KPI for each case of a worked-example file (a `cases`
+    /// list with time elements and quantities under `inputs`).
+    Compute(KpiComputeArgs),
+}
+
+#[derive(Args, Debug)]
+struct KpiComputeArgs {
+    /// The cases file (JSON), e.g. kpi-cases.json.
+    file: PathBuf,
+    /// Print `{case id: {kpi: value}}` as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -224,6 +243,9 @@ fn main() -> Result<()> {
     if let Command::Import(ImportCommand::Csv(args)) = &cli.command {
         return import::run(args);
     }
+    if let Command::Kpi(KpiCommand::Compute(args)) = &cli.command {
+        return kpi_compute(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -238,7 +260,7 @@ fn main() -> Result<()> {
                 Ok(())
             }
             // Benchmarks and imports run before this runtime is built.
-            Command::Bench(_) | Command::Import(_) => Ok(()),
+            Command::Bench(_) | Command::Import(_) | Command::Kpi(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())
@@ -256,6 +278,37 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+fn kpi_compute(args: &KpiComputeArgs) -> Result<()> {
+    use std::io::Write;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", args.file.display()))?;
+    let results = zhizao_kpi::reference::compute_all(&doc)
+        .with_context(|| format!("in {}", args.file.display()))?;
+    let mut out = std::io::stdout().lock();
+    let written = (|| -> std::io::Result<()> {
+        if args.json {
+            return writeln!(out, "{}", serde_json::to_string_pretty(&results)?);
+        }
+        for (id, kpis) in results.as_object().into_iter().flatten() {
+            writeln!(out, "{id}")?;
+            for (name, v) in kpis.as_object().into_iter().flatten() {
+                match v.as_f64() {
+                    Some(x) => writeln!(out, "  {name:36} {x:>12.6}")?,
+                    None => writeln!(out, "  {name:36} {:>12}", "—")?,
+                }
+            }
+        }
+        Ok(())
+    })();
+    match written {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Client mode through an external broker, next to the broker's own rate.

@@ -516,3 +516,54 @@ fn csv_import_keeps_good_rows_and_names_bad_ones() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
     server.stop();
 }
+
+/// `zhizao kpi compute FILE --json` gives every expected KPI of the
+/// published worked examples within each case's tolerance.
+#[test]
+fn kpi_compute_matches_the_reference_cases() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../../../shared/reference/kpi-cases.json");
+    let file = if shared.exists() {
+        shared
+    } else {
+        root.join("../zhizao-kpi/tests/fixtures/kpi-cases.json")
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_zhizao"))
+        .args(["kpi", "compute", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let id = case["id"].as_str().unwrap();
+        let tol = case["tolerance"]["abs"].as_f64().unwrap();
+        for (name, want) in case["expected"].as_object().unwrap() {
+            let have = got[id][name].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                (have - want.as_f64().unwrap()).abs() <= tol,
+                "{id}.{name}: {have} against {want}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30);
+    // A broken file is refused with its place.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"cases":[{"id":"a","inputs":{"APT":"x"}}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zhizao"))
+        .args(["kpi", "compute"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cases[0].inputs.APT"), "{err}");
+}
