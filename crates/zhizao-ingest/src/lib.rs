@@ -250,14 +250,8 @@ fn value(v: &Json, place: &str) -> Result<Value, IngestError> {
     }
 }
 
-/// Decodes one message into points. `now_ns` stamps messages without a
-/// time. A message is taken whole or refused whole, with the first problem.
-pub fn decode(
-    topic: &Topic,
-    payload: &[u8],
-    mapping: &Mapping,
-    now_ns: i64,
-) -> Result<Vec<Point>, IngestError> {
+/// Refuses a payload above [`MAX_PAYLOAD_BYTES`] before any parsing.
+pub(crate) fn check_size(payload: &[u8]) -> Result<(), IngestError> {
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(err(
             "payload",
@@ -267,6 +261,18 @@ pub fn decode(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Decodes one message into points. `now_ns` stamps messages without a
+/// time. A message is taken whole or refused whole, with the first problem.
+pub fn decode(
+    topic: &Topic,
+    payload: &[u8],
+    mapping: &Mapping,
+    now_ns: i64,
+) -> Result<Vec<Point>, IngestError> {
+    check_size(payload)?;
     let doc: Json = serde_json::from_slice(payload).map_err(|e| {
         err(
             "payload",

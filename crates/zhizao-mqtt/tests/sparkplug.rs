@@ -19,13 +19,7 @@ use zhizao_store::{NewDevice, Store};
 use zhizao_tsdb::{Query, Tsdb, TsdbConfig, Value};
 
 fn metric(name: Option<&str>, alias: u64, dt: u32, value: MetricValue) -> Metric {
-    Metric {
-        name: name.map(Into::into),
-        alias: Some(alias),
-        datatype: Some(dt),
-        value: Some(value),
-        ..Metric::default()
-    }
+    Metric::new(name, Some(alias), dt, value)
 }
 
 /// Each message a millisecond later than the last: points of one series

@@ -284,13 +284,7 @@ const COUNT_SCRAP: u64 = 2;
 const STATE: u64 = 3;
 
 fn metric(name: Option<&str>, alias: u64, dt: u32, value: MetricValue) -> Metric {
-    Metric {
-        name: name.map(Into::into),
-        alias: Some(alias),
-        datatype: Some(dt),
-        value: Some(value),
-        ..Metric::default()
-    }
+    Metric::new(name, Some(alias), dt, value)
 }
 
 impl Edge {

@@ -80,6 +80,18 @@ struct CredentialRow {
 const COLUMNS: &str = "id, tenant_id, code, name, topic_prefix, username, mapping, created_at, \
      last_seen, messages, points, errors, last_error, last_error_at";
 
+/// A write that touched no row was for a device that is not there (or is
+/// another tenant's).
+fn found(rows: u64, id: i64) -> Result<()> {
+    if rows == 0 {
+        return Err(StoreError::NotFound {
+            entity: "device",
+            id,
+        });
+    }
+    Ok(())
+}
+
 impl Store {
     /// Registers a device; returns it with its generated password, which
     /// is not stored and cannot be shown again.
@@ -160,12 +172,7 @@ impl Store {
             .execute(p)
             .await?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound {
-                entity: "device",
-                id,
-            });
-        }
+        found(done, id)?;
         Ok(password)
     }
 
@@ -177,13 +184,7 @@ impl Store {
             .execute(p)
             .await?
             .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound {
-                entity: "device",
-                id,
-            });
-        }
-        Ok(())
+        found(done, id)
     }
 
     /// Every device of every tenant, for routing messages that arrive

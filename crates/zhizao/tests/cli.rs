@@ -528,7 +528,7 @@ fn kpi_compute_matches_the_reference_cases() {
     } else {
         root.join("../zhizao-kpi/tests/fixtures/kpi-cases.json")
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_zhizao"))
+    let out = Command::new(BIN)
         .args(["kpi", "compute", "--json"])
         .arg(&file)
         .output()
@@ -558,7 +558,7 @@ fn kpi_compute_matches_the_reference_cases() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"cases":[{"id":"a","inputs":{"APT":"x"}}]}"#).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_zhizao"))
+    let out = Command::new(BIN)
         .args(["kpi", "compute"])
         .arg(&bad)
         .output()

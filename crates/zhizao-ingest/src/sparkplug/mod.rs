@@ -20,7 +20,7 @@ use std::sync::Arc;
 use prost::Message;
 use zhizao_tsdb::{Point, Value};
 
-use crate::{IngestError, MAX_PAYLOAD_BYTES, err};
+use crate::{IngestError, err};
 use proto::{Metric, MetricValue, Payload};
 
 /// The topic namespace of Sparkplug B.
@@ -179,15 +179,7 @@ pub fn parse_topic(topic: &str) -> Result<SparkplugTopic, IngestError> {
 
 /// Decodes a payload's protobuf; the error says what is broken.
 pub fn decode_payload(payload: &[u8]) -> Result<Payload, IngestError> {
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(err(
-            "payload",
-            format!(
-                "{} bytes is more than the {MAX_PAYLOAD_BYTES} allowed",
-                payload.len()
-            ),
-        ));
-    }
+    crate::check_size(payload)?;
     Payload::decode(payload).map_err(|e| {
         err(
             "payload",
@@ -207,12 +199,12 @@ pub struct Command {
 pub fn rebirth_command(group: &str, node: &str, now_ms: i64) -> Command {
     let payload = Payload {
         timestamp: u64::try_from(now_ms).ok(),
-        metrics: vec![Metric {
-            name: Some(REBIRTH_METRIC.into()),
-            datatype: Some(datatype::BOOLEAN),
-            value: Some(MetricValue::BooleanValue(true)),
-            ..Metric::default()
-        }],
+        metrics: vec![Metric::new(
+            Some(REBIRTH_METRIC),
+            None,
+            datatype::BOOLEAN,
+            MetricValue::BooleanValue(true),
+        )],
         ..Payload::default()
     };
     Command {

@@ -221,6 +221,24 @@ pub enum ParameterValue {
     ExtensionValue(Extension),
 }
 
+impl Metric {
+    /// A metric with a value: named, aliased, or both.
+    pub fn new(
+        name: Option<&str>,
+        alias: Option<u64>,
+        datatype: u32,
+        value: MetricValue,
+    ) -> Metric {
+        Metric {
+            name: name.map(Into::into),
+            alias,
+            datatype: Some(datatype),
+            value: Some(value),
+            ..Metric::default()
+        }
+    }
+}
+
 impl Payload {
     /// The payload's protobuf bytes.
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -4,13 +4,7 @@ use super::proto::{DataSet, Template};
 use super::*;
 
 fn metric(name: Option<&str>, alias: Option<u64>, datatype: u32, value: MetricValue) -> Metric {
-    Metric {
-        name: name.map(Into::into),
-        alias,
-        datatype: Some(datatype),
-        value: Some(value),
-        ..Metric::default()
-    }
+    Metric::new(name, alias, datatype, value)
 }
 
 fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
@@ -500,7 +494,7 @@ fn broken_payloads_and_state_messages() {
         e.message.contains("not a Sparkplug B protobuf payload"),
         "{e}"
     );
-    let big = vec![0u8; MAX_PAYLOAD_BYTES + 1];
+    let big = vec![0u8; crate::MAX_PAYLOAD_BYTES + 1];
     assert!(nodes.receive(DEV_DATA, &big, 0).is_err());
     assert!(
         nodes
