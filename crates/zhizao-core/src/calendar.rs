@@ -108,16 +108,25 @@ impl ShiftPattern {
     }
 }
 
-/// A site's working calendar: its shift pattern plus dates off and extra
-/// working days (China's make-up working days), as ISO dates `YYYY-MM-DD`.
+/// A site's working calendar: its shift pattern, the weekdays it works,
+/// dates off and extra working days (China's make-up working days), as
+/// ISO dates `YYYY-MM-DD`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calendar {
     pub code: String,
     pub pattern: ShiftPattern,
+    /// ISO weekdays worked, 1 = Monday … 7 = Sunday; Monday to Friday when
+    /// not given.
+    #[serde(default = "monday_to_friday")]
+    pub working_weekdays: Vec<u8>,
     #[serde(default)]
     pub holidays: Vec<String>,
     #[serde(default)]
     pub extra_working_days: Vec<String>,
+}
+
+fn monday_to_friday() -> Vec<u8> {
+    vec![1, 2, 3, 4, 5]
 }
 
 #[cfg(test)]

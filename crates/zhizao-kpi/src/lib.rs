@@ -8,6 +8,7 @@
 //! that cannot be computed is `None`, never a made-up 0 or 1.
 
 pub mod accounting;
+pub mod calendar;
 pub mod reference;
 
 pub use accounting::{Interval, Loss, StateClass, account};
