@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod hierarchy;
 pub mod import;
+pub mod kpi;
 pub mod live;
 pub mod series;
 pub mod users;
@@ -68,6 +69,7 @@ impl AppState {
         (name = "hierarchy", description = "ISA-95 equipment hierarchy: sites, areas, lines, equipment"),
         (name = "live", description = "Live plant state"),
         (name = "devices", description = "Device registry: MQTT credentials, topic prefixes, traffic"),
+        (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -98,6 +100,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::get_device, devices::delete_device))
         .routes(routes!(devices::reset_device_password))
         .routes(routes!(devices::device_rejections))
+        .routes(routes!(kpi::get_calendar, kpi::put_calendar))
+        .routes(routes!(kpi::equipment_kpi))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

@@ -43,7 +43,7 @@ pub enum TimeArg {
 }
 
 impl TimeArg {
-    fn to_ns(&self, field: &str) -> Result<i64, String> {
+    pub(crate) fn to_ns(&self, field: &str) -> Result<i64, String> {
         match self {
             TimeArg::EpochMs(ms) => ms
                 .checked_mul(1_000_000)

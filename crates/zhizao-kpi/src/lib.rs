@@ -10,6 +10,7 @@
 pub mod accounting;
 pub mod calendar;
 pub mod reference;
+pub mod states;
 
 pub use accounting::{Interval, Loss, StateClass, account};
 

@@ -205,8 +205,12 @@ pub async fn seed(store: &Store, tenant_id: i64) -> Result<bool, StoreError> {
                     )
                     .await?;
                 for i in 1..=l.count {
-                    let attributes =
-                        json!({"power_kw": l.power_kw, "commissioned": 2018 + (i % 6)});
+                    // The ideal cycle time (for OEE) is a little under the
+                    // simulated machine's real one.
+                    let ideal_cycle_s =
+                        (crate::MachineProfile::for_type(l.equipment_type).cycle_s * 9.0).round()
+                            / 10.0;
+                    let attributes = json!({"power_kw": l.power_kw, "commissioned": 2018 + (i % 6), "ideal_cycle_s": ideal_cycle_s});
                     store
                         .create_equipment(
                             tenant_id,

@@ -7,6 +7,7 @@
 //! tenant data takes the tenant id, so no caller can forget the scoping.
 
 mod auth;
+mod calendars;
 mod devices;
 mod error;
 mod hierarchy;

@@ -1,0 +1,485 @@
+//! The platform path of the ISO 22400-2 worked examples: each reference
+//! shift is played through MQTT as a machine would report it (state
+//! messages at their times, running counters), the live hub records the
+//! state changes, and `GET /api/v1/equipment/{id}/kpi` must give the
+//! published KPIs. The order-level example (AOET, allocation ratio) needs
+//! production orders and is checked by the CLI only, for now.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use zhizao_api::{AppState, router};
+use zhizao_core::Role;
+use zhizao_live::LiveHub;
+use zhizao_store::{NewArea, NewDevice, NewEquipment, NewLine, NewSite};
+
+fn reference() -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../../../shared/reference/kpi-cases.json");
+    let file = if shared.exists() {
+        shared
+    } else {
+        root.join("../zhizao-kpi/tests/fixtures/kpi-cases.json")
+    };
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+async fn call(
+    app: &axum::Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// One reference shift as a machine reports it: state changes at minutes
+/// after the shift start, and final counters.
+struct Played {
+    case: &'static str,
+    site: &'static str,
+    /// Breaks as (minutes after 06:00, length).
+    breaks: Vec<(u32, u32)>,
+    states: Vec<(u32, &'static str)>,
+    ideal_cycle_s: f64,
+    good: u32,
+    scrap: u32,
+    rework: u32,
+}
+
+fn played() -> Vec<Played> {
+    vec![
+        // POT 480, breaks 60 at the end, setup 20, then production.
+        Played {
+            case: "kpi_shift_with_breaks",
+            site: "S1",
+            breaks: vec![(420, 60)],
+            states: vec![(0, "setup"), (20, "running")],
+            ideal_cycle_s: 30.0,
+            good: 741,
+            scrap: 15,
+            rework: 4,
+        },
+        // POT 480, break 40 at the end; idle 20, setup 25, one breakdown
+        // of 45, five minor stops of 2 minutes, running 340.
+        Played {
+            case: "kpi_shift_with_breakdown",
+            site: "S2",
+            breaks: vec![(440, 40)],
+            states: vec![
+                (0, "idle"),
+                (20, "setup"),
+                (45, "down"),
+                (90, "running"),
+                (150, "down"),
+                (152, "running"),
+                (200, "down"),
+                (202, "running"),
+                (250, "down"),
+                (252, "running"),
+                (300, "down"),
+                (302, "running"),
+                (350, "down"),
+                (352, "running"),
+            ],
+            ideal_cycle_s: 48.0,
+            good: 392,
+            scrap: 8,
+            rework: 0,
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_shifts_through_mqtt_give_the_published_kpis() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    store
+        .create_user(tenant.id, "admin-k", "password-k1", Role::Admin)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let hub = Arc::new(LiveHub::default());
+    let app = router(AppState::new(
+        store.clone(),
+        hub.clone(),
+        tsdb.clone(),
+        1 << 20,
+    ));
+    let (status, login) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "admin-k", "password": "password-k1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["token"].as_str().unwrap().to_owned();
+
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+
+    // A shift three days ago, 06:00–14:00 China Standard Time.
+    let day_ms = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000;
+    let shift_start = day_ms + 22 * 3_600_000; // 06:00 +08:00 is 22:00 UTC the day before
+    let minute = 60_000i64;
+    let reference = reference();
+    let mut checked = 0;
+    for p in played() {
+        let site = store
+            .create_site(
+                tenant.id,
+                NewSite {
+                    code: p.site.into(),
+                    name: p.site.into(),
+                    timezone: Some("Asia/Shanghai".into()),
+                },
+            )
+            .await
+            .unwrap();
+        let area = store
+            .create_area(
+                tenant.id,
+                NewArea {
+                    site_id: site.id,
+                    code: format!("{}-A", p.site),
+                    name: "A".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let line = store
+            .create_line(
+                tenant.id,
+                NewLine {
+                    area_id: area.id,
+                    code: format!("{}-L", p.site),
+                    name: "L".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let code = format!("{}-M1", p.site);
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("ideal_cycle_s".into(), json!(p.ideal_cycle_s));
+        let eq = store
+            .create_equipment(
+                tenant.id,
+                NewEquipment {
+                    line_id: line.id,
+                    code: code.clone(),
+                    name: code.clone(),
+                    equipment_type: "cnc".into(),
+                    work_cell: None,
+                    attributes,
+                },
+            )
+            .await
+            .unwrap();
+        // The site works one shift, 06:00 for 480 minutes, every day.
+        let calendar = json!({
+            "code": "one-shift",
+            "pattern": {"code": "1x8", "shifts": [{"code": "A", "name": "早班", "start_minute": 360, "duration_minutes": 480, "breaks": p.breaks}]},
+            "working_weekdays": [1, 2, 3, 4, 5, 6, 7]
+        });
+        let (status, body) = call(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/sites/{}/calendar", site.id),
+            Some(&token),
+            Some(calendar),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let prefix = format!("zhizao/v1/{}", p.site);
+        let (device, password) = store
+            .create_device(
+                tenant.id,
+                &NewDevice {
+                    code: format!("GW-{}", p.site),
+                    name: "GW".into(),
+                    topic_prefix: prefix.clone(),
+                    mapping: None,
+                },
+            )
+            .await
+            .unwrap();
+        let topic = |kind: &str| format!("{prefix}/{}-L/{code}/{kind}", p.site);
+        let mut messages: Vec<(String, String)> = Vec::new();
+        // Counters before the shift, then at its last minute.
+        messages.push((topic("telemetry"), json!({"ts": shift_start - minute, "values": {"count_good": 0, "count_scrap": 0, "count_rework": 0}}).to_string()));
+        for (m, state) in &p.states {
+            messages.push((
+                topic("state"),
+                json!({"ts": shift_start + i64::from(*m) * minute, "state": state}).to_string(),
+            ));
+        }
+        messages.push((topic("telemetry"), json!({"ts": shift_start + 479 * minute, "values": {"count_good": p.good, "count_scrap": p.scrap, "count_rework": p.rework}}).to_string()));
+        publish(port, &device.username, &password, &messages).await;
+        hub.persist_once(&store).await.unwrap();
+
+        let uri = format!(
+            "/api/v1/equipment/{}/kpi?from={}&to={}",
+            eq.id,
+            shift_start,
+            shift_start + 480 * minute
+        );
+        let (status, got) = call(&app, Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(got["shifts"].as_array().unwrap().len(), 1, "{got}");
+        let kpis = &got["shifts"][0]["kpis"];
+        let case = reference["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == p.case)
+            .unwrap();
+        let tol = case["tolerance"]["abs"].as_f64().unwrap();
+        for (name, want) in case["expected"].as_object().unwrap() {
+            // Our names, and seconds where the case has minutes.
+            let (ours, scale) = match name.as_str() {
+                "mtbf_operating_time_over_failures" => ("mtbf", 60.0),
+                "mtbf_iso_FE_plus_1" => ("mtbf_fe_plus_1", 60.0),
+                "mttr" => ("mttr", 60.0),
+                "oee_identity_PRIxGQ_over_PBT" => ("oee_index", 1.0),
+                other => (other, 1.0),
+            };
+            let have = kpis[ours]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{}: {ours} missing in {kpis}", p.case));
+            let want = want.as_f64().unwrap() * scale;
+            assert!(
+                (have - want).abs() <= tol * scale,
+                "{}: {ours} = {have}, published {want}",
+                p.case
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "{checked}");
+}
+
+/// Publishes QoS 1 messages in order and waits for every PUBACK.
+async fn publish(port: u16, user: &str, pass: &str, messages: &[(String, String)]) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(format!("kpi-{user}"), "127.0.0.1", port);
+    opts.set_credentials(user, pass);
+    let (client, mut events) = AsyncClient::new(opts, 100);
+    for (t, b) in messages {
+        client
+            .publish(t, QoS::AtLeastOnce, false, b.clone())
+            .await
+            .unwrap();
+    }
+    let mut acked = 0;
+    while acked < messages.len() {
+        match tokio::time::timeout(Duration::from_secs(10), events.poll())
+            .await
+            .unwrap()
+        {
+            Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    client.disconnect().await.ok();
+}
+
+#[tokio::test]
+async fn bad_calendars_and_periods_are_refused_with_the_place() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    store
+        .create_user(tenant.id, "admin-b", "password-b1", Role::Admin)
+        .await
+        .unwrap();
+    store
+        .create_user(tenant.id, "viewer-b", "password-b2", Role::Viewer)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let app = router(AppState::new(
+        store.clone(),
+        Arc::new(LiveHub::default()),
+        tsdb,
+        1 << 20,
+    ));
+    let login = |u: &'static str, p: &'static str| {
+        let app = app.clone();
+        async move {
+            let (_, b) = call(
+                &app,
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": u, "password": p})),
+            )
+            .await;
+            b["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let admin = login("admin-b", "password-b1").await;
+    let viewer = login("viewer-b", "password-b2").await;
+    let site = store
+        .create_site(
+            tenant.id,
+            NewSite {
+                code: "S".into(),
+                name: "S".into(),
+                timezone: Some("Asia/Shanghai".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let uri = format!("/api/v1/sites/{}/calendar", site.id);
+    // No calendar yet: the default, said so.
+    let (status, body) = call(&app, Method::GET, &uri, Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["default"], true);
+    assert_eq!(
+        body["calendar"]["pattern"]["shifts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let shift = |start: u32| json!({"code": format!("X{start}"), "name": "x", "start_minute": start, "duration_minutes": 480});
+    let cases = [
+        (
+            json!({"code": "c", "pattern": {"code": "p", "shifts": [shift(360), shift(600)]}}),
+            "pattern.shifts[1].start_minute",
+        ),
+        (
+            json!({"code": "c", "pattern": {"code": "p", "shifts": [shift(360)]}, "holidays": ["2026-02-30"]}),
+            "holidays[0]",
+        ),
+        (
+            json!({"code": "c", "pattern": {"code": "p", "shifts": [shift(360)]}, "working_weekdays": [0]}),
+            "working_weekdays",
+        ),
+    ];
+    for (cal, field) in cases {
+        let (status, body) = call(&app, Method::PUT, &uri, Some(&admin), Some(cal)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let good = json!({"code": "c", "pattern": {"code": "p", "shifts": [shift(360)]}});
+    let (status, _) = call(&app, Method::PUT, &uri, Some(&viewer), Some(good.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&app, Method::PUT, &uri, Some(&admin), Some(good)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = call(&app, Method::GET, &uri, Some(&viewer), None).await;
+    assert_eq!(body["default"], false);
+
+    // Periods: reversed, too long, not a time; and an unknown machine.
+    let area = store
+        .create_area(
+            tenant.id,
+            NewArea {
+                site_id: site.id,
+                code: "A".into(),
+                name: "A".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let line = store
+        .create_line(
+            tenant.id,
+            NewLine {
+                area_id: area.id,
+                code: "L".into(),
+                name: "L".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let eq = store
+        .create_equipment(
+            tenant.id,
+            NewEquipment {
+                line_id: line.id,
+                code: "M".into(),
+                name: "M".into(),
+                equipment_type: "cnc".into(),
+                work_cell: None,
+                attributes: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    for (q, field) in [
+        ("from=-1h&to=-2h", "from"),
+        ("from=-200d", "to"),
+        ("from=yesterday", "from"),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/equipment/{}/kpi?{q}", eq.id),
+            Some(&viewer),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {body}");
+        assert_eq!(body["error"]["field"], field, "{q}: {body}");
+    }
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/equipment/999999/kpi",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A machine that never reported: its shift time is all "no data", and
+    // OEE has no ideal cycle time to work with.
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/equipment/{}/kpi?from=-30h", eq.id),
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let total = &body["total"];
+    assert!(total["losses"]["no_data"].as_f64().unwrap() > 0.0, "{body}");
+    assert_eq!(total["kpis"]["availability"], 0.0);
+    assert!(total["kpis"]["oee_index"].is_null());
+}

@@ -1,0 +1,77 @@
+//! Site calendars (stored as checked JSON) and the state changes of one
+//! machine over a period, which KPI computation reads.
+
+use zhizao_core::Calendar;
+
+use crate::{Result, StateEvent, Store, StoreError, now_ms, on_pool};
+
+impl Store {
+    /// The site's calendar, `None` when none was set.
+    pub async fn site_calendar(&self, tenant_id: i64, site_id: i64) -> Result<Option<Calendar>> {
+        // The site must be the tenant's; another tenant's is not found.
+        self.get_site(tenant_id, site_id).await?;
+        let json: Option<String> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT calendar FROM site_calendars WHERE tenant_id = $1 AND site_id = $2")
+            .bind(tenant_id)
+            .bind(site_id)
+            .fetch_optional(p)
+            .await?);
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| StoreError::Corrupt(format!("calendar of site {site_id}: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Sets the site's calendar; the caller has checked it.
+    pub async fn put_site_calendar(
+        &self,
+        tenant_id: i64,
+        site_id: i64,
+        calendar: &Calendar,
+    ) -> Result<()> {
+        self.get_site(tenant_id, site_id).await?;
+        let json = serde_json::to_string(calendar)
+            .map_err(|e| StoreError::Corrupt(format!("calendar: {e}")))?;
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO site_calendars (site_id, tenant_id, calendar, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (site_id) DO UPDATE SET calendar = excluded.calendar, updated_at = excluded.updated_at")
+            .bind(site_id)
+            .bind(tenant_id)
+            .bind(json)
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    /// A machine's state changes in `[from, to)`, in order, with the last
+    /// change before `from` (the state the period starts in).
+    pub async fn state_events_between(
+        &self,
+        tenant_id: i64,
+        equipment_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<(Option<StateEvent>, Vec<StateEvent>)> {
+        let before: Option<StateEvent> = on_pool!(self, p => sqlx::query_as(
+            "SELECT tenant_id, equipment_id, ts, state, previous FROM state_events \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND ts < $3 ORDER BY ts DESC, id DESC LIMIT 1")
+            .bind(tenant_id)
+            .bind(equipment_id)
+            .bind(from)
+            .fetch_optional(p)
+            .await?);
+        let within: Vec<StateEvent> = on_pool!(self, p => sqlx::query_as(
+            "SELECT tenant_id, equipment_id, ts, state, previous FROM state_events \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, id")
+            .bind(tenant_id)
+            .bind(equipment_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await?);
+        Ok((before, within))
+    }
+}
