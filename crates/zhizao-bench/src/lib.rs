@@ -7,6 +7,7 @@
 //! `/write` endpoint (ours or InfluxDB's, with the same client).
 
 pub mod dataset;
+pub mod kpi;
 pub mod mqtt;
 
 use std::sync::Mutex;
@@ -31,6 +32,8 @@ pub enum BenchError {
     Http(String),
     #[error("mqtt: {0}")]
     Mqtt(String),
+    #[error("kpi: {0}")]
+    Kpi(String),
 }
 
 /// One ingest run's figures.

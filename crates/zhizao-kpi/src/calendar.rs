@@ -171,8 +171,9 @@ impl SiteCalendar {
 }
 
 /// Time elements per planned shift: each shift is accounted from the
-/// machine's state intervals, with its breaks and any planned maintenance
-/// windows (`[start, end)`, epoch ms) as planned stops.
+/// machine's state intervals (sorted, not overlapping), with its breaks and
+/// any planned maintenance windows (`[start, end)`, epoch ms) as planned
+/// stops.
 pub fn account_shifts(
     shifts: &[PlannedShift],
     maintenance: &[(i64, i64)],
@@ -183,7 +184,11 @@ pub fn account_shifts(
         .map(|s| {
             let mut stops = s.breaks.clone();
             stops.extend_from_slice(maintenance);
-            crate::account((s.start_ms, s.end_ms), &stops, intervals)
+            // Sorted, disjoint intervals: only those touching the shift.
+            let first = intervals.partition_point(|iv| iv.end <= s.start_ms);
+            let last = intervals.partition_point(|iv| iv.start < s.end_ms);
+            let touching = intervals.get(first..last.max(first)).unwrap_or(&[]);
+            crate::account((s.start_ms, s.end_ms), &stops, touching)
         })
         .collect()
 }
