@@ -290,6 +290,121 @@ fn period(
     }
 }
 
+fn ideal_cycle_s(e: &zhizao_core::Equipment) -> Option<f64> {
+    e.attributes
+        .get("ideal_cycle_s")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|x| *x > 0.0)
+}
+
+/// One machine's accounted shifts and quantities, from its recorded state
+/// changes and counters over `[from, to)`.
+async fn machine_shifts(
+    s: &AppState,
+    tenant: i64,
+    equipment: &zhizao_core::Equipment,
+    shifts: &[PlannedShift],
+    from: i64,
+    to: i64,
+) -> Result<Vec<(Accounted, Quantities)>, ApiError> {
+    let (before, changes) = s
+        .store
+        .state_events_between(tenant, equipment.id, from, to)
+        .await?;
+    let parse = |state: &str| {
+        state
+            .parse::<MachineState>()
+            .unwrap_or(MachineState::Offline)
+    };
+    let changes: Vec<(i64, MachineState)> =
+        changes.iter().map(|e| (e.ts, parse(&e.state))).collect();
+    let states = intervals(
+        before.as_ref().map(|e| parse(&e.state)),
+        &changes,
+        from,
+        to,
+        MINOR_STOP_MS,
+    );
+    let accounted = account_shifts(shifts, &[], &states)
+        .map_err(|e| ApiError::unavailable(format!("recorded states: {e}")))?;
+    let mut counters = HashMap::new();
+    for field in ["count_good", "count_scrap", "count_rework"] {
+        counters.insert(
+            field,
+            counter_points(s, tenant, &equipment.code, field, from, to)?,
+        );
+    }
+    Ok(shifts
+        .iter()
+        .zip(accounted)
+        .map(|(sh, a)| {
+            let inc = |f: &str| {
+                counters
+                    .get(f)
+                    .map_or(0.0, |(b, p)| increase_in(*b, p, sh.start_ms, sh.end_ms))
+            };
+            let (gq, sq, rq) = (inc("count_good"), inc("count_scrap"), inc("count_rework"));
+            let q = Quantities {
+                pq: gq + sq + rq,
+                gq,
+                sq,
+                rq,
+                ..Quantities::default()
+            };
+            (a, q)
+        })
+        .collect())
+}
+
+/// Shifts or machines summed: elements, losses, failures and quantities
+/// add up; the ideal time Σ PRI × PQ is kept so a sum of machines with
+/// different cycle times still has a right effectiveness.
+#[derive(Default)]
+struct MachineSum {
+    accounted: Accounted,
+    quantities: Quantities,
+    /// Σ PRI × PQ in seconds; `None` once a machine without PRI produced.
+    ideal_s: Option<f64>,
+    any: bool,
+}
+
+impl MachineSum {
+    fn add(&mut self, a: &Accounted, q: &Quantities, pri_s: Option<f64>) {
+        let t = &mut self.accounted;
+        t.time = t.time.add(&a.time);
+        t.breakdown += a.breakdown;
+        t.minor_stop += a.minor_stop;
+        t.blocked += a.blocked;
+        t.starved += a.starved;
+        t.no_data += a.no_data;
+        t.failures += a.failures;
+        t.restoration_times.extend(&a.restoration_times);
+        t.operating_intervals.extend(&a.operating_intervals);
+        let s = &mut self.quantities;
+        s.pq += q.pq;
+        s.gq += q.gq;
+        s.sq += q.sq;
+        s.rq += q.rq;
+        let ideal = match pri_s {
+            Some(p) => Some(p * q.pq),
+            None if q.pq == 0.0 => Some(0.0),
+            None => None,
+        };
+        self.ideal_s = if self.any {
+            self.ideal_s.zip(ideal).map(|(x, y)| x + y)
+        } else {
+            ideal
+        };
+        self.any = true;
+    }
+
+    /// The one PRI that gives the sum's ideal time.
+    fn pri_s(&self) -> Option<f64> {
+        let pq = self.quantities.pq;
+        self.ideal_s.filter(|_| pq > 0.0).map(|i| i / pq)
+    }
+}
+
 /// One machine's KPIs per planned shift in `[from, to)` (default: the last
 /// 24 hours), and for all of them together. Time elements come from the
 /// machine's recorded state changes and its site's calendar; quantities
@@ -346,77 +461,21 @@ pub async fn equipment_kpi(
         })
         .filter(|sh| sh.end_ms > sh.start_ms)
         .collect();
-    let (before, changes) = s.store.state_events_between(tenant, id, from, to).await?;
-    let parse = |state: &str| {
-        state
-            .parse::<MachineState>()
-            .unwrap_or(MachineState::Offline)
-    };
-    let changes: Vec<(i64, MachineState)> =
-        changes.iter().map(|e| (e.ts, parse(&e.state))).collect();
-    let states = intervals(
-        before.as_ref().map(|e| parse(&e.state)),
-        &changes,
-        from,
-        to,
-        MINOR_STOP_MS,
-    );
-    let accounted = account_shifts(&shifts, &[], &states)
-        .map_err(|e| ApiError::unavailable(format!("recorded states: {e}")))?;
-    let mut counters = HashMap::new();
-    for field in ["count_good", "count_scrap", "count_rework"] {
-        counters.insert(
-            field,
-            counter_points(&s, tenant, &equipment.code, field, from, to)?,
-        );
-    }
-    let pri_s = equipment
-        .attributes
-        .get("ideal_cycle_s")
-        .and_then(serde_json::Value::as_f64)
-        .filter(|x| *x > 0.0);
+    let pri_s = ideal_cycle_s(&equipment);
+    let per_shift = machine_shifts(&s, tenant, &equipment, &shifts, from, to).await?;
     let mut out = Vec::with_capacity(shifts.len());
-    let mut sum_a = Accounted::default();
-    let mut sum_q = Quantities::default();
-    for (sh, a) in shifts.iter().zip(&accounted) {
-        let inc = |f: &str| {
-            counters
-                .get(f)
-                .map_or(0.0, |(b, p)| increase_in(*b, p, sh.start_ms, sh.end_ms))
-        };
-        let (gq, sq, rq) = (inc("count_good"), inc("count_scrap"), inc("count_rework"));
-        let quantities = Quantities {
-            pq: gq + sq + rq,
-            gq,
-            sq,
-            rq,
-            ..Quantities::default()
-        };
+    let mut sum = MachineSum::default();
+    for (sh, (a, quantities)) in shifts.iter().zip(&per_shift) {
         out.push(period(
             Some(sh),
             (sh.start_ms, sh.end_ms),
             a,
-            quantities,
+            *quantities,
             pri_s,
         ));
-        sum_a.time = sum_a.time.add(&a.time);
-        for (x, y) in [
-            (&mut sum_a.breakdown, a.breakdown),
-            (&mut sum_a.minor_stop, a.minor_stop),
-            (&mut sum_a.blocked, a.blocked),
-            (&mut sum_a.starved, a.starved),
-            (&mut sum_a.no_data, a.no_data),
-        ] {
-            *x += y;
-        }
-        sum_a.failures += a.failures;
-        sum_a.restoration_times.extend(&a.restoration_times);
-        sum_a.operating_intervals.extend(&a.operating_intervals);
-        sum_q.pq += quantities.pq;
-        sum_q.gq += gq;
-        sum_q.sq += sq;
-        sum_q.rq += rq;
+        sum.add(a, quantities, pri_s);
     }
+    let (sum_a, sum_q) = (sum.accounted, sum.quantities);
     let total = match (shifts.first(), shifts.last()) {
         (Some(a), Some(b)) => Some(period(None, (a.start_ms, b.end_ms), &sum_a, sum_q, pri_s)),
         _ => None,
@@ -429,4 +488,106 @@ pub async fn equipment_kpi(
         shifts: out,
         total,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineShiftKpi {
+    pub line_id: i64,
+    pub code: String,
+    pub name: String,
+    pub site_id: i64,
+    /// The running shift of the line's site; `null` when none is running.
+    pub date: Option<String>,
+    pub shift: Option<String>,
+    pub machines: usize,
+    /// The line's machines summed over the running shift up to now.
+    pub period: Option<PeriodKpi>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineShiftKpis {
+    pub items: Vec<LineShiftKpi>,
+}
+
+/// Every line's KPIs for its site's running shift, up to now: the line's
+/// machines' time elements and quantities summed, then the KPIs of the
+/// sums (effectiveness uses each machine's own ideal cycle time).
+#[utoipa::path(get, path = "/kpi/lines", tag = "kpi", security(("bearer" = [])),
+    responses((status = 200, body = LineShiftKpis)))]
+pub async fn line_kpis(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<LineShiftKpis>, ApiError> {
+    let tenant = u.tenant();
+    let now = zhizao_live::now_ms();
+    let layout = s.store.layout(tenant).await?;
+    let mut running: HashMap<i64, Option<PlannedShift>> = HashMap::new();
+    for site in &layout.sites {
+        let calendar = s
+            .store
+            .site_calendar(tenant, site.id)
+            .await?
+            .unwrap_or_else(default_calendar);
+        let cal = SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)?;
+        let shift = cal
+            .shifts_between(now - 1, now)
+            .map_err(calendar_error)?
+            .into_iter()
+            .find(|sh| sh.start_ms <= now && now < sh.end_ms)
+            .map(|mut sh| {
+                sh.end_ms = now;
+                sh
+            });
+        running.insert(site.id, shift);
+    }
+    let mut items = Vec::with_capacity(layout.lines.len());
+    for line in &layout.lines {
+        let Some(site) = layout.site_of_line(line.id) else {
+            continue;
+        };
+        let shift = running.get(&site.id).cloned().flatten();
+        let machines: Vec<&zhizao_core::Equipment> = layout
+            .equipment
+            .iter()
+            .filter(|e| e.line_id == line.id)
+            .collect();
+        let mut period_kpi = None;
+        if let Some(sh) = &shift {
+            let mut sum = MachineSum::default();
+            for e in &machines {
+                let one = machine_shifts(
+                    &s,
+                    tenant,
+                    e,
+                    std::slice::from_ref(sh),
+                    sh.start_ms,
+                    sh.end_ms,
+                )
+                .await?;
+                for (a, q) in &one {
+                    sum.add(a, q, ideal_cycle_s(e));
+                }
+            }
+            if sum.any {
+                period_kpi = Some(period(
+                    Some(sh),
+                    (sh.start_ms, sh.end_ms),
+                    &sum.accounted,
+                    sum.quantities,
+                    sum.pri_s(),
+                ));
+            }
+        }
+        items.push(LineShiftKpi {
+            line_id: line.id,
+            code: line.code.clone(),
+            name: line.name.clone(),
+            site_id: site.id,
+            date: shift.as_ref().map(|x| x.date.clone()),
+            shift: shift.as_ref().map(|x| x.shift.clone()),
+            machines: machines.len(),
+            period: period_kpi,
+        });
+    }
+    Ok(Json(LineShiftKpis { items }))
 }

@@ -102,6 +102,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::device_rejections))
         .routes(routes!(kpi::get_calendar, kpi::put_calendar))
         .routes(routes!(kpi::equipment_kpi))
+        .routes(routes!(kpi::line_kpis))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

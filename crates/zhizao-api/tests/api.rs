@@ -910,6 +910,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "GET /api/v1/sites/{id}/calendar",
         "PUT /api/v1/sites/{id}/calendar",
         "GET /api/v1/equipment/{id}/kpi",
+        "GET /api/v1/kpi/lines",
         "POST /api/v1/write",
         "POST /api/v1/import/csv",
         "POST /api/v1/series/query",

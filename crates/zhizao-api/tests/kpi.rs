@@ -483,3 +483,133 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
     assert_eq!(total["kpis"]["availability"], 0.0);
     assert!(total["kpis"]["oee_index"].is_null());
 }
+
+/// The screen's view: each line's running shift up to now, from its
+/// machines' reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_show_their_running_shift() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    store
+        .create_user(tenant.id, "viewer-l", "password-l1", Role::Viewer)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let hub = Arc::new(LiveHub::default());
+    let app = router(AppState::new(
+        store.clone(),
+        hub.clone(),
+        tsdb.clone(),
+        1 << 20,
+    ));
+    let (_, login) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "viewer-l", "password": "password-l1"})),
+    )
+    .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let site = store
+        .create_site(
+            tenant.id,
+            NewSite {
+                code: "S".into(),
+                name: "S".into(),
+                timezone: Some("Asia/Shanghai".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let area = store
+        .create_area(
+            tenant.id,
+            NewArea {
+                site_id: site.id,
+                code: "A".into(),
+                name: "A".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let line = store
+        .create_line(
+            tenant.id,
+            NewLine {
+                area_id: area.id,
+                code: "L".into(),
+                name: "下料线".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("ideal_cycle_s".into(), json!(30.0));
+    store
+        .create_equipment(
+            tenant.id,
+            NewEquipment {
+                line_id: line.id,
+                code: "M".into(),
+                name: "M".into(),
+                equipment_type: "cnc".into(),
+                work_cell: None,
+                attributes,
+            },
+        )
+        .await
+        .unwrap();
+    // Before any report: the running shift (the default calendar has one
+    // at every hour) is all "no data".
+    let (status, body) = call(&app, Method::GET, "/api/v1/kpi/lines", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let item = &body["items"][0];
+    assert_eq!(item["name"], "下料线");
+    assert_eq!(item["machines"], 1);
+    assert!(item["shift"].is_string(), "{body}");
+    let start = item["period"]["start"].as_i64().unwrap();
+    assert_eq!(item["period"]["kpis"]["availability"], 0.0);
+
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+    let (device, password) = store
+        .create_device(
+            tenant.id,
+            &NewDevice {
+                code: "GW".into(),
+                name: "GW".into(),
+                topic_prefix: "zhizao/v1/S".into(),
+                mapping: None,
+            },
+        )
+        .await
+        .unwrap();
+    let now = zhizao_live::now_ms();
+    let messages = vec![
+        (
+            "zhizao/v1/S/L/M/telemetry".to_owned(),
+            json!({"ts": start - 1000, "values": {"count_good": 0}}).to_string(),
+        ),
+        (
+            "zhizao/v1/S/L/M/state".to_owned(),
+            json!({"ts": start, "state": "running"}).to_string(),
+        ),
+        (
+            "zhizao/v1/S/L/M/telemetry".to_owned(),
+            json!({"ts": now, "values": {"count_good": 100}}).to_string(),
+        ),
+    ];
+    publish(port, &device.username, &password, &messages).await;
+    hub.persist_once(&store).await.unwrap();
+    let (_, body) = call(&app, Method::GET, "/api/v1/kpi/lines", Some(&token), None).await;
+    let p = &body["items"][0]["period"];
+    assert_eq!(p["quantities"]["gq"], 100.0, "{body}");
+    assert!(p["kpis"]["availability"].as_f64().unwrap() > 0.99, "{body}");
+    assert!(p["kpis"]["oee_index"].as_f64().is_some(), "{body}");
+}
