@@ -355,6 +355,34 @@ export const querySeries = (query: SeriesQuery) => request<SeriesResult>('POST',
 
 export const liveSnapshot = () => request<Snapshot>('GET', '/live/snapshot');
 
+/** ISO 22400-2 KPIs of a period; null where undefined. */
+export interface Kpis {
+  availability: number | null;
+  effectiveness: number | null;
+  quality_ratio: number | null;
+  oee_index: number | null;
+  [name: string]: number | null;
+}
+
+export interface LineShiftKpi {
+  line_id: number;
+  code: string;
+  name: string;
+  site_id: number;
+  date: string | null;
+  shift: string | null;
+  machines: number;
+  period: {
+    start: number;
+    end: number;
+    kpis: Kpis;
+    quantities: { pq: number; gq: number; sq: number; rq: number };
+    losses: { breakdown: number; minor_stop: number; no_data: number };
+  } | null;
+}
+
+export const lineKpis = () => request<{ items: LineShiftKpi[] }>('GET', '/kpi/lines');
+
 /** WebSocket URL for the live feed, on the same host as the page. */
 export function liveSocketUrl(scope: string): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';

@@ -207,6 +207,16 @@ describe('zhizao web UI', () => {
     await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.seriesCount) >= 1, TREND, {
       timeout: 20_000,
     });
+    // The shift OEE panel lists every line, with a figure once its
+    // machines have reported (the demo plant has ideal cycle times).
+    await page.waitForFunction(
+      () => {
+        const rows = document.querySelectorAll('[data-testid="oee-by-line"] [data-testid^="oee-L-"]');
+        return rows.length === 9 && [...rows].some((r) => /\d+%/.test(r.textContent ?? ''));
+      },
+      null,
+      { timeout: 30_000 },
+    );
     await page.waitForTimeout(1500); // let the charts finish their entry animation
     await page.screenshot({ path: join(resultsDir, 'screen-zh.png') });
   });

@@ -28,6 +28,12 @@ export const en: Messages = {
   'conn.connecting': 'Connecting',
   'conn.reconnecting': 'Reconnecting',
 
+  'screen.oee': 'Shift OEE by line',
+  'screen.oeeNoShift': 'No shift is running now',
+  'screen.oeeFailed': 'OEE could not be loaded',
+  'screen.availabilityShort': 'A',
+  'screen.performanceShort': 'P',
+  'screen.qualityShort': 'Q',
   'screen.stateCounts': 'Equipment states',
   'screen.plant': 'Plant overview',
   'screen.output': 'Output today by line',

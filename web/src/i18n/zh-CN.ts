@@ -26,6 +26,12 @@ export const zhCN = {
   'conn.connecting': '连接中',
   'conn.reconnecting': '重连中',
 
+  'screen.oee': '本班 OEE（按产线）',
+  'screen.oeeNoShift': '当前没有运行中的班次',
+  'screen.oeeFailed': 'OEE 加载失败',
+  'screen.availabilityShort': '时间',
+  'screen.performanceShort': '性能',
+  'screen.qualityShort': '质量',
   'screen.stateCounts': '设备状态',
   'screen.plant': '产线设备总览',
   'screen.output': '今日产量（按产线）',
