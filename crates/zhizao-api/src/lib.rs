@@ -5,6 +5,7 @@
 //! and check input (extractors), call the store or hub, map to DTOs.
 //! `router(state)` builds everything, so tests drive it in-process.
 
+pub mod alarms;
 pub mod auth;
 pub mod devices;
 pub mod error;
@@ -69,6 +70,7 @@ impl AppState {
         (name = "hierarchy", description = "ISA-95 equipment hierarchy: sites, areas, lines, equipment"),
         (name = "live", description = "Live plant state"),
         (name = "devices", description = "Device registry: MQTT credentials, topic prefixes, traffic"),
+        (name = "alarms", description = "Alarm rules, alarms, acknowledgement and shelving"),
         (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
@@ -103,6 +105,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::get_calendar, kpi::put_calendar))
         .routes(routes!(kpi::equipment_kpi))
         .routes(routes!(kpi::line_kpis))
+        .routes(routes!(alarms::get_rules, alarms::put_rules))
+        .routes(routes!(alarms::list))
+        .routes(routes!(alarms::acknowledge))
+        .routes(routes!(alarms::shelve))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))
         .routes(routes!(
             hierarchy::get_site,

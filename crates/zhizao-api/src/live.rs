@@ -176,7 +176,7 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
                     previous: previous.map(|p| p.as_str().to_owned()),
                 })
             }
-            LiveMessage::Counters { .. } => None,
+            LiveMessage::Counters { .. } | LiveMessage::Alarm { .. } => None,
         })
         .collect();
     Ok(Json(Snapshot {

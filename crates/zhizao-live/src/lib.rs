@@ -9,6 +9,7 @@
 //! store so a restart resumes where it stopped. Clustered fan-out (NATS or
 //! broker topics) will plug in behind the same `report`/`subscribe` pair.
 
+pub mod alarms;
 pub mod devices;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -71,6 +72,12 @@ pub enum LiveMessage {
         good_today: i64,
         scrap_today: i64,
         temperature: Option<f64>,
+    },
+    /// An alarm raised, acknowledged, cleared, shelved …, or a flood.
+    Alarm {
+        seq: u64,
+        ts: EpochMs,
+        event: zhizao_alarm::Event,
     },
 }
 
@@ -162,6 +169,8 @@ struct Inner {
 pub struct LiveHub {
     /// Registered devices' connections and Sparkplug edge nodes.
     pub devices: devices::DevicePresence,
+    /// Every tenant's alarm rules and alarms.
+    pub alarms: alarms::AlarmDesk,
     inner: Mutex<Inner>,
     seq: AtomicU64,
     tx: broadcast::Sender<Arc<Envelope>>,
@@ -202,6 +211,7 @@ impl LiveHub {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             devices: devices::DevicePresence::default(),
+            alarms: alarms::AlarmDesk::default(),
             inner: Mutex::new(Inner::default()),
             seq: AtomicU64::new(0),
             tx,
@@ -269,6 +279,29 @@ impl LiveHub {
                     previous,
                 });
             }
+        }
+    }
+
+    /// Broadcasts alarm events. One without a placement (a flood notice, a
+    /// machine not in the plant hierarchy) goes to the tenant's subscribers
+    /// of the whole plant only.
+    pub fn alarm_events(&self, tenant: Id, events: Vec<(Option<Placement>, zhizao_alarm::Event)>) {
+        for (at, event) in events {
+            let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let placement = at.unwrap_or(Placement {
+                tenant_id: tenant,
+                site_id: 0,
+                line_id: 0,
+                equipment_id: 0,
+            });
+            let _ = self.tx.send(Arc::new(Envelope {
+                placement,
+                message: LiveMessage::Alarm {
+                    seq,
+                    ts: event.at,
+                    event,
+                },
+            }));
         }
     }
 

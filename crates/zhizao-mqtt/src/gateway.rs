@@ -60,6 +60,50 @@ fn session_of(device: Device) -> Option<DeviceSession> {
     })
 }
 
+/// What the alarm rules are fed from one message.
+enum AlarmInput {
+    Sample { field: String, ts: i64, value: f64 },
+    State { state: String, ts: i64 },
+}
+
+/// A message's numbers and states, by machine, in time order.
+fn alarm_inputs(points: &[Point]) -> Vec<(String, Vec<AlarmInput>)> {
+    let mut by: Vec<(String, Vec<AlarmInput>)> = Vec::new();
+    for p in points {
+        let Some(code) = p
+            .tags
+            .iter()
+            .find(|(k, _)| k == "equipment")
+            .map(|(_, v)| v)
+        else {
+            continue;
+        };
+        let ts = p.ts / 1_000_000;
+        let input = match &p.value {
+            Value::F64(x) => AlarmInput::Sample {
+                field: p.field.to_string(),
+                ts,
+                value: *x,
+            },
+            Value::Str(s) if &*p.field == "state" => AlarmInput::State {
+                state: s.clone(),
+                ts,
+            },
+            _ => continue,
+        };
+        match by.iter_mut().find(|(c, _)| c == code) {
+            Some((_, v)) => v.push(input),
+            None => by.push((code.clone(), vec![input])),
+        }
+    }
+    for (_, v) in &mut by {
+        v.sort_by_key(|i| match i {
+            AlarmInput::Sample { ts, .. } | AlarmInput::State { ts, .. } => *ts,
+        });
+    }
+    by
+}
+
 /// Longest reason kept as a device's last error.
 const MAX_REASON_CHARS: usize = 600;
 
@@ -262,6 +306,7 @@ impl Gateway {
             return Err(invalid(problems.join("; ")));
         }
         let reports = self.screen_reports(tenant, &points, &offline);
+        let watched = alarm_inputs(&points);
         let n = points.len() as i64;
         if !points.is_empty() {
             let outcome = self
@@ -289,6 +334,24 @@ impl Gateway {
                 if let Some(at) = self.placement(tenant, &code).await {
                     hub.report(at, ts_ms, report);
                 }
+            }
+            // The alarm rules see every number and state the machine sent.
+            let mut events = Vec::new();
+            for (code, inputs) in watched {
+                let at = self.placement(tenant, &code).await;
+                for input in inputs {
+                    events.extend(match input {
+                        AlarmInput::Sample { field, ts, value } => {
+                            hub.alarms.sample(tenant, at, &code, &field, ts, value)
+                        }
+                        AlarmInput::State { state, ts } => {
+                            hub.alarms.state(tenant, at, &code, &state, ts)
+                        }
+                    });
+                }
+            }
+            if !events.is_empty() {
+                hub.alarm_events(tenant, events);
             }
         }
         Ok(())

@@ -230,3 +230,45 @@ pub async fn seed(store: &Store, tenant_id: i64) -> Result<bool, StoreError> {
     }
     Ok(true)
 }
+
+/// The demo plant's alarm rules: a machine down too long, a hot machine, a
+/// silent machine.
+pub fn alarm_rules() -> Vec<zhizao_alarm::Rule> {
+    use zhizao_alarm::{Condition, Rule, Severity};
+    vec![
+        Rule {
+            id: "down-too-long".into(),
+            name: "停机时间过长".into(),
+            severity: Severity::High,
+            condition: Condition::StateLonger {
+                state: "down".into(),
+                for_s: 45,
+            },
+            on_delay_s: 0,
+            off_delay_s: 0,
+            sources: None,
+        },
+        Rule {
+            id: "over-temperature".into(),
+            name: "温度过高".into(),
+            severity: Severity::Medium,
+            condition: Condition::Above {
+                field: "temperature".into(),
+                limit: 74.0,
+                deadband: 2.0,
+            },
+            on_delay_s: 30,
+            off_delay_s: 10,
+            sources: None,
+        },
+        Rule {
+            id: "no-data".into(),
+            name: "设备无数据".into(),
+            severity: Severity::Medium,
+            condition: Condition::NoData { for_s: 30 },
+            on_delay_s: 0,
+            off_delay_s: 0,
+            sources: None,
+        },
+    ]
+}

@@ -1,5 +1,6 @@
-//! Site calendars (stored as checked JSON) and the state changes of one
-//! machine over a period, which KPI computation reads.
+//! Site calendars and alarm rules (stored as JSON their owners checked),
+//! and the state changes of one machine over a period, which KPI
+//! computation reads.
 
 use zhizao_core::Calendar;
 
@@ -73,5 +74,30 @@ impl Store {
             .fetch_all(p)
             .await?);
         Ok((before, within))
+    }
+}
+
+impl Store {
+    /// A tenant's alarm rules as stored JSON; `None` when never set.
+    pub async fn alarm_rules(&self, tenant_id: i64) -> Result<Option<String>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT rules FROM alarm_rules WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    /// Sets a tenant's alarm rules (JSON the caller has checked).
+    pub async fn put_alarm_rules(&self, tenant_id: i64, rules_json: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO alarm_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at")
+            .bind(tenant_id)
+            .bind(rules_json)
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
     }
 }

@@ -529,6 +529,41 @@ async fn open_store(settings: &Settings) -> Result<Store> {
     Ok(store)
 }
 
+/// Applies a tenant's stored alarm rules. Rules that no longer load (a
+/// newer version wrote them) are reported and left out, not fatal.
+async fn load_alarm_rules(store: &Store, hub: &LiveHub, tenant: i64) {
+    let rules = match store.alarm_rules(tenant).await {
+        Ok(Some(json)) => json,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(tenant, error = %e, "alarm rules unreadable");
+            return;
+        }
+    };
+    let applied = serde_json::from_str::<Vec<zhizao_alarm::Rule>>(&rules)
+        .map_err(|e| e.to_string())
+        .and_then(|r| hub.alarms.set_rules(tenant, r).map_err(|e| e.to_string()));
+    if let Err(e) = applied {
+        tracing::error!(tenant, error = %e, "stored alarm rules not applied");
+    }
+}
+
+/// Runs the alarm conditions that time alone decides, every second.
+async fn alarm_ticks(hub: Arc<LiveHub>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let events = hub.alarms.tick(zhizao_live::now_ms());
+        let mut by_tenant: std::collections::BTreeMap<i64, Vec<_>> = Default::default();
+        for (tenant, at, e) in events {
+            by_tenant.entry(tenant).or_default().push((at, e));
+        }
+        for (tenant, events) in by_tenant {
+            hub.alarm_events(tenant, events);
+        }
+    }
+}
+
 async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     let store = open_store(&settings).await?;
     let admin = store.ensure_admin(args.admin_password.as_deref()).await?;
@@ -539,11 +574,13 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             .recent_state_events(tenant, zhizao_live::RECENT_EVENTS as i64)
             .await?;
         hub.restore(&statuses, &events);
+        load_alarm_rules(&store, &hub, tenant).await;
     }
     let persister = tokio::spawn(
         hub.clone()
             .persist_loop(store.clone(), Duration::from_secs(2)),
     );
+    let alarm_ticker = tokio::spawn(alarm_ticks(hub.clone()));
     let history_dir = settings.data_dir.join("tsdb");
     let mut history_config = TsdbConfig::new(&history_dir);
     let ns = |s: Option<u64>| {
@@ -639,6 +676,13 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         if zhizao_sim::plant::seed(&store, tenant.id).await? {
             tracing::info!("seeded the demo plant");
         }
+        if store.alarm_rules(tenant.id).await?.is_none() {
+            let rules = zhizao_sim::plant::alarm_rules();
+            store
+                .put_alarm_rules(tenant.id, &serde_json::to_string(&rules)?)
+                .await?;
+            hub.alarms.set_rules(tenant.id, rules)?;
+        }
         // Like a real plant: the machines' gateways publish to the MQTT
         // endpoint. Without one, the simulator reports directly.
         simulator = Some(match mqtt_endpoint {
@@ -711,6 +755,7 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         gateway.save_traffic().await;
     }
     persister.abort();
+    alarm_ticker.abort();
     hub.persist_once(&store).await?;
     store.close().await;
     // Write memory to a segment so the next start replays no log.

@@ -1,3 +1,6 @@
+//! Central processing through the platform: KPIs and alarms from what
+//! machines send over MQTT.
+//!
 //! The platform path of the ISO 22400-2 worked examples: each reference
 //! shift is played through MQTT as a machine would report it (state
 //! messages at their times, running counters), the live hub records the
@@ -612,4 +615,190 @@ async fn lines_show_their_running_shift() {
     assert_eq!(p["quantities"]["gq"], 100.0, "{body}");
     assert!(p["kpis"]["availability"].as_f64().unwrap() > 0.99, "{body}");
     assert!(p["kpis"]["oee_index"].as_f64().is_some(), "{body}");
+}
+
+/// Alarm rules through the API, fed by MQTT, acknowledged by a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_from_rules_to_acknowledgement() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    store
+        .create_user(tenant.id, "admin-a", "password-a1", Role::Admin)
+        .await
+        .unwrap();
+    store
+        .create_user(tenant.id, "viewer-a", "password-a2", Role::Viewer)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let hub = Arc::new(LiveHub::default());
+    let app = router(AppState::new(
+        store.clone(),
+        hub.clone(),
+        tsdb.clone(),
+        1 << 20,
+    ));
+    let login = |u: &'static str, p: &'static str| {
+        let app = app.clone();
+        async move {
+            let (_, b) = call(
+                &app,
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": u, "password": p})),
+            )
+            .await;
+            b["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let admin = login("admin-a", "password-a1").await;
+    let viewer = login("viewer-a", "password-a2").await;
+
+    // Bad rules are refused with their place; nothing is applied.
+    let bad = json!({"rules": [{"id": "x", "name": "x", "severity": "high", "condition": {"kind": "expression", "expr": "(temp > 1"}}]});
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/alarm-rules",
+        Some(&admin),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "rules[0].condition.expr");
+    let rules = json!({"rules": [{"id": "hot", "name": "温度过高", "severity": "high",
+        "condition": {"kind": "above", "field": "temperature", "limit": 80, "deadband": 5}}]});
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/alarm-rules",
+        Some(&viewer),
+        Some(rules.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/alarm-rules",
+        Some(&admin),
+        Some(rules),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        store
+            .alarm_rules(tenant.id)
+            .await
+            .unwrap()
+            .map(|j| j.contains("温度过高")),
+        Some(true)
+    );
+    let (_, body) = call(
+        &app,
+        Method::GET,
+        "/api/v1/alarm-rules",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(body["rules"][0]["id"], "hot");
+
+    let mut live = hub.subscribe();
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+    let (device, password) = store
+        .create_device(
+            tenant.id,
+            &NewDevice {
+                code: "GW".into(),
+                name: "GW".into(),
+                topic_prefix: "zhizao/v1/S".into(),
+                mapping: None,
+            },
+        )
+        .await
+        .unwrap();
+    let now = zhizao_live::now_ms();
+    let t = |ms: i64, v: f64| {
+        (
+            "zhizao/v1/S/L/M7/telemetry".to_owned(),
+            json!({"ts": now - 10_000 + ms, "values": {"temperature": v}}).to_string(),
+        )
+    };
+    publish(
+        port,
+        &device.username,
+        &password,
+        &[t(0, 70.0), t(1000, 85.0), t(2000, 82.0)],
+    )
+    .await;
+
+    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    let active = body["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "one alarm, not one per hot sample: {body}");
+    assert_eq!(active[0]["source"], "M7");
+    assert_eq!(active[0]["value"], 85.0);
+    let id = active[0]["id"].as_i64().unwrap();
+    // Live subscribers heard it.
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let env = live.recv().await.unwrap();
+            if let zhizao_live::LiveMessage::Alarm { event, .. } = &env.message {
+                return event.kind.clone();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(heard, zhizao_alarm::EventKind::Raised);
+
+    let uri = format!("/api/v1/alarms/{id}/acknowledge");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&viewer),
+        Some(json!({"comment": "已通知维修"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["alarm"]["acknowledged"]["by"], "viewer-a");
+    let (status, _) = call(&app, Method::POST, &uri, Some(&viewer), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Cooling below the deadband closes the acknowledged alarm.
+    publish(port, &device.username, &password, &[t(3000, 74.0)]).await;
+    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    assert_eq!(body["active"], json!([]), "{body}");
+    let kinds: Vec<&str> = body["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["closed", "acknowledged", "raised"]);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/alarms/{id}/shelve"),
+        Some(&viewer),
+        Some(json!({"minutes": 10})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/alarms/1/shelve",
+        Some(&viewer),
+        Some(json!({"minutes": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
