@@ -87,7 +87,41 @@ export interface HelloMessage {
   seq: number;
 }
 
-export type LiveMessage = HelloMessage | StateEvent | CountersEvent;
+export type AlarmSeverity = 'low' | 'medium' | 'high' | 'critical';
+
+/** An alarm that is not over (see docs/alarms.md for the lifecycle). */
+export interface Alarm {
+  id: number;
+  rule: string;
+  name: string;
+  severity: AlarmSeverity;
+  source: string;
+  state: 'active_unacked' | 'active_acked' | 'cleared_unacked';
+  raised_at: number;
+  cleared_at: number | null;
+  acknowledged: { by: string; comment: string; at: number } | null;
+  shelved_until: number | null;
+  value: number | null;
+  flood: boolean;
+}
+
+export interface AlarmEvent {
+  at: number;
+  kind: string;
+  alarm: Alarm | null;
+  notify: boolean;
+}
+
+export interface AlarmMessage {
+  type: 'alarm';
+  seq: number;
+  ts: number;
+  event: AlarmEvent;
+}
+
+export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage;
+
+export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
 
 export interface LiveEquipment {
   id: number;

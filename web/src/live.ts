@@ -5,9 +5,12 @@
  */
 import { computed, reactive } from 'vue';
 import {
+  listAlarms,
   liveSnapshot,
   liveSocketUrl,
   me,
+  type Alarm,
+  type AlarmMessage,
   type LiveEquipment,
   type LiveLine,
   type LiveMessage,
@@ -39,6 +42,8 @@ export function useLiveFeed(scope = 'all') {
   const state = reactive({
     lines: [] as LiveLine[],
     events: [] as StateEvent[],
+    /** Alarms that are not over, newest first. */
+    alarms: [] as Alarm[],
     status: 'connecting' as ConnectionStatus,
     loaded: false,
     error: null as string | null,
@@ -79,9 +84,10 @@ export function useLiveFeed(scope = 'all') {
     if (buffered) return;
     buffered = [];
     try {
-      const snap = await liveSnapshot();
+      const [snap, alarms] = await Promise.all([liveSnapshot(), listAlarms().catch(() => null)]);
       if (stopped) return;
       applySnapshot(snap);
+      if (alarms) state.alarms = alarms.active.slice().reverse();
       for (const msg of buffered) if (msg.type !== 'hello' && msg.seq > snap.seq) apply(msg);
     } catch (err) {
       state.error = err instanceof Error ? err.message : String(err);
@@ -90,8 +96,25 @@ export function useLiveFeed(scope = 'all') {
     }
   }
 
+  function applyAlarm(msg: AlarmMessage) {
+    const alarm = msg.event.alarm;
+    if (!alarm) return;
+    const at = state.alarms.findIndex((a) => a.id === alarm.id);
+    if (msg.event.kind === 'closed') {
+      if (at >= 0) state.alarms.splice(at, 1);
+    } else if (at >= 0) {
+      state.alarms[at] = alarm;
+    } else {
+      state.alarms.unshift(alarm);
+    }
+  }
+
   function apply(msg: LiveMessage) {
     if (msg.type === 'hello') return;
+    if (msg.type === 'alarm') {
+      applyAlarm(msg);
+      return;
+    }
     const found = index.get(msg.equipment_id);
     if (!found) {
       // A machine the snapshot does not know yet (e.g. just created).

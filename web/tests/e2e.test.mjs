@@ -200,6 +200,7 @@ describe('zhizao web UI', () => {
     assert.ok(tiles >= 30, `expected at least 30 machine tiles, got ${tiles}`);
     await page.locator('[data-testid="state-counts"]').waitFor();
     await page.locator('[data-testid="event-ticker"]').waitFor();
+    await page.locator('[data-testid="alarm-list"]').waitFor();
     assert.match(await page.locator('[data-testid="screen-title"]').innerText(), /生产控制中心/);
   });
 
