@@ -105,9 +105,20 @@ export interface Alarm {
   flood: boolean;
 }
 
+export type AlarmEventKind =
+  | 'raised'
+  | 'reactivated'
+  | 'acknowledged'
+  | 'cleared'
+  | 'closed'
+  | 'shelved'
+  | 'unshelved'
+  | 'flood_started'
+  | 'flood_ended';
+
 export interface AlarmEvent {
   at: number;
-  kind: string;
+  kind: AlarmEventKind;
   alarm: Alarm | null;
   notify: boolean;
 }
@@ -122,6 +133,12 @@ export interface AlarmMessage {
 export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage;
 
 export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
+
+export const acknowledgeAlarm = (id: number, comment: string) =>
+  request<AlarmEvent>('POST', `/alarms/${id}/acknowledge`, { comment });
+
+export const shelveAlarm = (id: number, minutes: number) =>
+  request<AlarmEvent>('POST', `/alarms/${id}/shelve`, { minutes });
 
 export interface LiveEquipment {
   id: number;

@@ -9,6 +9,7 @@ export const router = createRouter({
     { path: '/screen', name: 'screen', component: () => import('./views/ScreenView.vue') },
     { path: '/admin/equipment', name: 'equipment', component: () => import('./views/EquipmentView.vue') },
     { path: '/admin/devices', name: 'devices', component: () => import('./views/DevicesView.vue') },
+    { path: '/alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],
 });

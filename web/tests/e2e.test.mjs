@@ -361,6 +361,42 @@ describe('zhizao web UI', () => {
     assert.ok(renewed.length >= 20 && renewed !== password, 'a different password is shown');
     await page.keyboard.press('Escape');
     await passwordBox.waitFor({ state: 'detached' });
+
+    // An alarm rule on this device's signal, through the API as the
+    // logged-in admin; then a hot value with the new password.
+    const rules = await page.evaluate(async () => {
+      const token = localStorage.getItem('zhizao.token');
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const current = await (await fetch('/api/v1/alarm-rules', { headers })).json();
+      const rule = {
+        id: 'e2e-hot', name: 'E2E 主轴过热', severity: 'high',
+        condition: { kind: 'above', field: 'spindle_temp', limit: 100, deadband: 5 },
+      };
+      const put = await fetch('/api/v1/alarm-rules', {
+        method: 'PUT', headers, body: JSON.stringify({ rules: [...current.rules, rule] }),
+      });
+      return put.status;
+    });
+    assert.equal(rules, 200);
+    await mqttPublish(server.mqttPort, username, renewed, [
+      ['zhizao/v1/E2E/L1/M1/telemetry', JSON.stringify({ values: { spindle_temp: 150 } })],
+    ]);
+    await page.click('[data-testid="nav-alarms"]');
+    await page.waitForURL(/#\/alarms/);
+    const alarmRow = page.locator('[data-testid^="alarm-row-"]', { hasText: 'E2E 主轴过热' });
+    await alarmRow.waitFor({ timeout: 10_000 });
+    assert.match(await alarmRow.innerText(), /M1/);
+    await alarmRow.locator('[data-testid^="alarm-ack-"]').click();
+    await page.fill('[data-testid="alarm-comment"]', '已降速运行');
+    await page.click('[data-testid="alarm-ack-confirm"]');
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid^="alarm-row-"]')].some(
+        (r) => r.textContent.includes('E2E 主轴过热') && r.textContent.includes('已降速运行'),
+      ),
+      null,
+      { timeout: 10_000 },
+    );
+    await page.screenshot({ path: join(resultsDir, 'alarms.png') });
   });
 
   it('raised no uncaught errors in the page', () => {
