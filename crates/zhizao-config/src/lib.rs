@@ -64,6 +64,8 @@ pub struct Overrides {
     pub mqtt_tls_listen: Option<String>,
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
+    /// Alarm notifications are posted here (http:// or https://).
+    pub alarm_webhook: Option<String>,
 }
 
 impl Overrides {
@@ -85,6 +87,7 @@ impl Overrides {
             mqtt_tls_listen: self.mqtt_tls_listen.or(lower.mqtt_tls_listen),
             mqtt_tls_cert: self.mqtt_tls_cert.or(lower.mqtt_tls_cert),
             mqtt_tls_key: self.mqtt_tls_key.or(lower.mqtt_tls_key),
+            alarm_webhook: self.alarm_webhook.or(lower.alarm_webhook),
         }
     }
 
@@ -125,6 +128,8 @@ pub struct Settings {
     pub mqtt_tls_listen: Option<SocketAddr>,
     pub mqtt_tls_cert: Option<PathBuf>,
     pub mqtt_tls_key: Option<PathBuf>,
+    /// Where alarm notifications are posted; none when unset.
+    pub alarm_webhook: Option<String>,
 }
 
 impl Settings {
@@ -254,7 +259,20 @@ impl Settings {
                 });
             }
         }
+        let alarm_webhook = match o.alarm_webhook.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.to_owned())
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    setting: "alarm_webhook",
+                    message: format!("`{url}` is not an http:// or https:// URL"),
+                });
+            }
+        };
         Ok(Settings {
+            alarm_webhook,
             mqtt_tls_listen,
             mqtt_tls_cert,
             mqtt_tls_key,

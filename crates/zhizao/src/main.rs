@@ -2,6 +2,7 @@
 //! Nothing else lives here; each capability is a library crate.
 
 mod import;
+mod notify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,6 +86,9 @@ struct Common {
     /// PEM file with the TLS private key.
     #[arg(long, global = true, env = "ZHIZAO_MQTT_TLS_KEY")]
     mqtt_tls_key: Option<PathBuf>,
+    /// Post alarm notifications to this URL (DingTalk/WeCom text messages).
+    #[arg(long, global = true, env = "ZHIZAO_ALARM_WEBHOOK")]
+    alarm_webhook: Option<String>,
     /// Print the effective configuration and exit.
     #[arg(long, global = true)]
     print_config: bool,
@@ -230,6 +234,7 @@ impl Common {
             mqtt_tls_listen: self.mqtt_tls_listen.clone(),
             mqtt_tls_cert: self.mqtt_tls_cert.clone(),
             mqtt_tls_key: self.mqtt_tls_key.clone(),
+            alarm_webhook: self.alarm_webhook.clone(),
         }
     }
 }
@@ -581,6 +586,10 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             .persist_loop(store.clone(), Duration::from_secs(2)),
     );
     let alarm_ticker = tokio::spawn(alarm_ticks(hub.clone()));
+    let notifier = settings
+        .alarm_webhook
+        .clone()
+        .map(|url| tokio::spawn(notify::run(hub.clone(), url)));
     let history_dir = settings.data_dir.join("tsdb");
     let mut history_config = TsdbConfig::new(&history_dir);
     let ns = |s: Option<u64>| {
@@ -756,6 +765,9 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     }
     persister.abort();
     alarm_ticker.abort();
+    if let Some(n) = notifier {
+        n.abort();
+    }
     hub.persist_once(&store).await?;
     store.close().await;
     // Write memory to a segment so the next start replays no log.
