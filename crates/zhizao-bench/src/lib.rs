@@ -8,6 +8,7 @@
 
 pub mod dataset;
 pub mod kpi;
+pub mod live;
 pub mod mqtt;
 
 use std::sync::Mutex;
@@ -34,6 +35,8 @@ pub enum BenchError {
     Mqtt(String),
     #[error("kpi: {0}")]
     Kpi(String),
+    #[error("live: {0}")]
+    Live(String),
 }
 
 /// One ingest run's figures.

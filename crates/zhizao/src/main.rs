@@ -148,6 +148,23 @@ enum BenchCommand {
     /// KPI recomputation: a month of one-second state data for many
     /// machines, accounted per shift and for the month.
     Kpi(KpiBenchArgs),
+    /// The live path: machines report state changes over MQTT every
+    /// second, screens watch the live WebSocket; latency to the screens.
+    Live(LiveBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct LiveBenchArgs {
+    #[arg(long, default_value_t = 500)]
+    machines: usize,
+    #[arg(long, default_value_t = 50)]
+    screens: usize,
+    /// Measured seconds (after 3 s of warm-up).
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -258,6 +275,33 @@ fn main() -> Result<()> {
     }
     if let Command::Bench(BenchCommand::Mqtt(args)) = cli.command {
         return bench_mqtt(args);
+    }
+    if let Command::Bench(BenchCommand::Live(args)) = &cli.command {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let r = runtime.block_on(zhizao_bench::live::run(
+            args.machines,
+            args.screens,
+            args.seconds,
+        ))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            println!(
+                "{} machines (state change each second, 10 MQTT gateways) → {} screens (WebSocket clients), {} s measured",
+                r.machines, r.screens, r.seconds
+            );
+            println!(
+                "{} messages received ({:.1} % of those sent); stamp → screen ms p50 {:.1}, p99 {:.1}, max {:.1}",
+                r.received,
+                r.delivered_share * 100.0,
+                r.latency_ms.0,
+                r.latency_ms.1,
+                r.latency_ms.2
+            );
+        }
+        return Ok(());
     }
     if let Command::Bench(BenchCommand::Kpi(args)) = &cli.command {
         let r = zhizao_bench::kpi::run(args.machines, args.days)?;

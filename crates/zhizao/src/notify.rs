@@ -176,6 +176,31 @@ mod tests {
         assert_eq!(b["text"]["content"], "x");
     }
 
+    /// Reads one HTTP request from `stream` and answers `status`; returns
+    /// the body.
+    fn answer(stream: std::net::TcpStream, status: &str) -> String {
+        let mut writer = stream.try_clone().unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap_or_default();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap_or_default();
+        let _ = write!(
+            writer,
+            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
     /// A receiver that fails the first post and takes the second.
     #[test]
     fn a_failed_post_is_tried_again() {
@@ -187,32 +212,13 @@ mod tests {
         let server = std::thread::spawn(move || {
             let mut bodies = Vec::new();
             for (i, stream) in listener.incoming().take(2).enumerate() {
-                let mut stream = stream.unwrap_or_else(|e| panic!("{e}"));
-                let mut reader =
-                    BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap_or_default();
-                    if line == "\r\n" || line.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap_or_default();
-                bodies.push(String::from_utf8_lossy(&body).into_owned());
+                let stream = stream.unwrap_or_else(|e| panic!("{e}"));
                 let status = if i == 0 {
                     "500 Internal Server Error"
                 } else {
                     "200 OK"
                 };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
+                bodies.push(answer(stream, status));
             }
             bodies
         });
@@ -235,14 +241,8 @@ mod tests {
             listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
         );
         let server = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().unwrap_or_else(|e| panic!("{e}"));
-            let mut buf = vec![0; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-            String::from_utf8_lossy(&buf[..n]).into_owned()
+            let (stream, _) = listener.accept().unwrap_or_else(|e| panic!("{e}"));
+            answer(stream, "200 OK")
         });
         let hub = Arc::new(LiveHub::default());
         let rule: zhizao_alarm::Rule = serde_json::from_value(serde_json::json!({
