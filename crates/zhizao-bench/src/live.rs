@@ -188,9 +188,12 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
     }
 
     // The gateways: every machine's state once a second, flipping.
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut publishers = Vec::new();
     let total_s = seconds + 3;
     for (l, user, password, codes) in gateways {
+        let sent = sent.clone();
+        let from = measuring_from.clone();
         publishers.push(tokio::spawn(async move {
             let mut opts = MqttOptions::new(format!("gw-{l}"), "127.0.0.1", mqtt_port);
             opts.set_credentials(user, password);
@@ -212,7 +215,11 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
                 let step = Duration::from_millis(1000 / codes.len().max(1) as u64);
                 for code in &codes {
                     let state = if second % 2 == 0 { "running" } else { "idle" };
-                    let body = format!(r#"{{"ts":{},"state":"{state}"}}"#, zhizao_live::now_ms());
+                    let stamp = zhizao_live::now_ms();
+                    if stamp >= from.load(std::sync::atomic::Ordering::Relaxed) {
+                        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let body = format!(r#"{{"ts":{stamp},"state":"{state}"}}"#);
                     let topic = format!("zhizao/v1/S/L{l}/{code}/state");
                     if client
                         .publish(topic, QoS::AtLeastOnce, false, body)
@@ -245,7 +252,7 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
             .copied()
             .unwrap_or(0.0)
     };
-    let sent = (machines as u64) * seconds;
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
     Ok(LiveReport {
         machines,
         screens,
