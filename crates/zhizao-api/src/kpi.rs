@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use zhizao_core::{Calendar, MachineState, ShiftPattern};
 use zhizao_kpi::accounting::Accounted;
 use zhizao_kpi::calendar::{PlannedShift, SiteCalendar, account_shifts};
-use zhizao_kpi::states::{MINOR_STOP_MS, counter_increase, intervals};
+use zhizao_kpi::states::{MINOR_STOP_MS, apply_reasons, counter_increase, intervals};
 use zhizao_kpi::{Failures, Inputs, Kpis, Quantities, TimeElements};
 use zhizao_tsdb::{Aggregate, Query};
 
@@ -138,7 +138,7 @@ pub struct EquipmentKpi {
     pub total: Option<PeriodKpi>,
 }
 
-fn time_param(
+pub(crate) fn time_param(
     q: &HashMap<String, String>,
     name: &'static str,
     default_ms: i64,
@@ -318,13 +318,27 @@ async fn machine_shifts(
     };
     let changes: Vec<(i64, MachineState)> =
         changes.iter().map(|e| (e.ts, parse(&e.state))).collect();
-    let states = intervals(
+    let mut states = intervals(
         before.as_ref().map(|e| parse(&e.state)),
         &changes,
         from,
         to,
         MINOR_STOP_MS,
     );
+    // Stops with a reason count as what the reason says they are.
+    let since = before.as_ref().map_or(from, |e| e.ts.min(from));
+    let given = s
+        .store
+        .stop_reasons_between(tenant, equipment.id, since, to)
+        .await?;
+    if !given.is_empty() {
+        let (tree, _) = crate::reasons::tree_of(s, tenant).await?;
+        let explained: Vec<(i64, zhizao_kpi::StateClass)> = given
+            .iter()
+            .filter_map(|r| Some((r.stop_ts, tree.get(&r.code)?.class.state_class())))
+            .collect();
+        apply_reasons(&mut states, &explained);
+    }
     let accounted = account_shifts(shifts, &[], &states)
         .map_err(|e| ApiError::unavailable(format!("recorded states: {e}")))?;
     let mut counters = HashMap::new();

@@ -15,6 +15,7 @@ pub mod hierarchy;
 pub mod import;
 pub mod kpi;
 pub mod live;
+pub mod reasons;
 pub mod series;
 pub mod users;
 
@@ -105,6 +106,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::get_calendar, kpi::put_calendar))
         .routes(routes!(kpi::equipment_kpi))
         .routes(routes!(kpi::line_kpis))
+        .routes(routes!(reasons::get_tree, reasons::put_tree))
+        .routes(routes!(reasons::stops))
+        .routes(routes!(reasons::give_reason))
         .routes(routes!(alarms::get_rules, alarms::put_rules))
         .routes(routes!(alarms::list))
         .routes(routes!(alarms::acknowledge))

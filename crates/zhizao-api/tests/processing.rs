@@ -802,3 +802,246 @@ async fn alarms_from_rules_to_acknowledgement() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A stop explained as planned maintenance becomes planned downtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reason_changes_what_a_stop_counts_as() {
+    let db = zhizao_testkit::sqlite().await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+    store
+        .create_user(tenant.id, "op-r", "password-r1", Role::Viewer)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+    let hub = Arc::new(LiveHub::default());
+    let app = router(AppState::new(
+        store.clone(),
+        hub.clone(),
+        tsdb.clone(),
+        1 << 20,
+    ));
+    let (_, login) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "op-r", "password": "password-r1"})),
+    )
+    .await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let site = store
+        .create_site(
+            tenant.id,
+            NewSite {
+                code: "S".into(),
+                name: "S".into(),
+                timezone: Some("Asia/Shanghai".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let area = store
+        .create_area(
+            tenant.id,
+            NewArea {
+                site_id: site.id,
+                code: "A".into(),
+                name: "A".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let line = store
+        .create_line(
+            tenant.id,
+            NewLine {
+                area_id: area.id,
+                code: "L".into(),
+                name: "L".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let eq = store
+        .create_equipment(
+            tenant.id,
+            NewEquipment {
+                line_id: line.id,
+                code: "M".into(),
+                name: "M".into(),
+                equipment_type: "cnc".into(),
+                work_cell: None,
+                attributes: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let gateway =
+        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+    let (device, password) = store
+        .create_device(
+            tenant.id,
+            &NewDevice {
+                code: "GW".into(),
+                name: "GW".into(),
+                topic_prefix: "zhizao/v1/S".into(),
+                mapping: None,
+            },
+        )
+        .await
+        .unwrap();
+    // The default calendar's morning shift three days ago: running, down
+    // 07:00–07:30, running.
+    let shift = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000 + 22 * 3_600_000;
+    let minute = 60_000;
+    let state = |m: i64, s: &str| {
+        (
+            "zhizao/v1/S/L/M/state".to_owned(),
+            json!({"ts": shift + m * minute, "state": s}).to_string(),
+        )
+    };
+    publish(
+        port,
+        &device.username,
+        &password,
+        &[state(0, "running"), state(60, "down"), state(90, "running")],
+    )
+    .await;
+    hub.persist_once(&store).await.unwrap();
+
+    let kpi_uri = format!(
+        "/api/v1/equipment/{}/kpi?from={}&to={}",
+        eq.id,
+        shift,
+        shift + 480 * minute
+    );
+    let (_, before) = call(&app, Method::GET, &kpi_uri, Some(&token), None).await;
+    let b = &before["shifts"][0];
+    assert_eq!(b["time"]["planned_downtime"], 1800.0, "the break: {before}");
+    assert_eq!(b["losses"]["breakdown"], 1800.0, "{before}");
+    assert_eq!(b["failures"], 1);
+
+    // The stop is listed; its reason is given by the operator.
+    let (status, stops) = call(
+        &app,
+        Method::GET,
+        &format!(
+            "/api/v1/equipment/{}/stops?from={}&to={}",
+            eq.id,
+            shift,
+            shift + 480 * minute
+        ),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stops}");
+    assert_eq!(stops.as_array().unwrap().len(), 1, "{stops}");
+    let start = stops[0]["start"].as_i64().unwrap();
+    assert_eq!(start, shift + 60 * minute);
+    assert_eq!(stops[0]["seconds"], 1800.0);
+    let reason_uri = format!("/api/v1/equipment/{}/stops/{start}/reason", eq.id);
+    for (body, field) in [(json!({"code": "no.such.reason"}), "code")] {
+        let (status, e) = call(&app, Method::PUT, &reason_uri, Some(&token), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["error"]["field"], field);
+    }
+    let wrong = format!("/api/v1/equipment/{}/stops/{}/reason", eq.id, start + 1);
+    let (status, e) = call(
+        &app,
+        Method::PUT,
+        &wrong,
+        Some(&token),
+        Some(json!({"code": "planned.maintenance"})),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("start"))
+    );
+    let (status, given) = call(
+        &app,
+        Method::PUT,
+        &reason_uri,
+        Some(&token),
+        Some(json!({"code": "planned.maintenance", "comment": "换主轴皮带"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{given}");
+    assert_eq!(given["reason"]["zh"], "计划保养");
+    assert_eq!(given["by"], "op-r");
+
+    let (_, after) = call(&app, Method::GET, &kpi_uri, Some(&token), None).await;
+    let a = &after["shifts"][0];
+    assert_eq!(a["time"]["planned_downtime"], 3600.0, "{after}");
+    assert_eq!(a["losses"]["breakdown"], 0.0);
+    assert_eq!(a["failures"], 0);
+    assert!(
+        a["kpis"]["availability"].as_f64().unwrap() > b["kpis"]["availability"].as_f64().unwrap()
+    );
+    let (_, stops) = call(
+        &app,
+        Method::GET,
+        &format!(
+            "/api/v1/equipment/{}/stops?from={}&to={}",
+            eq.id,
+            shift,
+            shift + 480 * minute
+        ),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(stops[0]["reason"]["code"], "planned.maintenance");
+    assert_eq!(stops[0]["comment"], "换主轴皮带");
+
+    // The tree: the default until set; only editors may set it; a bad
+    // tree is refused with its place.
+    let (_, tree) = call(
+        &app,
+        Method::GET,
+        "/api/v1/downtime-reasons",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(tree["default"], true);
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/downtime-reasons",
+        Some(&token),
+        Some(json!({"reasons": []})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    store
+        .create_user(tenant.id, "admin-r", "password-r2", Role::Admin)
+        .await
+        .unwrap();
+    let (_, login) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "admin-r", "password": "password-r2"})),
+    )
+    .await;
+    let admin = login["token"].as_str().unwrap().to_owned();
+    let bad = json!({"reasons": [{"code": "a.b", "zh": "甲", "en": "a", "class": "breakdown"}]});
+    let (status, e) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/downtime-reasons",
+        Some(&admin),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "reasons[0].code");
+}

@@ -9,6 +9,7 @@
 
 pub mod accounting;
 pub mod calendar;
+pub mod reasons;
 pub mod reference;
 pub mod states;
 

@@ -124,3 +124,59 @@ mod tests {
         assert_eq!(counter_increase(Some(1.0), &[]), 0.0);
     }
 }
+
+/// Gives stops their explained class: each `(stop start, class)` applies
+/// to the stop interval covering that instant, or to the first interval
+/// when the stop began before the period. Running and setup are never
+/// changed.
+pub fn apply_reasons(intervals: &mut [Interval], reasons: &[(i64, StateClass)]) {
+    for &(at, class) in reasons {
+        let found = intervals
+            .iter()
+            .position(|iv| iv.start <= at && at < iv.end)
+            .or_else(|| intervals.first().filter(|iv| at < iv.start).map(|_| 0));
+        if let Some(i) = found
+            && !matches!(intervals[i].class, StateClass::Running | StateClass::Setup)
+        {
+            intervals[i].class = class;
+        }
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    #[test]
+    fn explained_stops_change_class_and_running_never_does() {
+        let mut iv = intervals(
+            Some(MachineState::Down),
+            &[
+                (10, MachineState::Running),
+                (20, MachineState::Down),
+                (40, MachineState::Idle),
+            ],
+            0,
+            60,
+            5,
+        );
+        apply_reasons(
+            &mut iv,
+            &[
+                (-100, StateClass::PlannedStop),
+                (25, StateClass::Delay(Loss::Starved)),
+                (15, StateClass::PlannedStop),
+            ],
+        );
+        let classes: Vec<StateClass> = iv.iter().map(|i| i.class).collect();
+        assert_eq!(
+            classes,
+            vec![
+                StateClass::PlannedStop,
+                StateClass::Running,
+                StateClass::Delay(Loss::Starved),
+                StateClass::Idle,
+            ]
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod devices;
 mod error;
 mod hierarchy;
 mod list;
+mod reasons;
 mod status;
 
 use std::str::FromStr;
@@ -28,6 +29,7 @@ pub use hierarchy::{
     SitePatch,
 };
 pub use list::{Filter, ListQuery, MAX_LIMIT, Page, Sort};
+pub use reasons::StopReason;
 pub use status::{EquipmentStatus, StateEvent};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

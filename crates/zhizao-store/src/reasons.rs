@@ -1,0 +1,83 @@
+//! Downtime reasons: a tenant's reason tree (stored as JSON the caller
+//! checked) and the reason given for each stop of a machine.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::{Result, Store, now_ms, on_pool};
+
+/// The reason given for one stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+pub struct StopReason {
+    pub equipment_id: i64,
+    /// When the stop began (epoch ms).
+    pub stop_ts: i64,
+    pub code: String,
+    pub comment: String,
+    pub by_user: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn reason_tree(&self, tenant_id: i64) -> Result<Option<String>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT tree FROM reason_trees WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    pub async fn put_reason_tree(&self, tenant_id: i64, tree_json: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO reason_trees (tenant_id, tree, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET tree = excluded.tree, updated_at = excluded.updated_at")
+            .bind(tenant_id)
+            .bind(tree_json)
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    /// Gives (or replaces) the reason of the stop that began at `stop_ts`.
+    pub async fn set_stop_reason(&self, tenant_id: i64, r: &StopReason) -> Result<()> {
+        // The machine must be the tenant's.
+        self.get_equipment(tenant_id, r.equipment_id).await?;
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO stop_reasons (tenant_id, equipment_id, stop_ts, code, comment, by_user, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (equipment_id, stop_ts) DO UPDATE SET code = excluded.code, \
+             comment = excluded.comment, by_user = excluded.by_user, created_at = excluded.created_at")
+            .bind(tenant_id)
+            .bind(r.equipment_id)
+            .bind(r.stop_ts)
+            .bind(&r.code)
+            .bind(&r.comment)
+            .bind(&r.by_user)
+            .bind(r.created_at)
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    /// Reasons of a machine's stops that began in `[from, to)`, in order.
+    pub async fn stop_reasons_between(
+        &self,
+        tenant_id: i64,
+        equipment_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StopReason>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT equipment_id, stop_ts, code, comment, by_user, created_at FROM stop_reasons \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND stop_ts >= $3 AND stop_ts < $4 ORDER BY stop_ts")
+            .bind(tenant_id)
+            .bind(equipment_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await?))
+    }
+}
