@@ -197,6 +197,17 @@ impl Engine {
         })
     }
 
+    /// The id the next alarm gets.
+    pub fn next_id(&self) -> AlarmId {
+        self.next_id
+    }
+
+    /// Numbers new alarms from `next` on (or later), so ids stay unique
+    /// across restarts and rule changes.
+    pub fn continue_from(&mut self, next: AlarmId) {
+        self.next_id = self.next_id.max(next);
+    }
+
     /// Every alarm that is not over, oldest first.
     pub fn alarms(&self) -> Vec<&Alarm> {
         let mut v: Vec<&Alarm> = self.alarms.values().collect();

@@ -63,9 +63,17 @@ pub async fn put_rules(
     let json = serde_json::to_string(&body.rules)
         .map_err(|e| ApiError::validation("rules", e.to_string()))?;
     s.store.put_alarm_rules(u.tenant(), &json).await?;
+    // Ids go on after the journal's, so they stay unique over restarts.
+    let first = s
+        .store
+        .max_alarm_id(u.tenant())
+        .await?
+        .and_then(|m| u64::try_from(m).ok())
+        .unwrap_or(0)
+        + 1;
     s.hub
         .alarms
-        .set_rules(u.tenant(), body.rules.clone())
+        .set_rules_from(u.tenant(), body.rules.clone(), first)
         .map_err(rule_error)?;
     Ok(Json(body))
 }
@@ -153,4 +161,45 @@ pub async fn shelve(
         .map_err(rule_error)?;
     s.hub.alarm_events(u.tenant(), vec![(at, event.clone())]);
     Ok(Json(event))
+}
+
+/// The alarm journal: every alarm event in `[from, to)` (default: the last
+/// 7 days), newest first, paged with `limit` (default 50, at most 500) and
+/// `offset`.
+#[utoipa::path(get, path = "/alarms/history", tag = "alarms", security(("bearer" = [])),
+    params(("from" = Option<String>, Query), ("to" = Option<String>, Query),
+           ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
+pub async fn history(
+    State(s): State<AppState>,
+    u: AuthUser,
+    crate::extract::QueryMap(q): crate::extract::QueryMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = zhizao_live::now_ms();
+    let to = crate::kpi::time_param(&q, "to", now + 1)?;
+    let from = crate::kpi::time_param(&q, "from", now - 7 * 86_400_000)?;
+    let number = |name: &'static str, default: i64, max: i64| -> Result<i64, ApiError> {
+        match q.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation(name, format!("must be a number from 0 to {max}"))
+                }),
+        }
+    };
+    let limit = number("limit", 50, 500)?.max(1);
+    let offset = number("offset", 0, i64::MAX)?;
+    let (items, total) = s
+        .store
+        .alarm_journal(u.tenant(), from, to, limit, offset)
+        .await?;
+    Ok(Json(serde_json::json!({
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    })))
 }

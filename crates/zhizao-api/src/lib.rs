@@ -111,6 +111,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reasons::give_reason))
         .routes(routes!(alarms::get_rules, alarms::put_rules))
         .routes(routes!(alarms::list))
+        .routes(routes!(alarms::history))
         .routes(routes!(alarms::acknowledge))
         .routes(routes!(alarms::shelve))
         .routes(routes!(hierarchy::list_sites, hierarchy::create_site))

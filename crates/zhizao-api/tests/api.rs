@@ -918,6 +918,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "GET /api/v1/alarm-rules",
         "PUT /api/v1/alarm-rules",
         "GET /api/v1/alarms",
+        "GET /api/v1/alarms/history",
         "POST /api/v1/alarms/{id}/acknowledge",
         "POST /api/v1/alarms/{id}/shelve",
         "POST /api/v1/write",

@@ -801,6 +801,71 @@ async fn alarms_from_rules_to_acknowledgement() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The journal keeps every event, with who acknowledged and why.
+    hub.persist_once(&store).await.unwrap();
+    let (status, journal) = call(
+        &app,
+        Method::GET,
+        "/api/v1/alarms/history",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{journal}");
+    assert_eq!(journal["total"], 3, "{journal}");
+    let kinds: Vec<&str> = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    // Newest first by event time: the samples carry the device's times,
+    // the acknowledgement the server's.
+    let mut sorted = kinds.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["acknowledged", "closed", "raised"]);
+    let times: Vec<i64> = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let ack = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "acknowledged")
+        .unwrap();
+    assert_eq!(ack["by_user"], "viewer-a");
+    assert_eq!(ack["comment"], "已通知维修");
+    assert_eq!(ack["severity"], "high");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/alarms/history?limit=9999",
+        Some(&viewer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // New rules go on numbering after the journal: ids never repeat.
+    let rules = json!({"rules": [{"id": "hot2", "name": "温度过高", "severity": "low",
+        "condition": {"kind": "above", "field": "temperature", "limit": 50}}]});
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/alarm-rules",
+        Some(&admin),
+        Some(rules),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    publish(port, &device.username, &password, &[t(4000, 60.0)]).await;
+    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    assert!(body["active"][0]["id"].as_i64().unwrap() > id, "{body}");
 }
 
 /// A stop explained as planned maintenance becomes planned downtime.

@@ -27,6 +27,8 @@ struct TenantAlarms {
 #[derive(Default)]
 pub struct AlarmDesk {
     tenants: Mutex<HashMap<Id, TenantAlarms>>,
+    /// Events not yet written to the journal.
+    journal: Mutex<Vec<(Id, Event)>>,
 }
 
 impl std::fmt::Debug for AlarmDesk {
@@ -42,13 +44,22 @@ impl AlarmDesk {
     }
 
     /// Replaces a tenant's rules; alarms of the old rules end with them.
-    pub fn set_rules(&self, tenant: Id, rules: Vec<Rule>) -> Result<(), AlarmError> {
-        let engine = Engine::new(rules.clone(), FLOOD_LIMIT)?;
+    /// New alarms are numbered from `first_id` on (or after the old
+    /// rules' alarms).
+    pub fn set_rules_from(
+        &self,
+        tenant: Id,
+        rules: Vec<Rule>,
+        first_id: AlarmId,
+    ) -> Result<(), AlarmError> {
+        let mut engine = Engine::new(rules.clone(), FLOOD_LIMIT)?;
+        engine.continue_from(first_id);
         let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        let placements = t
+        let (placements, next) = t
             .remove(&tenant)
-            .map(|old| old.placements)
+            .map(|old| (old.placements, old.engine.next_id()))
             .unwrap_or_default();
+        engine.continue_from(next);
         t.insert(
             tenant,
             TenantAlarms {
@@ -59,6 +70,30 @@ impl AlarmDesk {
             },
         );
         Ok(())
+    }
+
+    /// Replaces a tenant's rules (see [`AlarmDesk::set_rules_from`]).
+    pub fn set_rules(&self, tenant: Id, rules: Vec<Rule>) -> Result<(), AlarmError> {
+        self.set_rules_from(tenant, rules, 1)
+    }
+
+    /// Takes the events not yet journalled.
+    pub fn take_journal(&self) -> Vec<(Id, Event)> {
+        std::mem::take(&mut *self.journal.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts back events whose journalling failed, ahead of newer ones.
+    pub fn requeue_journal(&self, mut events: Vec<(Id, Event)>) {
+        let mut j = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        events.append(&mut j);
+        *j = events;
+    }
+
+    fn journal(&self, tenant: Id, events: &[Event]) {
+        self.journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(events.iter().map(|e| (tenant, e.clone())));
     }
 
     pub fn rules(&self, tenant: Id) -> Vec<Rule> {
@@ -89,6 +124,10 @@ impl AlarmDesk {
             }
             let events = t.engine.sample(source, field, ts, value);
             Self::keep(t, &events);
+            events
+        })
+        .map(|events| {
+            self.journal(tenant, &events);
             events.into_iter().map(|e| (at, e)).collect()
         })
         .unwrap_or_default()
@@ -109,6 +148,10 @@ impl AlarmDesk {
             }
             let events = t.engine.state(source, state, ts);
             Self::keep(t, &events);
+            events
+        })
+        .map(|events| {
+            self.journal(tenant, &events);
             events.into_iter().map(|e| (at, e)).collect()
         })
         .unwrap_or_default()
@@ -121,6 +164,7 @@ impl AlarmDesk {
         for (tenant, ta) in t.iter_mut() {
             let events = ta.engine.tick(now);
             Self::keep(ta, &events);
+            self.journal(*tenant, &events);
             for e in events {
                 let at = e
                     .alarm
@@ -154,6 +198,7 @@ impl AlarmDesk {
     ) -> Result<(Option<Placement>, Event), AlarmError> {
         self.with(tenant, |t| {
             let e = t.engine.acknowledge(id, by, comment, now)?;
+            self.journal(tenant, std::slice::from_ref(&e));
             Self::keep(t, std::slice::from_ref(&e));
             let at = e
                 .alarm
@@ -173,6 +218,7 @@ impl AlarmDesk {
     ) -> Result<(Option<Placement>, Event), AlarmError> {
         self.with(tenant, |t| {
             let e = t.engine.shelve(id, until, now)?;
+            self.journal(tenant, std::slice::from_ref(&e));
             Self::keep(t, std::slice::from_ref(&e));
             let at = e
                 .alarm
@@ -182,4 +228,33 @@ impl AlarmDesk {
         })
         .unwrap_or(Err(AlarmError::NoSuchAlarm(id)))
     }
+}
+
+/// An alarm event as the journal keeps it.
+pub fn journal_entry(tenant: Id, e: &Event) -> zhizao_store::JournalEntry {
+    let kind = serde_json::to_value(&e.kind)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let a = e.alarm.as_ref();
+    zhizao_store::JournalEntry {
+        tenant_id: tenant,
+        alarm_id: a.and_then(|a| i64::try_from(a.id).ok()),
+        at: e.at,
+        kind,
+        rule: a.map(|a| a.rule.clone()),
+        name: a.map(|a| a.name.clone()),
+        source: a.map(|a| a.source.clone()),
+        severity: a.and_then(|a| json_str(&a.severity)),
+        state: a.and_then(|a| json_str(&a.state)),
+        value: a.and_then(|a| a.value),
+        by_user: a.and_then(|a| a.acknowledged.as_ref().map(|k| k.by.clone())),
+        comment: a.and_then(|a| a.acknowledged.as_ref().map(|k| k.comment.clone())),
+        flood: a.is_some_and(|a| a.flood),
+    }
+}
+
+/// A unit enum's snake_case name, as serde writes it.
+fn json_str(v: &impl serde::Serialize) -> Option<String> {
+    serde_json::to_value(v).ok()?.as_str().map(str::to_owned)
 }

@@ -460,6 +460,17 @@ impl LiveHub {
 
     /// Copies pending changes to the store once.
     pub async fn persist_once(&self, store: &Store) -> Result<usize, zhizao_store::StoreError> {
+        let journal = self.alarms.take_journal();
+        if !journal.is_empty() {
+            let entries: Vec<zhizao_store::JournalEntry> = journal
+                .iter()
+                .map(|(t, e)| alarms::journal_entry(*t, e))
+                .collect();
+            if let Err(e) = store.append_alarm_journal(&entries).await {
+                self.alarms.requeue_journal(journal);
+                return Err(e);
+            }
+        }
         let (statuses, events) = self.take_pending();
         let n = statuses.len() + events.len();
         if n == 0 {

@@ -6,6 +6,7 @@
 //! whichever pool is configured via the [`on_pool!`] macro. Every query on
 //! tenant data takes the tenant id, so no caller can forget the scoping.
 
+mod alarms;
 mod auth;
 mod calendars;
 mod devices;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub use alarms::JournalEntry;
 pub use auth::{LoginOutcome, SESSION_TTL_MS};
 pub use devices::{DeviceTraffic, NewDevice};
 pub use error::StoreError;

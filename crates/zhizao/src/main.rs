@@ -589,11 +589,27 @@ async fn load_alarm_rules(store: &Store, hub: &LiveHub, tenant: i64) {
             return;
         }
     };
+    let first = next_alarm_id(store, tenant).await;
     let applied = serde_json::from_str::<Vec<zhizao_alarm::Rule>>(&rules)
         .map_err(|e| e.to_string())
-        .and_then(|r| hub.alarms.set_rules(tenant, r).map_err(|e| e.to_string()));
+        .and_then(|r| {
+            hub.alarms
+                .set_rules_from(tenant, r, first)
+                .map_err(|e| e.to_string())
+        });
     if let Err(e) = applied {
         tracing::error!(tenant, error = %e, "stored alarm rules not applied");
+    }
+}
+
+/// The id after the largest one in a tenant's alarm journal.
+async fn next_alarm_id(store: &Store, tenant: i64) -> u64 {
+    match store.max_alarm_id(tenant).await {
+        Ok(max) => max.and_then(|m| u64::try_from(m).ok()).unwrap_or(0) + 1,
+        Err(e) => {
+            tracing::error!(tenant, error = %e, "alarm journal unreadable; ids may repeat");
+            1
+        }
     }
 }
 
@@ -734,7 +750,8 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             store
                 .put_alarm_rules(tenant.id, &serde_json::to_string(&rules)?)
                 .await?;
-            hub.alarms.set_rules(tenant.id, rules)?;
+            let first = next_alarm_id(&store, tenant.id).await;
+            hub.alarms.set_rules_from(tenant.id, rules, first)?;
         }
         // Like a real plant: the machines' gateways publish to the MQTT
         // endpoint. Without one, the simulator reports directly.
