@@ -134,6 +134,25 @@ export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessa
 
 export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
 
+/** One alarm event as the journal keeps it. */
+export interface JournalEntry {
+  alarm_id: number | null;
+  at: number;
+  kind: AlarmEventKind;
+  rule: string | null;
+  name: string | null;
+  source: string | null;
+  severity: AlarmSeverity | null;
+  state: string | null;
+  value: number | null;
+  by_user: string | null;
+  comment: string | null;
+  flood: boolean;
+}
+
+export const alarmHistory = (query: { limit: number; offset: number }) =>
+  request<Page<JournalEntry>>('GET', '/alarms/history', undefined, query);
+
 export const acknowledgeAlarm = (id: number, comment: string) =>
   request<AlarmEvent>('POST', `/alarms/${id}/acknowledge`, { comment });
 

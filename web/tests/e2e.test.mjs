@@ -396,6 +396,12 @@ describe('zhizao web UI', () => {
       null,
       { timeout: 10_000 },
     );
+    // The journal keeps the acknowledgement with its comment.
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="alarm-events"]')?.textContent?.includes('已降速运行'),
+      null,
+      { timeout: 10_000 },
+    );
     await page.screenshot({ path: join(resultsDir, 'alarms.png') });
   });
 

@@ -61,6 +61,162 @@ async fn call(
     )
 }
 
+/// A tenant with its history, live hub and API, for one test.
+struct Plant {
+    store: zhizao_store::Store,
+    tenant: zhizao_core::Tenant,
+    tsdb: Arc<zhizao_tsdb::Tsdb>,
+    hub: Arc<LiveHub>,
+    app: axum::Router,
+    _db: zhizao_testkit::TestStore,
+    _dir: tempfile::TempDir,
+}
+
+impl Plant {
+    async fn new() -> Plant {
+        let db = zhizao_testkit::sqlite().await;
+        let store = db.store.clone();
+        let tenant = store.create_tenant("plant", "Plant").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tsdb =
+            Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
+        let hub = Arc::new(LiveHub::default());
+        let app = router(AppState::new(
+            store.clone(),
+            hub.clone(),
+            tsdb.clone(),
+            1 << 20,
+        ));
+        Plant {
+            store,
+            tenant,
+            tsdb,
+            hub,
+            app,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// A user with `role`, logged in: the token.
+    async fn user(&self, name: &str, role: Role) -> String {
+        let password = format!("password-{name}");
+        self.store
+            .create_user(self.tenant.id, name, &password, role)
+            .await
+            .unwrap();
+        let (status, login) = call(
+            &self.app,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": name, "password": password})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        login["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A machine in its own site (Asia/Shanghai), area and line.
+    async fn machine(
+        &self,
+        site: &str,
+        line: (&str, &str),
+        code: &str,
+        ideal_cycle_s: Option<f64>,
+    ) -> (zhizao_core::Site, zhizao_core::Equipment) {
+        let t = self.tenant.id;
+        let site = self
+            .store
+            .create_site(
+                t,
+                NewSite {
+                    code: site.into(),
+                    name: site.into(),
+                    timezone: Some("Asia/Shanghai".into()),
+                },
+            )
+            .await
+            .unwrap();
+        let area = self
+            .store
+            .create_area(
+                t,
+                NewArea {
+                    site_id: site.id,
+                    code: format!("{}-A", site.code),
+                    name: "A".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let line = self
+            .store
+            .create_line(
+                t,
+                NewLine {
+                    area_id: area.id,
+                    code: line.0.into(),
+                    name: line.1.into(),
+                },
+            )
+            .await
+            .unwrap();
+        let mut attributes = serde_json::Map::new();
+        if let Some(c) = ideal_cycle_s {
+            attributes.insert("ideal_cycle_s".into(), json!(c));
+        }
+        let eq = self
+            .store
+            .create_equipment(
+                t,
+                NewEquipment {
+                    line_id: line.id,
+                    code: code.into(),
+                    name: code.into(),
+                    equipment_type: "cnc".into(),
+                    work_cell: None,
+                    attributes,
+                },
+            )
+            .await
+            .unwrap();
+        (site, eq)
+    }
+
+    /// An MQTT endpoint feeding this plant, and a device registered for
+    /// `prefix` on it: (port, user name, password).
+    async fn endpoint(&self, device: &str, prefix: &str) -> (u16, String, String) {
+        let gateway = zhizao_mqtt::gateway::Gateway::with_hub(
+            self.store.clone(),
+            self.tsdb.clone(),
+            Some(self.hub.clone()),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(zhizao_mqtt::serve(listener, gateway));
+        let (d, password) = self.device(device, prefix).await;
+        (port, d, password)
+    }
+
+    async fn device(&self, code: &str, prefix: &str) -> (String, String) {
+        let (d, password) = self
+            .store
+            .create_device(
+                self.tenant.id,
+                &NewDevice {
+                    code: code.into(),
+                    name: code.into(),
+                    topic_prefix: prefix.into(),
+                    mapping: None,
+                },
+            )
+            .await
+            .unwrap();
+        (d.username, password)
+    }
+}
+
 /// One reference shift as a machine reports it: state changes at minutes
 /// after the shift start, and final counters.
 struct Played {
@@ -120,126 +276,34 @@ fn played() -> Vec<Played> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_shifts_through_mqtt_give_the_published_kpis() {
-    let db = zhizao_testkit::sqlite().await;
-    let store = db.store.clone();
-    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
-    store
-        .create_user(tenant.id, "admin-k", "password-k1", Role::Admin)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let hub = Arc::new(LiveHub::default());
-    let app = router(AppState::new(
-        store.clone(),
-        hub.clone(),
-        tsdb.clone(),
-        1 << 20,
-    ));
-    let (status, login) = call(
-        &app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "admin-k", "password": "password-k1"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    let token = login["token"].as_str().unwrap().to_owned();
-
-    let gateway =
-        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
-
-    // A shift three days ago, 06:00–14:00 China Standard Time.
-    let day_ms = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000;
-    let shift_start = day_ms + 22 * 3_600_000; // 06:00 +08:00 is 22:00 UTC the day before
+    let plant = Plant::new().await;
+    let token = plant.user("admin-k", Role::Admin).await;
+    // A shift three days ago, 06:00–14:00 China Standard Time (22:00 UTC
+    // the day before).
+    let shift_start = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000 + 22 * 3_600_000;
     let minute = 60_000i64;
     let reference = reference();
     let mut checked = 0;
     for p in played() {
-        let site = store
-            .create_site(
-                tenant.id,
-                NewSite {
-                    code: p.site.into(),
-                    name: p.site.into(),
-                    timezone: Some("Asia/Shanghai".into()),
-                },
-            )
-            .await
-            .unwrap();
-        let area = store
-            .create_area(
-                tenant.id,
-                NewArea {
-                    site_id: site.id,
-                    code: format!("{}-A", p.site),
-                    name: "A".into(),
-                },
-            )
-            .await
-            .unwrap();
-        let line = store
-            .create_line(
-                tenant.id,
-                NewLine {
-                    area_id: area.id,
-                    code: format!("{}-L", p.site),
-                    name: "L".into(),
-                },
-            )
-            .await
-            .unwrap();
         let code = format!("{}-M1", p.site);
-        let mut attributes = serde_json::Map::new();
-        attributes.insert("ideal_cycle_s".into(), json!(p.ideal_cycle_s));
-        let eq = store
-            .create_equipment(
-                tenant.id,
-                NewEquipment {
-                    line_id: line.id,
-                    code: code.clone(),
-                    name: code.clone(),
-                    equipment_type: "cnc".into(),
-                    work_cell: None,
-                    attributes,
-                },
-            )
-            .await
-            .unwrap();
+        let line = format!("{}-L", p.site);
+        let (site, eq) = plant
+            .machine(p.site, (&line, "L"), &code, Some(p.ideal_cycle_s))
+            .await;
         // The site works one shift, 06:00 for 480 minutes, every day.
         let calendar = json!({
             "code": "one-shift",
             "pattern": {"code": "1x8", "shifts": [{"code": "A", "name": "早班", "start_minute": 360, "duration_minutes": 480, "breaks": p.breaks}]},
             "working_weekdays": [1, 2, 3, 4, 5, 6, 7]
         });
-        let (status, body) = call(
-            &app,
-            Method::PUT,
-            &format!("/api/v1/sites/{}/calendar", site.id),
-            Some(&token),
-            Some(calendar),
-        )
-        .await;
+        let uri = format!("/api/v1/sites/{}/calendar", site.id);
+        let (status, body) =
+            call(&plant.app, Method::PUT, &uri, Some(&token), Some(calendar)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
 
         let prefix = format!("zhizao/v1/{}", p.site);
-        let (device, password) = store
-            .create_device(
-                tenant.id,
-                &NewDevice {
-                    code: format!("GW-{}", p.site),
-                    name: "GW".into(),
-                    topic_prefix: prefix.clone(),
-                    mapping: None,
-                },
-            )
-            .await
-            .unwrap();
-        let topic = |kind: &str| format!("{prefix}/{}-L/{code}/{kind}", p.site);
+        let (port, user, password) = plant.endpoint(&format!("GW-{}", p.site), &prefix).await;
+        let topic = |kind: &str| format!("{prefix}/{line}/{code}/{kind}");
         let mut messages: Vec<(String, String)> = Vec::new();
         // Counters before the shift, then at its last minute.
         messages.push((topic("telemetry"), json!({"ts": shift_start - minute, "values": {"count_good": 0, "count_scrap": 0, "count_rework": 0}}).to_string()));
@@ -250,8 +314,8 @@ async fn reference_shifts_through_mqtt_give_the_published_kpis() {
             ));
         }
         messages.push((topic("telemetry"), json!({"ts": shift_start + 479 * minute, "values": {"count_good": p.good, "count_scrap": p.scrap, "count_rework": p.rework}}).to_string()));
-        publish(port, &device.username, &password, &messages).await;
-        hub.persist_once(&store).await.unwrap();
+        publish(port, &user, &password, &messages).await;
+        plant.hub.persist_once(&plant.store).await.unwrap();
 
         let uri = format!(
             "/api/v1/equipment/{}/kpi?from={}&to={}",
@@ -259,7 +323,7 @@ async fn reference_shifts_through_mqtt_give_the_published_kpis() {
             shift_start,
             shift_start + 480 * minute
         );
-        let (status, got) = call(&app, Method::GET, &uri, Some(&token), None).await;
+        let (status, got) = call(&plant.app, Method::GET, &uri, Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{got}");
         assert_eq!(got["shifts"].as_array().unwrap().len(), 1, "{got}");
         let kpis = &got["shifts"][0]["kpis"];
@@ -322,55 +386,14 @@ async fn publish(port: u16, user: &str, pass: &str, messages: &[(String, String)
 
 #[tokio::test]
 async fn bad_calendars_and_periods_are_refused_with_the_place() {
-    let db = zhizao_testkit::sqlite().await;
-    let store = db.store.clone();
-    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
-    store
-        .create_user(tenant.id, "admin-b", "password-b1", Role::Admin)
-        .await
-        .unwrap();
-    store
-        .create_user(tenant.id, "viewer-b", "password-b2", Role::Viewer)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let app = router(AppState::new(
-        store.clone(),
-        Arc::new(LiveHub::default()),
-        tsdb,
-        1 << 20,
-    ));
-    let login = |u: &'static str, p: &'static str| {
-        let app = app.clone();
-        async move {
-            let (_, b) = call(
-                &app,
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": u, "password": p})),
-            )
-            .await;
-            b["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let admin = login("admin-b", "password-b1").await;
-    let viewer = login("viewer-b", "password-b2").await;
-    let site = store
-        .create_site(
-            tenant.id,
-            NewSite {
-                code: "S".into(),
-                name: "S".into(),
-                timezone: Some("Asia/Shanghai".into()),
-            },
-        )
-        .await
-        .unwrap();
+    let plant = Plant::new().await;
+    let admin = plant.user("admin-b", Role::Admin).await;
+    let viewer = plant.user("viewer-b", Role::Viewer).await;
+    let app = &plant.app;
+    let (site, eq) = plant.machine("S", ("L", "L"), "M", None).await;
     let uri = format!("/api/v1/sites/{}/calendar", site.id);
     // No calendar yet: the default, said so.
-    let (status, body) = call(&app, Method::GET, &uri, Some(&viewer), None).await;
+    let (status, body) = call(app, Method::GET, &uri, Some(&viewer), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["default"], true);
     assert_eq!(
@@ -396,62 +419,26 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
         ),
     ];
     for (cal, field) in cases {
-        let (status, body) = call(&app, Method::PUT, &uri, Some(&admin), Some(cal)).await;
+        let (status, body) = call(app, Method::PUT, &uri, Some(&admin), Some(cal)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["error"]["field"], field, "{body}");
     }
     let good = json!({"code": "c", "pattern": {"code": "p", "shifts": [shift(360)]}});
-    let (status, _) = call(&app, Method::PUT, &uri, Some(&viewer), Some(good.clone())).await;
+    let (status, _) = call(app, Method::PUT, &uri, Some(&viewer), Some(good.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(&app, Method::PUT, &uri, Some(&admin), Some(good)).await;
+    let (status, _) = call(app, Method::PUT, &uri, Some(&admin), Some(good)).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, body) = call(&app, Method::GET, &uri, Some(&viewer), None).await;
+    let (_, body) = call(app, Method::GET, &uri, Some(&viewer), None).await;
     assert_eq!(body["default"], false);
 
     // Periods: reversed, too long, not a time; and an unknown machine.
-    let area = store
-        .create_area(
-            tenant.id,
-            NewArea {
-                site_id: site.id,
-                code: "A".into(),
-                name: "A".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let line = store
-        .create_line(
-            tenant.id,
-            NewLine {
-                area_id: area.id,
-                code: "L".into(),
-                name: "L".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let eq = store
-        .create_equipment(
-            tenant.id,
-            NewEquipment {
-                line_id: line.id,
-                code: "M".into(),
-                name: "M".into(),
-                equipment_type: "cnc".into(),
-                work_cell: None,
-                attributes: Default::default(),
-            },
-        )
-        .await
-        .unwrap();
     for (q, field) in [
         ("from=-1h&to=-2h", "from"),
         ("from=-200d", "to"),
         ("from=yesterday", "from"),
     ] {
         let (status, body) = call(
-            &app,
+            app,
             Method::GET,
             &format!("/api/v1/equipment/{}/kpi?{q}", eq.id),
             Some(&viewer),
@@ -462,7 +449,7 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
         assert_eq!(body["error"]["field"], field, "{q}: {body}");
     }
     let (status, _) = call(
-        &app,
+        app,
         Method::GET,
         "/api/v1/equipment/999999/kpi",
         Some(&viewer),
@@ -473,7 +460,7 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
     // A machine that never reported: its shift time is all "no data", and
     // OEE has no ideal cycle time to work with.
     let (status, body) = call(
-        &app,
+        app,
         Method::GET,
         &format!("/api/v1/equipment/{}/kpi?from=-30h", eq.id),
         Some(&viewer),
@@ -491,83 +478,19 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
 /// machines' reports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lines_show_their_running_shift() {
-    let db = zhizao_testkit::sqlite().await;
-    let store = db.store.clone();
-    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
-    store
-        .create_user(tenant.id, "viewer-l", "password-l1", Role::Viewer)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let hub = Arc::new(LiveHub::default());
-    let app = router(AppState::new(
-        store.clone(),
-        hub.clone(),
-        tsdb.clone(),
-        1 << 20,
-    ));
-    let (_, login) = call(
-        &app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "viewer-l", "password": "password-l1"})),
-    )
-    .await;
-    let token = login["token"].as_str().unwrap().to_owned();
-    let site = store
-        .create_site(
-            tenant.id,
-            NewSite {
-                code: "S".into(),
-                name: "S".into(),
-                timezone: Some("Asia/Shanghai".into()),
-            },
-        )
-        .await
-        .unwrap();
-    let area = store
-        .create_area(
-            tenant.id,
-            NewArea {
-                site_id: site.id,
-                code: "A".into(),
-                name: "A".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let line = store
-        .create_line(
-            tenant.id,
-            NewLine {
-                area_id: area.id,
-                code: "L".into(),
-                name: "下料线".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let mut attributes = serde_json::Map::new();
-    attributes.insert("ideal_cycle_s".into(), json!(30.0));
-    store
-        .create_equipment(
-            tenant.id,
-            NewEquipment {
-                line_id: line.id,
-                code: "M".into(),
-                name: "M".into(),
-                equipment_type: "cnc".into(),
-                work_cell: None,
-                attributes,
-            },
-        )
-        .await
-        .unwrap();
+    let plant = Plant::new().await;
+    let token = plant.user("viewer-l", Role::Viewer).await;
+    plant.machine("S", ("L", "下料线"), "M", Some(30.0)).await;
     // Before any report: the running shift (the default calendar has one
     // at every hour) is all "no data".
-    let (status, body) = call(&app, Method::GET, "/api/v1/kpi/lines", Some(&token), None).await;
+    let (status, body) = call(
+        &plant.app,
+        Method::GET,
+        "/api/v1/kpi/lines",
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let item = &body["items"][0];
     assert_eq!(item["name"], "下料线");
@@ -576,23 +499,7 @@ async fn lines_show_their_running_shift() {
     let start = item["period"]["start"].as_i64().unwrap();
     assert_eq!(item["period"]["kpis"]["availability"], 0.0);
 
-    let gateway =
-        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
-    let (device, password) = store
-        .create_device(
-            tenant.id,
-            &NewDevice {
-                code: "GW".into(),
-                name: "GW".into(),
-                topic_prefix: "zhizao/v1/S".into(),
-                mapping: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (port, user, password) = plant.endpoint("GW", "zhizao/v1/S").await;
     let now = zhizao_live::now_ms();
     let messages = vec![
         (
@@ -608,9 +515,16 @@ async fn lines_show_their_running_shift() {
             json!({"ts": now, "values": {"count_good": 100}}).to_string(),
         ),
     ];
-    publish(port, &device.username, &password, &messages).await;
-    hub.persist_once(&store).await.unwrap();
-    let (_, body) = call(&app, Method::GET, "/api/v1/kpi/lines", Some(&token), None).await;
+    publish(port, &user, &password, &messages).await;
+    plant.hub.persist_once(&plant.store).await.unwrap();
+    let (_, body) = call(
+        &plant.app,
+        Method::GET,
+        "/api/v1/kpi/lines",
+        Some(&token),
+        None,
+    )
+    .await;
     let p = &body["items"][0]["period"];
     assert_eq!(p["quantities"]["gq"], 100.0, "{body}");
     assert!(p["kpis"]["availability"].as_f64().unwrap() > 0.99, "{body}");
@@ -620,47 +534,15 @@ async fn lines_show_their_running_shift() {
 /// Alarm rules through the API, fed by MQTT, acknowledged by a person.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarms_from_rules_to_acknowledgement() {
-    let db = zhizao_testkit::sqlite().await;
-    let store = db.store.clone();
-    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
-    store
-        .create_user(tenant.id, "admin-a", "password-a1", Role::Admin)
-        .await
-        .unwrap();
-    store
-        .create_user(tenant.id, "viewer-a", "password-a2", Role::Viewer)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let hub = Arc::new(LiveHub::default());
-    let app = router(AppState::new(
-        store.clone(),
-        hub.clone(),
-        tsdb.clone(),
-        1 << 20,
-    ));
-    let login = |u: &'static str, p: &'static str| {
-        let app = app.clone();
-        async move {
-            let (_, b) = call(
-                &app,
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": u, "password": p})),
-            )
-            .await;
-            b["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let admin = login("admin-a", "password-a1").await;
-    let viewer = login("viewer-a", "password-a2").await;
+    let plant = Plant::new().await;
+    let admin = plant.user("admin-a", Role::Admin).await;
+    let viewer = plant.user("viewer-a", Role::Viewer).await;
+    let (store, tenant, hub, app) = (&plant.store, &plant.tenant, &plant.hub, &plant.app);
 
     // Bad rules are refused with their place; nothing is applied.
     let bad = json!({"rules": [{"id": "x", "name": "x", "severity": "high", "condition": {"kind": "expression", "expr": "(temp > 1"}}]});
     let (status, body) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/alarm-rules",
         Some(&admin),
@@ -672,7 +554,7 @@ async fn alarms_from_rules_to_acknowledgement() {
     let rules = json!({"rules": [{"id": "hot", "name": "温度过高", "severity": "high",
         "condition": {"kind": "above", "field": "temperature", "limit": 80, "deadband": 5}}]});
     let (status, _) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/alarm-rules",
         Some(&viewer),
@@ -681,7 +563,7 @@ async fn alarms_from_rules_to_acknowledgement() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/alarm-rules",
         Some(&admin),
@@ -697,34 +579,11 @@ async fn alarms_from_rules_to_acknowledgement() {
             .map(|j| j.contains("温度过高")),
         Some(true)
     );
-    let (_, body) = call(
-        &app,
-        Method::GET,
-        "/api/v1/alarm-rules",
-        Some(&viewer),
-        None,
-    )
-    .await;
+    let (_, body) = call(app, Method::GET, "/api/v1/alarm-rules", Some(&viewer), None).await;
     assert_eq!(body["rules"][0]["id"], "hot");
 
     let mut live = hub.subscribe();
-    let gateway =
-        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
-    let (device, password) = store
-        .create_device(
-            tenant.id,
-            &NewDevice {
-                code: "GW".into(),
-                name: "GW".into(),
-                topic_prefix: "zhizao/v1/S".into(),
-                mapping: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (port, user, password) = plant.endpoint("GW", "zhizao/v1/S").await;
     let now = zhizao_live::now_ms();
     let t = |ms: i64, v: f64| {
         (
@@ -734,13 +593,13 @@ async fn alarms_from_rules_to_acknowledgement() {
     };
     publish(
         port,
-        &device.username,
+        &user,
         &password,
         &[t(0, 70.0), t(1000, 85.0), t(2000, 82.0)],
     )
     .await;
 
-    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    let (_, body) = call(app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
     let active = body["active"].as_array().unwrap();
     assert_eq!(active.len(), 1, "one alarm, not one per hot sample: {body}");
     assert_eq!(active[0]["source"], "M7");
@@ -761,7 +620,7 @@ async fn alarms_from_rules_to_acknowledgement() {
 
     let uri = format!("/api/v1/alarms/{id}/acknowledge");
     let (status, body) = call(
-        &app,
+        app,
         Method::POST,
         &uri,
         Some(&viewer),
@@ -770,11 +629,11 @@ async fn alarms_from_rules_to_acknowledgement() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["alarm"]["acknowledged"]["by"], "viewer-a");
-    let (status, _) = call(&app, Method::POST, &uri, Some(&viewer), Some(json!({}))).await;
+    let (status, _) = call(app, Method::POST, &uri, Some(&viewer), Some(json!({}))).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Cooling below the deadband closes the acknowledged alarm.
-    publish(port, &device.username, &password, &[t(3000, 74.0)]).await;
-    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    publish(port, &user, &password, &[t(3000, 74.0)]).await;
+    let (_, body) = call(app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
     assert_eq!(body["active"], json!([]), "{body}");
     let kinds: Vec<&str> = body["recent"]
         .as_array()
@@ -784,7 +643,7 @@ async fn alarms_from_rules_to_acknowledgement() {
         .collect();
     assert_eq!(kinds, ["closed", "acknowledged", "raised"]);
     let (status, _) = call(
-        &app,
+        app,
         Method::POST,
         &format!("/api/v1/alarms/{id}/shelve"),
         Some(&viewer),
@@ -793,7 +652,7 @@ async fn alarms_from_rules_to_acknowledgement() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/alarms/1/shelve",
         Some(&viewer),
@@ -803,9 +662,9 @@ async fn alarms_from_rules_to_acknowledgement() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // The journal keeps every event, with who acknowledged and why.
-    hub.persist_once(&store).await.unwrap();
+    hub.persist_once(store).await.unwrap();
     let (status, journal) = call(
-        &app,
+        app,
         Method::GET,
         "/api/v1/alarms/history",
         Some(&viewer),
@@ -842,7 +701,7 @@ async fn alarms_from_rules_to_acknowledgement() {
     assert_eq!(ack["comment"], "已通知维修");
     assert_eq!(ack["severity"], "high");
     let (status, _) = call(
-        &app,
+        app,
         Method::GET,
         "/api/v1/alarms/history?limit=9999",
         Some(&viewer),
@@ -855,7 +714,7 @@ async fn alarms_from_rules_to_acknowledgement() {
     let rules = json!({"rules": [{"id": "hot2", "name": "温度过高", "severity": "low",
         "condition": {"kind": "above", "field": "temperature", "limit": 50}}]});
     let (status, _) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/alarm-rules",
         Some(&admin),
@@ -863,103 +722,19 @@ async fn alarms_from_rules_to_acknowledgement() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    publish(port, &device.username, &password, &[t(4000, 60.0)]).await;
-    let (_, body) = call(&app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
+    publish(port, &user, &password, &[t(4000, 60.0)]).await;
+    let (_, body) = call(app, Method::GET, "/api/v1/alarms", Some(&viewer), None).await;
     assert!(body["active"][0]["id"].as_i64().unwrap() > id, "{body}");
 }
 
 /// A stop explained as planned maintenance becomes planned downtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reason_changes_what_a_stop_counts_as() {
-    let db = zhizao_testkit::sqlite().await;
-    let store = db.store.clone();
-    let tenant = store.create_tenant("plant", "Plant").await.unwrap();
-    store
-        .create_user(tenant.id, "op-r", "password-r1", Role::Viewer)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let hub = Arc::new(LiveHub::default());
-    let app = router(AppState::new(
-        store.clone(),
-        hub.clone(),
-        tsdb.clone(),
-        1 << 20,
-    ));
-    let (_, login) = call(
-        &app,
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        Some(json!({"username": "op-r", "password": "password-r1"})),
-    )
-    .await;
-    let token = login["token"].as_str().unwrap().to_owned();
-    let site = store
-        .create_site(
-            tenant.id,
-            NewSite {
-                code: "S".into(),
-                name: "S".into(),
-                timezone: Some("Asia/Shanghai".into()),
-            },
-        )
-        .await
-        .unwrap();
-    let area = store
-        .create_area(
-            tenant.id,
-            NewArea {
-                site_id: site.id,
-                code: "A".into(),
-                name: "A".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let line = store
-        .create_line(
-            tenant.id,
-            NewLine {
-                area_id: area.id,
-                code: "L".into(),
-                name: "L".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let eq = store
-        .create_equipment(
-            tenant.id,
-            NewEquipment {
-                line_id: line.id,
-                code: "M".into(),
-                name: "M".into(),
-                equipment_type: "cnc".into(),
-                work_cell: None,
-                attributes: Default::default(),
-            },
-        )
-        .await
-        .unwrap();
-    let gateway =
-        zhizao_mqtt::gateway::Gateway::with_hub(store.clone(), tsdb.clone(), Some(hub.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(zhizao_mqtt::serve(listener, gateway));
-    let (device, password) = store
-        .create_device(
-            tenant.id,
-            &NewDevice {
-                code: "GW".into(),
-                name: "GW".into(),
-                topic_prefix: "zhizao/v1/S".into(),
-                mapping: None,
-            },
-        )
-        .await
-        .unwrap();
+    let plant = Plant::new().await;
+    let token = plant.user("op-r", Role::Viewer).await;
+    let (store, tenant, hub, app) = (&plant.store, &plant.tenant, &plant.hub, &plant.app);
+    let (_, eq) = plant.machine("S", ("L", "L"), "M", None).await;
+    let (port, user, password) = plant.endpoint("GW", "zhizao/v1/S").await;
     // The default calendar's morning shift three days ago: running, down
     // 07:00–07:30, running.
     let shift = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000 + 22 * 3_600_000;
@@ -972,12 +747,12 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     };
     publish(
         port,
-        &device.username,
+        &user,
         &password,
         &[state(0, "running"), state(60, "down"), state(90, "running")],
     )
     .await;
-    hub.persist_once(&store).await.unwrap();
+    hub.persist_once(store).await.unwrap();
 
     let kpi_uri = format!(
         "/api/v1/equipment/{}/kpi?from={}&to={}",
@@ -985,7 +760,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
         shift,
         shift + 480 * minute
     );
-    let (_, before) = call(&app, Method::GET, &kpi_uri, Some(&token), None).await;
+    let (_, before) = call(app, Method::GET, &kpi_uri, Some(&token), None).await;
     let b = &before["shifts"][0];
     assert_eq!(b["time"]["planned_downtime"], 1800.0, "the break: {before}");
     assert_eq!(b["losses"]["breakdown"], 1800.0, "{before}");
@@ -993,7 +768,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
 
     // The stop is listed; its reason is given by the operator.
     let (status, stops) = call(
-        &app,
+        app,
         Method::GET,
         &format!(
             "/api/v1/equipment/{}/stops?from={}&to={}",
@@ -1012,13 +787,13 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     assert_eq!(stops[0]["seconds"], 1800.0);
     let reason_uri = format!("/api/v1/equipment/{}/stops/{start}/reason", eq.id);
     for (body, field) in [(json!({"code": "no.such.reason"}), "code")] {
-        let (status, e) = call(&app, Method::PUT, &reason_uri, Some(&token), Some(body)).await;
+        let (status, e) = call(app, Method::PUT, &reason_uri, Some(&token), Some(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert_eq!(e["error"]["field"], field);
     }
     let wrong = format!("/api/v1/equipment/{}/stops/{}/reason", eq.id, start + 1);
     let (status, e) = call(
-        &app,
+        app,
         Method::PUT,
         &wrong,
         Some(&token),
@@ -1030,7 +805,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
         (StatusCode::UNPROCESSABLE_ENTITY, json!("start"))
     );
     let (status, given) = call(
-        &app,
+        app,
         Method::PUT,
         &reason_uri,
         Some(&token),
@@ -1041,7 +816,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     assert_eq!(given["reason"]["zh"], "计划保养");
     assert_eq!(given["by"], "op-r");
 
-    let (_, after) = call(&app, Method::GET, &kpi_uri, Some(&token), None).await;
+    let (_, after) = call(app, Method::GET, &kpi_uri, Some(&token), None).await;
     let a = &after["shifts"][0];
     assert_eq!(a["time"]["planned_downtime"], 3600.0, "{after}");
     assert_eq!(a["losses"]["breakdown"], 0.0);
@@ -1050,7 +825,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
         a["kpis"]["availability"].as_f64().unwrap() > b["kpis"]["availability"].as_f64().unwrap()
     );
     let (_, stops) = call(
-        &app,
+        app,
         Method::GET,
         &format!(
             "/api/v1/equipment/{}/stops?from={}&to={}",
@@ -1068,7 +843,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     // The tree: the default until set; only editors may set it; a bad
     // tree is refused with its place.
     let (_, tree) = call(
-        &app,
+        app,
         Method::GET,
         "/api/v1/downtime-reasons",
         Some(&token),
@@ -1077,7 +852,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     .await;
     assert_eq!(tree["default"], true);
     let (status, _) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/downtime-reasons",
         Some(&token),
@@ -1090,7 +865,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
         .await
         .unwrap();
     let (_, login) = call(
-        &app,
+        app,
         Method::POST,
         "/api/v1/auth/login",
         None,
@@ -1100,7 +875,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     let admin = login["token"].as_str().unwrap().to_owned();
     let bad = json!({"reasons": [{"code": "a.b", "zh": "甲", "en": "a", "class": "breakdown"}]});
     let (status, e) = call(
-        &app,
+        app,
         Method::PUT,
         "/api/v1/downtime-reasons",
         Some(&admin),

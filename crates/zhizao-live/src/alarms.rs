@@ -188,16 +188,15 @@ impl AlarmDesk {
             .unwrap_or_default()
     }
 
-    pub fn acknowledge(
+    /// A person acts on one alarm; the event is kept and journalled.
+    fn act(
         &self,
         tenant: Id,
         id: AlarmId,
-        by: &str,
-        comment: &str,
-        now: EpochMs,
+        f: impl FnOnce(&mut Engine) -> Result<Event, AlarmError>,
     ) -> Result<(Option<Placement>, Event), AlarmError> {
         self.with(tenant, |t| {
-            let e = t.engine.acknowledge(id, by, comment, now)?;
+            let e = f(&mut t.engine)?;
             self.journal(tenant, std::slice::from_ref(&e));
             Self::keep(t, std::slice::from_ref(&e));
             let at = e
@@ -209,6 +208,17 @@ impl AlarmDesk {
         .unwrap_or(Err(AlarmError::NoSuchAlarm(id)))
     }
 
+    pub fn acknowledge(
+        &self,
+        tenant: Id,
+        id: AlarmId,
+        by: &str,
+        comment: &str,
+        now: EpochMs,
+    ) -> Result<(Option<Placement>, Event), AlarmError> {
+        self.act(tenant, id, |e| e.acknowledge(id, by, comment, now))
+    }
+
     pub fn shelve(
         &self,
         tenant: Id,
@@ -216,17 +226,7 @@ impl AlarmDesk {
         until: EpochMs,
         now: EpochMs,
     ) -> Result<(Option<Placement>, Event), AlarmError> {
-        self.with(tenant, |t| {
-            let e = t.engine.shelve(id, until, now)?;
-            self.journal(tenant, std::slice::from_ref(&e));
-            Self::keep(t, std::slice::from_ref(&e));
-            let at = e
-                .alarm
-                .as_ref()
-                .and_then(|a| t.placements.get(&a.source).copied());
-            Ok((at, e))
-        })
-        .unwrap_or(Err(AlarmError::NoSuchAlarm(id)))
+        self.act(tenant, id, |e| e.shelve(id, until, now))
     }
 }
 
