@@ -85,6 +85,10 @@ export interface HelloMessage {
   type: 'hello';
   scope: string;
   seq: number;
+  /** After a reconnect with `since`: how many missed messages follow. */
+  replayed?: number;
+  /** What was missed is no longer kept: reload the snapshot. */
+  resync?: boolean;
 }
 
 export type AlarmSeverity = 'low' | 'medium' | 'high' | 'critical';
@@ -454,8 +458,9 @@ export interface LineShiftKpi {
 export const lineKpis = () => request<{ items: LineShiftKpi[] }>('GET', '/kpi/lines');
 
 /** WebSocket URL for the live feed, on the same host as the page. */
-export function liveSocketUrl(scope: string): string {
+export function liveSocketUrl(scope: string, since?: number): string {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const params = new URLSearchParams({ token: getToken() ?? '', scope });
+  if (since !== undefined && since > 0) params.set('since', String(since));
   return `${proto}//${location.host}/api/v1/live?${params.toString()}`;
 }

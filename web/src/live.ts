@@ -65,6 +65,8 @@ export function useLiveFeed(scope = 'all') {
   let stopped = false;
   let everLive = false;
   let lastUnknownResync = 0;
+  /** The newest message applied, to ask for what was missed on reconnect. */
+  let lastSeq = 0;
   /** Messages received while a snapshot request is in flight; null when none is. */
   let buffered: LiveMessage[] | null = null;
 
@@ -87,6 +89,7 @@ export function useLiveFeed(scope = 'all') {
       const [snap, alarms] = await Promise.all([liveSnapshot(), listAlarms().catch(() => null)]);
       if (stopped) return;
       applySnapshot(snap);
+      lastSeq = Math.max(lastSeq, snap.seq);
       if (alarms) state.alarms = alarms.active.slice().reverse();
       for (const msg of buffered) if (msg.type !== 'hello' && msg.seq > snap.seq) apply(msg);
     } catch (err) {
@@ -111,6 +114,7 @@ export function useLiveFeed(scope = 'all') {
 
   function apply(msg: LiveMessage) {
     if (msg.type === 'hello') return;
+    lastSeq = Math.max(lastSeq, msg.seq);
     if (msg.type === 'alarm') {
       applyAlarm(msg);
       return;
@@ -161,7 +165,10 @@ export function useLiveFeed(scope = 'all') {
     if (msg.type === 'hello') {
       state.status = 'live';
       attempt = 0;
-      if (everLive || !state.loaded) void loadSnapshot();
+      // Back after a break: the server replays what was missed, unless it
+      // no longer has it.
+      const replayed = everLive && msg.replayed !== undefined && !msg.resync;
+      if (!state.loaded || (everLive && !replayed)) void loadSnapshot();
       everLive = true;
       return;
     }
@@ -171,7 +178,7 @@ export function useLiveFeed(scope = 'all') {
 
   function connect() {
     let greeted = false;
-    const ws = new WebSocket(liveSocketUrl(scope));
+    const ws = new WebSocket(liveSocketUrl(scope, everLive ? lastSeq : undefined));
     socket = ws;
     ws.onmessage = (event) => {
       greeted = true;

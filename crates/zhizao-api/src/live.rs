@@ -192,6 +192,8 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
 pub struct LiveCaller {
     tenant_id: i64,
     scope: Scope,
+    /// The last `seq` the client saw before it lost the connection.
+    since: Option<u64>,
 }
 
 impl FromRequestParts<AppState> for LiveCaller {
@@ -199,12 +201,23 @@ impl FromRequestParts<AppState> for LiveCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let QueryMap(q) = QueryMap::from_request_parts(parts, state).await?;
-        if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "token" | "scope")) {
+        if let Some(k) = q
+            .keys()
+            .find(|k| !matches!(k.as_str(), "token" | "scope" | "since"))
+        {
             return Err(ApiError::validation(
                 k.clone(),
-                format!("unknown query parameter `{k}`; expected token, scope"),
+                format!("unknown query parameter `{k}`; expected token, scope, since"),
             ));
         }
+        let since = q
+            .get("since")
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    ApiError::validation("since", "must be a message seq (a whole number)")
+                })
+            })
+            .transpose()?;
         let token = bearer_token(&parts.headers)
             .map(str::to_owned)
             .or_else(|| q.get("token").cloned())
@@ -221,6 +234,7 @@ impl FromRequestParts<AppState> for LiveCaller {
         Ok(LiveCaller {
             tenant_id: user.tenant_id,
             scope,
+            since,
         })
     }
 }
@@ -229,12 +243,16 @@ impl FromRequestParts<AppState> for LiveCaller {
 ///
 /// Query: `token` (or the Authorization header) and `scope` = `all` (default),
 /// `site:ID`, `line:ID` or `equipment:ID`. Messages are JSON text frames:
-/// first `{"type":"hello","scope":…,"seq":…}`, then `state` and `counters`
-/// messages each with a rising `seq`; `{"type":"lagged","missed":n}` says
-/// the client fell behind and should reload the snapshot.
+/// first `{"type":"hello","scope":…,"seq":…}`, then `state`, `counters` and
+/// `alarm` messages each with a rising `seq`; `{"type":"lagged","missed":n}`
+/// says the client fell behind and should reload the snapshot. A client
+/// that reconnects passes `since` (the last `seq` it saw) and first gets
+/// what it missed (`hello` then says `"replayed": n`), or `"resync": true`
+/// when that is no longer kept and it must reload the snapshot.
 #[utoipa::path(get, path = "/live", tag = "live",
     params(("token" = Option<String>, Query, description = "bearer token, for browsers"),
-        ("scope" = Option<String>, Query, description = "all | site:ID | line:ID | equipment:ID")),
+        ("scope" = Option<String>, Query, description = "all | site:ID | line:ID | equipment:ID"),
+        ("since" = Option<u64>, Query, description = "the last seq seen, to get what was missed")),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn socket(
@@ -249,17 +267,43 @@ async fn stream(s: AppState, caller: LiveCaller, socket: WebSocket) {
     let mut rx = s.hub.subscribe();
     let (mut tx, mut incoming) = socket.split();
     s.metrics.live_connections.inc();
-    let hello = serde_json::json!({"type": "hello", "scope": caller.scope.to_string(), "seq": s.hub.last_seq()});
+    let mine = |env: &zhizao_live::Envelope| {
+        env.placement.tenant_id == caller.tenant_id && caller.scope.matches(&env.placement)
+    };
+    // Subscribed first, so nothing falls between the replay and the feed;
+    // what is in both is sent once.
+    let replay = caller.since.map(|since| s.hub.replay_since(since));
+    let mut hello = serde_json::json!({"type": "hello", "scope": caller.scope.to_string(), "seq": s.hub.last_seq()});
+    let mut missed = Vec::new();
+    let mut sent_up_to = 0;
+    match replay {
+        Some(Some(list)) => {
+            missed = list.into_iter().filter(|e| mine(e)).collect();
+            hello["replayed"] = missed.len().into();
+            sent_up_to = caller.since.unwrap_or(0);
+        }
+        Some(None) => hello["resync"] = true.into(),
+        None => {}
+    }
     let mut open = tx
         .send(Message::Text(hello.to_string().into()))
         .await
         .is_ok();
+    for env in missed {
+        if !open {
+            break;
+        }
+        sent_up_to = sent_up_to.max(env.message.seq());
+        if let Ok(t) = serde_json::to_string(&env.message) {
+            open = tx.send(Message::Text(t.into())).await.is_ok();
+        }
+    }
     while open {
         tokio::select! {
             msg = rx.recv() => {
                 let text = match msg {
                     Ok(env) => {
-                        if env.placement.tenant_id != caller.tenant_id || !caller.scope.matches(&env.placement) {
+                        if !mine(&env) || env.message.seq() <= sent_up_to {
                             continue;
                         }
                         match serde_json::to_string(&env.message) {

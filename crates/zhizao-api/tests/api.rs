@@ -1071,6 +1071,62 @@ mod live_socket {
             (Some("counters"), Some(2))
         );
         assert!(second["seq"].as_u64() > first["seq"].as_u64());
+
+        // Gone for a while: a client that comes back with the last seq it
+        // saw gets exactly what it missed of its scope, in order.
+        let last = second["seq"].as_u64().unwrap();
+        drop(ws);
+        let mine = |code: &str| {
+            hub.report(
+                place(tenant, 7, 3),
+                5,
+                Report::State {
+                    code: code.into(),
+                    state: MachineState::Idle,
+                },
+            )
+        };
+        hub.report(place(tenant, 8, 2), 5, down("OTHER-LINE-2"));
+        mine("MINE");
+        hub.report(
+            place(tenant, 7, 3),
+            6,
+            Report::State {
+                code: "MINE".into(),
+                state: MachineState::Running,
+            },
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{addr}/api/v1/live?token={admin}&scope=line:7&since={last}"
+        ))
+        .await
+        .unwrap();
+        let hello = next_json(&mut ws).await;
+        assert_eq!(hello["replayed"], 2, "{hello}");
+        let a = next_json(&mut ws).await;
+        let b = next_json(&mut ws).await;
+        assert_eq!(
+            (a["state"].as_str(), b["state"].as_str()),
+            (Some("idle"), Some("running"))
+        );
+        assert!(b["seq"].as_u64() > a["seq"].as_u64() && a["seq"].as_u64() > Some(last));
+        // New changes follow the replay, once each.
+        hub.report(place(tenant, 7, 3), 7, down("MINE"));
+        let c = next_json(&mut ws).await;
+        assert_eq!(c["state"], "down");
+        assert!(c["seq"].as_u64() > b["seq"].as_u64());
+        // A seq the server never reached (it restarted): reload.
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+            "ws://{addr}/api/v1/live?token={admin}&since=99999999"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next_json(&mut ws).await["resync"], true);
+        let bad = tokio_tungstenite::connect_async(format!(
+            "ws://{addr}/api/v1/live?token={admin}&since=soon"
+        ))
+        .await;
+        assert!(bad.is_err());
         server.abort();
     }
 }

@@ -27,6 +27,8 @@ use zhizao_store::{EquipmentStatus, StateEvent, Store};
 pub const RECENT_EVENTS: usize = 50;
 /// Subscribers that fall further behind than this lose messages (and are told).
 pub const CHANNEL_CAPACITY: usize = 4096;
+/// Messages kept for clients that reconnect and ask for what they missed.
+pub const REPLAY_MESSAGES: usize = 10_000;
 
 /// Where a machine sits, carried on every message for scope filtering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,6 +81,16 @@ pub enum LiveMessage {
         ts: EpochMs,
         event: zhizao_alarm::Event,
     },
+}
+
+impl LiveMessage {
+    pub fn seq(&self) -> u64 {
+        match self {
+            LiveMessage::State { seq, .. }
+            | LiveMessage::Counters { seq, .. }
+            | LiveMessage::Alarm { seq, .. } => *seq,
+        }
+    }
 }
 
 /// A broadcast item: the message plus where it belongs.
@@ -171,6 +183,8 @@ pub struct LiveHub {
     pub devices: devices::DevicePresence,
     /// Every tenant's alarm rules and alarms.
     pub alarms: alarms::AlarmDesk,
+    /// The latest messages, for clients that come back after a break.
+    replay: Mutex<VecDeque<Arc<Envelope>>>,
     inner: Mutex<Inner>,
     seq: AtomicU64,
     tx: broadcast::Sender<Arc<Envelope>>,
@@ -212,6 +226,7 @@ impl LiveHub {
         Self {
             devices: devices::DevicePresence::default(),
             alarms: alarms::AlarmDesk::default(),
+            replay: Mutex::new(VecDeque::with_capacity(REPLAY_MESSAGES)),
             inner: Mutex::new(Inner::default()),
             seq: AtomicU64::new(0),
             tx,
@@ -282,6 +297,45 @@ impl LiveHub {
         }
     }
 
+    /// Keeps a message for replay and sends it to the subscribers.
+    fn broadcast(&self, envelope: Envelope) {
+        let envelope = Arc::new(envelope);
+        {
+            let mut r = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+            if r.len() == REPLAY_MESSAGES {
+                r.pop_front();
+            }
+            r.push_back(envelope.clone());
+        }
+        // No subscribers is not an error.
+        let _ = self.tx.send(envelope);
+    }
+
+    /// The messages after `since`, for a client that reconnects; `None`
+    /// when some of them are no longer kept (the client must reload).
+    pub fn replay_since(&self, since: u64) -> Option<Vec<Arc<Envelope>>> {
+        let last = self.last_seq();
+        // A seq from before a restart (numbering starts again at 1).
+        if since > last {
+            return None;
+        }
+        if since == last {
+            return Some(Vec::new());
+        }
+        let r = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        let oldest = r.iter().map(|e| e.message.seq()).min()?;
+        if since + 1 < oldest {
+            return None;
+        }
+        let mut after: Vec<Arc<Envelope>> = r
+            .iter()
+            .filter(|e| e.message.seq() > since)
+            .cloned()
+            .collect();
+        after.sort_by_key(|e| e.message.seq());
+        Some(after)
+    }
+
     /// Broadcasts alarm events. One without a placement (a flood notice, a
     /// machine not in the plant hierarchy) goes to the tenant's subscribers
     /// of the whole plant only.
@@ -294,14 +348,14 @@ impl LiveHub {
                 line_id: 0,
                 equipment_id: 0,
             });
-            let _ = self.tx.send(Arc::new(Envelope {
+            self.broadcast(Envelope {
                 placement,
                 message: LiveMessage::Alarm {
                     seq,
                     ts: event.at,
                     event,
                 },
-            }));
+            });
         }
     }
 
@@ -387,11 +441,10 @@ impl LiveHub {
         }
         inner.dirty.insert((at.tenant_id, at.equipment_id));
         drop(inner);
-        // No subscribers is not an error.
-        let _ = self.tx.send(Arc::new(Envelope {
+        self.broadcast(Envelope {
             placement: at,
             message: message.clone(),
-        }));
+        });
         Some(message)
     }
 
@@ -536,6 +589,40 @@ mod tests {
         assert_eq!(china_day(t), "2026-11-29");
         assert_eq!(china_day(t + 1000), "2026-11-30");
         assert_eq!(china_day(0), "1970-01-01");
+    }
+
+    #[test]
+    fn the_replay_keeps_the_latest_messages_and_says_when_it_has_lost_some() {
+        let hub = LiveHub::new(|_| "2026-11-29".into());
+        let at = Placement {
+            tenant_id: 1,
+            site_id: 1,
+            line_id: 1,
+            equipment_id: 1,
+        };
+        for i in 0..(REPLAY_MESSAGES as i64 + 10) {
+            hub.report(
+                at,
+                i,
+                Report::Counters {
+                    good_delta: 1,
+                    scrap_delta: 0,
+                    temperature: None,
+                },
+            );
+        }
+        let last = hub.last_seq();
+        let tail = hub.replay_since(last - 5).unwrap_or_default();
+        assert_eq!(
+            tail.iter().map(|e| e.message.seq()).collect::<Vec<_>>(),
+            ((last - 4)..=last).collect::<Vec<_>>()
+        );
+        assert!(hub.replay_since(1).is_none(), "the first messages are gone");
+        assert_eq!(hub.replay_since(last).map(|v| v.len()), Some(0));
+        assert!(
+            hub.replay_since(last + 1).is_none(),
+            "a seq from before a restart"
+        );
     }
 
     #[tokio::test]
