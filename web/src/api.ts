@@ -134,7 +134,21 @@ export interface AlarmMessage {
   event: AlarmEvent;
 }
 
-export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage;
+/** A line's running-shift KPIs, pushed when they change. */
+export interface LineKpiMessage {
+  type: 'line_kpi';
+  seq: number;
+  ts: number;
+  line_id: number;
+  date: string | null;
+  shift: string | null;
+  start: number;
+  end: number;
+  kpis: Kpis;
+  quantities: { pq: number; gq: number; sq: number; rq: number };
+}
+
+export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage | LineKpiMessage;
 
 export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
 

@@ -11,6 +11,7 @@ import {
   me,
   type Alarm,
   type AlarmMessage,
+  type LineKpiMessage,
   type LiveEquipment,
   type LiveLine,
   type LiveMessage,
@@ -44,6 +45,8 @@ export function useLiveFeed(scope = 'all') {
     events: [] as StateEvent[],
     /** Alarms that are not over, newest first. */
     alarms: [] as Alarm[],
+    /** The latest pushed running-shift KPIs, by line id. */
+    lineKpis: {} as Record<number, LineKpiMessage>,
     status: 'connecting' as ConnectionStatus,
     loaded: false,
     error: null as string | null,
@@ -117,6 +120,10 @@ export function useLiveFeed(scope = 'all') {
     lastSeq = Math.max(lastSeq, msg.seq);
     if (msg.type === 'alarm') {
       applyAlarm(msg);
+      return;
+    }
+    if (msg.type === 'line_kpi') {
+      state.lineKpis[msg.line_id] = msg;
       return;
     }
     const found = index.get(msg.equipment_id);

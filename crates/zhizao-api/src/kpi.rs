@@ -532,7 +532,13 @@ pub async fn line_kpis(
     State(s): State<AppState>,
     u: AuthUser,
 ) -> Result<Json<LineShiftKpis>, ApiError> {
-    let tenant = u.tenant();
+    Ok(Json(LineShiftKpis {
+        items: running_line_kpis(&s, u.tenant()).await?,
+    }))
+}
+
+/// Every line's KPIs for its site's running shift, up to now.
+async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi>, ApiError> {
     let now = zhizao_live::now_ms();
     let layout = s.store.layout(tenant).await?;
     let mut running: HashMap<i64, Option<PlannedShift>> = HashMap::new();
@@ -570,7 +576,7 @@ pub async fn line_kpis(
             let mut sum = MachineSum::default();
             for e in &machines {
                 let one = machine_shifts(
-                    &s,
+                    s,
                     tenant,
                     e,
                     std::slice::from_ref(sh),
@@ -603,5 +609,58 @@ pub async fn line_kpis(
             period: period_kpi,
         });
     }
-    Ok(Json(LineShiftKpis { items }))
+    Ok(items)
+}
+
+/// Pushes each line's running-shift KPIs to live subscribers every
+/// `every` (when they changed), so screens need not ask. Runs until the
+/// task is dropped.
+pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
+    let mut last: HashMap<(i64, i64), String> = HashMap::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let tenants = match s.store.tenant_ids().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "KPI push: tenants unavailable");
+                continue;
+            }
+        };
+        for tenant in tenants {
+            let items = match running_line_kpis(&s, tenant).await {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(tenant, error = %e.message, "KPI push skipped");
+                    continue;
+                }
+            };
+            for item in items {
+                let Some(p) = item.period else { continue };
+                let fingerprint =
+                    serde_json::to_string(&(&p.kpis, &p.quantities)).unwrap_or_default();
+                if last.get(&(tenant, item.line_id)) == Some(&fingerprint) {
+                    continue;
+                }
+                last.insert((tenant, item.line_id), fingerprint);
+                s.hub.line_kpi(
+                    zhizao_live::Placement {
+                        tenant_id: tenant,
+                        site_id: item.site_id,
+                        line_id: item.line_id,
+                        equipment_id: 0,
+                    },
+                    zhizao_live::LineKpiUpdate {
+                        date: item.date,
+                        shift: item.shift,
+                        start: p.start,
+                        end: p.end,
+                        kpis: p.kpis,
+                        quantities: p.quantities,
+                    },
+                );
+            }
+        }
+    }
 }

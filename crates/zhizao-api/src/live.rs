@@ -176,7 +176,9 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
                     previous: previous.map(|p| p.as_str().to_owned()),
                 })
             }
-            LiveMessage::Counters { .. } | LiveMessage::Alarm { .. } => None,
+            LiveMessage::Counters { .. }
+            | LiveMessage::Alarm { .. }
+            | LiveMessage::LineKpi { .. } => None,
         })
         .collect();
     Ok(Json(Snapshot {

@@ -67,6 +67,7 @@ struct Plant {
     tenant: zhizao_core::Tenant,
     tsdb: Arc<zhizao_tsdb::Tsdb>,
     hub: Arc<LiveHub>,
+    state: AppState,
     app: axum::Router,
     _db: zhizao_testkit::TestStore,
     _dir: tempfile::TempDir,
@@ -81,17 +82,14 @@ impl Plant {
         let tsdb =
             Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
         let hub = Arc::new(LiveHub::default());
-        let app = router(AppState::new(
-            store.clone(),
-            hub.clone(),
-            tsdb.clone(),
-            1 << 20,
-        ));
+        let state = AppState::new(store.clone(), hub.clone(), tsdb.clone(), 1 << 20);
+        let app = router(state.clone());
         Plant {
             store,
             tenant,
             tsdb,
             hub,
+            state,
             app,
             _db: db,
             _dir: dir,
@@ -529,6 +527,30 @@ async fn lines_show_their_running_shift() {
     assert_eq!(p["quantities"]["gq"], 100.0, "{body}");
     assert!(p["kpis"]["availability"].as_f64().unwrap() > 0.99, "{body}");
     assert!(p["kpis"]["oee_index"].as_f64().is_some(), "{body}");
+
+    // Screens get the same figures pushed on the live feed.
+    let mut live = plant.hub.subscribe();
+    let pusher = tokio::spawn(zhizao_api::kpi::push_line_kpis(
+        plant.state.clone(),
+        Duration::from_millis(100),
+    ));
+    let pushed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let env = live.recv().await.unwrap();
+            if let zhizao_live::LiveMessage::LineKpi {
+                update, line_id, ..
+            } = &env.message
+            {
+                return (*line_id, update.quantities.gq, update.kpis.availability);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    pusher.abort();
+    assert_eq!(pushed.0, body["items"][0]["line_id"].as_i64().unwrap());
+    assert_eq!(pushed.1, 100.0);
+    assert!(pushed.2.unwrap() > 0.99);
 }
 
 /// Alarm rules through the API, fed by MQTT, acknowledged by a person.

@@ -81,6 +81,25 @@ pub enum LiveMessage {
         ts: EpochMs,
         event: zhizao_alarm::Event,
     },
+    /// A line's KPIs for the running shift, up to now.
+    LineKpi {
+        seq: u64,
+        ts: EpochMs,
+        line_id: Id,
+        #[serde(flatten)]
+        update: Box<LineKpiUpdate>,
+    },
+}
+
+/// What a line's running shift came to so far.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineKpiUpdate {
+    pub date: Option<String>,
+    pub shift: Option<String>,
+    pub start: EpochMs,
+    pub end: EpochMs,
+    pub kpis: zhizao_kpi::Kpis,
+    pub quantities: zhizao_kpi::Quantities,
 }
 
 impl LiveMessage {
@@ -88,7 +107,8 @@ impl LiveMessage {
         match self {
             LiveMessage::State { seq, .. }
             | LiveMessage::Counters { seq, .. }
-            | LiveMessage::Alarm { seq, .. } => *seq,
+            | LiveMessage::Alarm { seq, .. }
+            | LiveMessage::LineKpi { seq, .. } => *seq,
         }
     }
 }
@@ -334,6 +354,20 @@ impl LiveHub {
             .collect();
         after.sort_by_key(|e| e.message.seq());
         Some(after)
+    }
+
+    /// Broadcasts a line's running-shift KPIs.
+    pub fn line_kpi(&self, at: Placement, update: LineKpiUpdate) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.broadcast(Envelope {
+            placement: at,
+            message: LiveMessage::LineKpi {
+                seq,
+                ts: now_ms(),
+                line_id: at.line_id,
+                update: Box::new(update),
+            },
+        });
     }
 
     /// Broadcasts alarm events. One without a placement (a flood notice, a

@@ -783,6 +783,11 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         history.clone(),
         settings.max_body_bytes,
     );
+    // Screens get each line's running-shift KPIs pushed, at most every 5 s.
+    let kpi_pusher = tokio::spawn(zhizao_api::kpi::push_line_kpis(
+        state.clone(),
+        Duration::from_secs(5),
+    ));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
@@ -826,6 +831,7 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     }
     persister.abort();
     alarm_ticker.abort();
+    kpi_pusher.abort();
     if let Some(n) = notifier {
         n.abort();
     }
