@@ -443,6 +443,15 @@ export const querySeries = (query: SeriesQuery) => request<SeriesResult>('POST',
 
 export const liveSnapshot = () => request<Snapshot>('GET', '/live/snapshot');
 
+export interface Timeline {
+  from: number;
+  to: number;
+  machines: { equipment_id: number; code: string; segments: { start: number; end: number; state: EquipmentState }[] }[];
+}
+
+export const liveTimeline = (lineId: number, hours: number) =>
+  request<Timeline>('GET', '/live/timeline', undefined, { line_id: lineId, hours });
+
 /** ISO 22400-2 KPIs of a period; null where undefined. */
 export interface Kpis {
   availability: number | null;

@@ -208,6 +208,12 @@ describe('zhizao web UI', () => {
     await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.seriesCount) >= 1, TREND, {
       timeout: 20_000,
     });
+    // Under the trend, each machine of the line as a strip of its states.
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid="state-timeline"] [data-testid^="timeline-"] .seg').length > 0,
+      null,
+      { timeout: 20_000 },
+    );
     // The shift OEE panel lists every line, with a figure once its
     // machines have reported (the demo plant has ideal cycle times).
     await page.waitForFunction(

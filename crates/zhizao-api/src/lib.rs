@@ -146,6 +146,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(write_routes(routes!(series::write_json)))
         .merge(write_routes(routes!(import::import_csv)))
         .routes(routes!(live::snapshot))
+        .routes(routes!(live::timeline))
         .routes(routes!(live::socket))
         .routes(routes!(openapi_json))
 }

@@ -329,3 +329,94 @@ async fn stream(s: AppState, caller: LiveCaller, socket: WebSocket) {
     }
     s.metrics.live_connections.dec();
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineSegment {
+    pub start: i64,
+    pub end: i64,
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MachineTimeline {
+    pub equipment_id: i64,
+    pub code: String,
+    /// Consecutive states, oldest first; time before the first known state
+    /// is left out.
+    pub segments: Vec<TimelineSegment>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeline {
+    pub from: i64,
+    pub to: i64,
+    pub machines: Vec<MachineTimeline>,
+}
+
+/// Each machine's states over the last `hours` (1 to 24, default 8),
+/// for the machines of `line_id` (or all), from the recorded state changes.
+#[utoipa::path(get, path = "/live/timeline", tag = "live", security(("bearer" = [])),
+    params(("line_id" = Option<i64>, Query), ("hours" = Option<i64>, Query)),
+    responses((status = 200, body = Timeline), (status = 422, body = ErrorBody)))]
+pub async fn timeline(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> Result<Json<Timeline>, ApiError> {
+    let tenant = u.tenant();
+    let hours = match q.get("hours") {
+        None => 8,
+        Some(h) => h
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=24).contains(h))
+            .ok_or_else(|| ApiError::validation("hours", "must be a whole number from 1 to 24"))?,
+    };
+    let line_id = q
+        .get("line_id")
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::validation("line_id", "must be a line id"))
+        })
+        .transpose()?;
+    let to = zhizao_live::now_ms();
+    let from = to - hours * 3_600_000;
+    let layout = s.store.layout(tenant).await?;
+    let mut machines = Vec::new();
+    for e in layout
+        .equipment
+        .iter()
+        .filter(|e| line_id.is_none_or(|l| e.line_id == l))
+    {
+        let (before, changes) = s.store.state_events_between(tenant, e.id, from, to).await?;
+        let mut segments: Vec<TimelineSegment> = Vec::new();
+        let mut current = before.map(|b| (from, b.state));
+        for c in changes {
+            match &current {
+                Some((_, st)) if *st == c.state => {}
+                Some((start, st)) => {
+                    segments.push(TimelineSegment {
+                        start: *start,
+                        end: c.ts,
+                        state: st.clone(),
+                    });
+                    current = Some((c.ts, c.state));
+                }
+                None => current = Some((c.ts, c.state)),
+            }
+        }
+        if let Some((start, state)) = current {
+            segments.push(TimelineSegment {
+                start,
+                end: to,
+                state,
+            });
+        }
+        machines.push(MachineTimeline {
+            equipment_id: e.id,
+            code: e.code.clone(),
+            segments,
+        });
+    }
+    Ok(Json(Timeline { from, to, machines }))
+}

@@ -901,6 +901,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PATCH /api/v1/equipment/{id}",
         "DELETE /api/v1/equipment/{id}",
         "GET /api/v1/live/snapshot",
+        "GET /api/v1/live/timeline",
         "GET /api/v1/devices",
         "POST /api/v1/devices",
         "GET /api/v1/devices/{id}",

@@ -528,6 +528,33 @@ async fn lines_show_their_running_shift() {
     assert!(p["kpis"]["availability"].as_f64().unwrap() > 0.99, "{body}");
     assert!(p["kpis"]["oee_index"].as_f64().is_some(), "{body}");
 
+    // The screen's state strip: each machine's states over the last hours.
+    let line_id = body["items"][0]["line_id"].as_i64().unwrap();
+    let uri = format!("/api/v1/live/timeline?line_id={line_id}&hours=24");
+    let (status, tl) = call(&plant.app, Method::GET, &uri, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{tl}");
+    let m = &tl["machines"][0];
+    assert_eq!(m["code"], "M");
+    let segments = m["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 1, "{tl}");
+    assert_eq!(segments[0]["state"], "running");
+    assert_eq!(
+        segments[0]["start"]
+            .as_i64()
+            .unwrap()
+            .max(tl["from"].as_i64().unwrap()),
+        segments[0]["start"].as_i64().unwrap()
+    );
+    let (status, _) = call(
+        &plant.app,
+        Method::GET,
+        "/api/v1/live/timeline?hours=99",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
     // Screens get the same figures pushed on the live feed.
     let mut live = plant.hub.subscribe();
     let pusher = tokio::spawn(zhizao_api::kpi::push_line_kpis(

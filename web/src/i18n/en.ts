@@ -39,6 +39,7 @@ export const en: Messages = {
   'alarm.active_unacked': 'unacknowledged',
   'alarm.active_acked': 'acknowledged',
   'alarm.cleared_unacked': 'cleared, unacknowledged',
+  'screen.timeline': 'Machine states, last {hours} h',
   'screen.stateCounts': 'Equipment states',
   'screen.plant': 'Plant overview',
   'screen.output': 'Output today by line',

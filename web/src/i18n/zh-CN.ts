@@ -37,6 +37,7 @@ export const zhCN = {
   'alarm.active_unacked': '未确认',
   'alarm.active_acked': '已确认',
   'alarm.cleared_unacked': '已恢复·未确认',
+  'screen.timeline': '设备状态 · 最近 {hours} 小时',
   'screen.stateCounts': '设备状态',
   'screen.plant': '产线设备总览',
   'screen.output': '今日产量（按产线）',
