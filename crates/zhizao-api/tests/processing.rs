@@ -816,19 +816,13 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     assert_eq!(b["failures"], 1);
 
     // The stop is listed; its reason is given by the operator.
-    let (status, stops) = call(
-        app,
-        Method::GET,
-        &format!(
-            "/api/v1/equipment/{}/stops?from={}&to={}",
-            eq.id,
-            shift,
-            shift + 480 * minute
-        ),
-        Some(&token),
-        None,
-    )
-    .await;
+    let stops_uri = format!(
+        "/api/v1/equipment/{}/stops?from={}&to={}",
+        eq.id,
+        shift,
+        shift + 480 * minute
+    );
+    let (status, stops) = call(app, Method::GET, &stops_uri, Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{stops}");
     assert_eq!(stops.as_array().unwrap().len(), 1, "{stops}");
     let start = stops[0]["start"].as_i64().unwrap();
@@ -873,19 +867,7 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     assert!(
         a["kpis"]["availability"].as_f64().unwrap() > b["kpis"]["availability"].as_f64().unwrap()
     );
-    let (_, stops) = call(
-        app,
-        Method::GET,
-        &format!(
-            "/api/v1/equipment/{}/stops?from={}&to={}",
-            eq.id,
-            shift,
-            shift + 480 * minute
-        ),
-        Some(&token),
-        None,
-    )
-    .await;
+    let (_, stops) = call(app, Method::GET, &stops_uri, Some(&token), None).await;
     assert_eq!(stops[0]["reason"]["code"], "planned.maintenance");
     assert_eq!(stops[0]["comment"], "换主轴皮带");
 
