@@ -406,6 +406,33 @@ export async function listAllLines(): Promise<Line[]> {
   }
 }
 
+/** A downtime reason of the tenant's tree. */
+export interface Reason {
+  code: string;
+  zh: string;
+  en: string;
+  class: 'breakdown' | 'minor_stop' | 'blocked' | 'starved' | 'planned_stop' | 'idle';
+}
+
+/** One stop of a machine, with the reason given, if any. */
+export interface Stop {
+  start: number;
+  end: number | null;
+  state: EquipmentState;
+  seconds: number;
+  reason: Reason | null;
+  comment: string | null;
+  by: string | null;
+}
+
+export const reasonTree = () => request<{ tree: { reasons: Reason[] }; default: boolean }>('GET', '/downtime-reasons');
+
+export const machineStops = (equipmentId: number) =>
+  request<Stop[]>('GET', `/equipment/${equipmentId}/stops`);
+
+export const giveStopReason = (equipmentId: number, start: number, code: string, comment: string) =>
+  request<Stop>('PUT', `/equipment/${equipmentId}/stops/${start}/reason`, { code, comment });
+
 export const listEquipment = (query: EquipmentQuery) =>
   request<Page<Equipment>>('GET', '/equipment', undefined, { ...query });
 

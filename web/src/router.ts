@@ -10,6 +10,7 @@ export const router = createRouter({
     { path: '/admin/equipment', name: 'equipment', component: () => import('./views/EquipmentView.vue') },
     { path: '/admin/devices', name: 'devices', component: () => import('./views/DevicesView.vue') },
     { path: '/alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
+    { path: '/stops', name: 'stops', component: () => import('./views/StopsView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],
 });

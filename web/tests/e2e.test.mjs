@@ -411,6 +411,24 @@ describe('zhizao web UI', () => {
     await page.screenshot({ path: join(resultsDir, 'alarms.png') });
   });
 
+  it('gives a stop of the demo plant its downtime reason', async () => {
+    await page.click('[data-testid="nav-stops"]');
+    await page.waitForURL(/#\/stops/);
+    // Machines that started the demo down have a stop to explain.
+    const row = page.locator('[data-testid^="stop-"]').first();
+    await row.waitFor({ timeout: 20_000 });
+    await row.locator('[data-testid="stop-reason"]').selectOption('mech.spindle');
+    await row.locator('[data-testid="stop-comment"]').fill('主轴过热，已更换轴承');
+    const key = await row.getAttribute('data-testid');
+    await row.locator('[data-testid="stop-save"]').click();
+    await page.waitForFunction(
+      (k) => document.querySelector(`[data-testid="${k}"]`)?.textContent?.includes('admin'),
+      key,
+      { timeout: 10_000 },
+    );
+    await page.screenshot({ path: join(resultsDir, 'stops.png') });
+  });
+
   it('raised no uncaught errors in the page', () => {
     assert.deepEqual(pageErrors, []);
   });
