@@ -146,6 +146,7 @@ export interface LineKpiMessage {
   end: number;
   kpis: Kpis;
   quantities: { pq: number; gq: number; sq: number; rq: number };
+  ideal_output: number | null;
 }
 
 export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage | LineKpiMessage;
@@ -496,6 +497,8 @@ export interface LineShiftKpi {
   date: string | null;
   shift: string | null;
   machines: number;
+  /** Pieces at ideal cycle time in the planned busy time so far. */
+  ideal_output: number | null;
   period: {
     start: number;
     end: number;

@@ -379,6 +379,10 @@ struct MachineSum {
     quantities: Quantities,
     /// Σ PRI × PQ in seconds; `None` once a machine without PRI produced.
     ideal_s: Option<f64>,
+    /// Σ PBT / PRI: the pieces the machines would have made at their ideal
+    /// cycle time in their planned busy time; `None` once a machine
+    /// without PRI was planned.
+    ideal_output: Option<f64>,
     any: bool,
 }
 
@@ -408,6 +412,17 @@ impl MachineSum {
             self.ideal_s.zip(ideal).map(|(x, y)| x + y)
         } else {
             ideal
+        };
+        // Time elements are in ms here, PRI in seconds.
+        let could = match pri_s {
+            Some(p) => Some(a.time.pbt / 1000.0 / p),
+            None if a.time.pbt == 0.0 => Some(0.0),
+            None => None,
+        };
+        self.ideal_output = if self.any {
+            self.ideal_output.zip(could).map(|(x, y)| x + y)
+        } else {
+            could
         };
         self.any = true;
     }
@@ -516,6 +531,9 @@ pub struct LineShiftKpi {
     pub machines: usize,
     /// The line's machines summed over the running shift up to now.
     pub period: Option<PeriodKpi>,
+    /// Pieces the line would have made so far at its machines' ideal cycle
+    /// times in their planned busy time; `null` when a machine has none.
+    pub ideal_output: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -572,6 +590,7 @@ async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi
             .filter(|e| e.line_id == line.id)
             .collect();
         let mut period_kpi = None;
+        let mut ideal_output = None;
         if let Some(sh) = &shift {
             let mut sum = MachineSum::default();
             for e in &machines {
@@ -589,6 +608,7 @@ async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi
                 }
             }
             if sum.any {
+                ideal_output = sum.ideal_output.map(f64::floor);
                 period_kpi = Some(period(
                     Some(sh),
                     (sh.start_ms, sh.end_ms),
@@ -607,6 +627,7 @@ async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi
             shift: shift.as_ref().map(|x| x.shift.clone()),
             machines: machines.len(),
             period: period_kpi,
+            ideal_output,
         });
     }
     Ok(items)
@@ -652,6 +673,7 @@ pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
                         equipment_id: 0,
                     },
                     zhizao_live::LineKpiUpdate {
+                        ideal_output: item.ideal_output,
                         date: item.date,
                         shift: item.shift,
                         start: p.start,

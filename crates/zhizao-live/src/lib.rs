@@ -100,6 +100,8 @@ pub struct LineKpiUpdate {
     pub end: EpochMs,
     pub kpis: zhizao_kpi::Kpis,
     pub quantities: zhizao_kpi::Quantities,
+    /// Pieces at ideal cycle time in the planned busy time so far.
+    pub ideal_output: Option<f64>,
 }
 
 impl LiveMessage {

@@ -40,6 +40,8 @@ export const en: Messages = {
   'alarm.active_acked': 'acknowledged',
   'alarm.cleared_unacked': 'cleared, unacknowledged',
   'screen.timeline': 'Machine states, last {hours} h',
+  'screen.outputShort': 'Good/ideal',
+  'screen.outputOfIdeal': 'Good pieces this shift / pieces at ideal cycle time in the planned busy time',
   'screen.stateCounts': 'Equipment states',
   'screen.plant': 'Plant overview',
   'screen.output': 'Output today by line',

@@ -38,6 +38,8 @@ export const zhCN = {
   'alarm.active_acked': '已确认',
   'alarm.cleared_unacked': '已恢复·未确认',
   'screen.timeline': '设备状态 · 最近 {hours} 小时',
+  'screen.outputShort': '良品/理论',
+  'screen.outputOfIdeal': '本班良品数 / 按理想节拍在计划运行时间内的理论产量',
   'screen.stateCounts': '设备状态',
   'screen.plant': '产线设备总览',
   'screen.output': '今日产量（按产线）',
