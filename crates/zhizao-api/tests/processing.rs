@@ -529,7 +529,11 @@ async fn lines_show_their_running_shift() {
     assert!(p["kpis"]["oee_index"].as_f64().is_some(), "{body}");
     // At a 30 s ideal cycle, the planned busy time so far could give this many.
     let pbt = p["time"]["pbt"].as_f64().unwrap();
-    assert_eq!(body["items"][0]["ideal_output"], (pbt / 30.0).floor(), "{body}");
+    assert_eq!(
+        body["items"][0]["ideal_output"],
+        (pbt / 30.0).floor(),
+        "{body}"
+    );
 
     // The screen's state strip: each machine's states over the last hours.
     let line_id = body["items"][0]["line_id"].as_i64().unwrap();
