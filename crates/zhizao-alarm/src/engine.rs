@@ -568,7 +568,13 @@ fn evaluate(node: &Node<DefaultNumericTypes>, variables: &[String], src: &Source
     let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
     for v in variables {
         let (_, x) = src.values.get(v)?;
-        ctx.set_value(v.clone(), ExprValue::from_float(*x)).ok()?;
+        // Whole numbers as integers: `door_open == 1` must hold for 1.0.
+        let value = if x.fract() == 0.0 && x.abs() < 9.0e15 {
+            ExprValue::from_int(*x as i64)
+        } else {
+            ExprValue::from_float(*x)
+        };
+        ctx.set_value(v.clone(), value).ok()?;
     }
     Some(node.eval_boolean_with_context(&ctx).unwrap_or(false))
 }

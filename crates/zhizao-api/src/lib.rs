@@ -107,6 +107,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::equipment_kpi))
         .routes(routes!(kpi::line_kpis))
         .routes(routes!(reasons::get_tree, reasons::put_tree))
+        .routes(routes!(reasons::get_state_rules, reasons::put_state_rules))
         .routes(routes!(reasons::stops))
         .routes(routes!(reasons::give_reason))
         .routes(routes!(alarms::get_rules, alarms::put_rules))

@@ -195,3 +195,41 @@ pub async fn give_reason(
         by: Some(by),
     }))
 }
+
+/// The rules that derive machine states from signals, per equipment type
+/// (empty when none are set).
+#[utoipa::path(get, path = "/state-rules", tag = "kpi", security(("bearer" = [])),
+    responses((status = 200, body = Object)))]
+pub async fn get_state_rules(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<zhizao_kpi::state_rules::StateRuleSet>, ApiError> {
+    match s.store.state_rules(u.tenant()).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map(Json)
+            .map_err(|e| ApiError::unavailable(format!("stored state rules unreadable: {e}"))),
+        None => Ok(Json(Default::default())),
+    }
+}
+
+/// Replace the state rules: for each equipment type, conditions over a
+/// machine's latest numbers in order; the first that holds names the
+/// state. They apply at once to machines of those types that report no
+/// state themselves.
+#[utoipa::path(put, path = "/state-rules", tag = "kpi", security(("bearer" = [])),
+    request_body(content = Object),
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_state_rules(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(set): ValidJson<zhizao_kpi::state_rules::StateRuleSet>,
+) -> Result<Json<zhizao_kpi::state_rules::StateRuleSet>, ApiError> {
+    u.require_master_data_editor()?;
+    let compiled = zhizao_kpi::state_rules::StateRules::compile(&set)
+        .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    let json =
+        serde_json::to_string(&set).map_err(|e| ApiError::validation("types", e.to_string()))?;
+    s.store.put_state_rules(u.tenant(), &json).await?;
+    s.hub.set_state_rules(u.tenant(), compiled);
+    Ok(Json(set))
+}

@@ -923,3 +923,99 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["field"], "reasons[0].code");
 }
+
+/// A lathe that sends only numbers gets its state from the rules of its
+/// equipment type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_rules_turn_signals_into_states() {
+    let plant = Plant::new().await;
+    let admin = plant.user("admin-s", Role::Admin).await;
+    let (_, eq) = plant.machine("S", ("L", "L"), "M", None).await;
+    let rules = json!({"types": [{"equipment_type": "cnc", "rules": [
+        {"state": "down", "when": "alarm_active == 1"},
+        {"state": "running", "when": "spindle_speed > 100"},
+        {"state": "idle", "when": "true"}
+    ]}]});
+    let bad = json!({"types": [{"equipment_type": "cnc", "rules": [{"state": "running", "when": "spindle_speed >"}]}]});
+    let (status, e) = call(
+        &plant.app,
+        Method::PUT,
+        "/api/v1/state-rules",
+        Some(&admin),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["field"], "types[0].rules[0].when");
+    let (status, body) = call(
+        &plant.app,
+        Method::PUT,
+        "/api/v1/state-rules",
+        Some(&admin),
+        Some(rules),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, got) = call(
+        &plant.app,
+        Method::GET,
+        "/api/v1/state-rules",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(got["types"][0]["equipment_type"], "cnc");
+
+    let (port, user, password) = plant.endpoint("GW", "zhizao/v1/S").await;
+    let now = zhizao_live::now_ms();
+    let t = |ms: i64, values: Value| {
+        (
+            "zhizao/v1/S/L/M/telemetry".to_owned(),
+            json!({"ts": now + ms, "values": values}).to_string(),
+        )
+    };
+    let state = || {
+        plant
+            .hub
+            .machines(plant.tenant.id)
+            .get(&eq.id)
+            .map(|m| m.state)
+    };
+    publish(
+        port,
+        &user,
+        &password,
+        &[t(0, json!({"spindle_speed": 1200, "alarm_active": 0}))],
+    )
+    .await;
+    assert_eq!(state(), Some(zhizao_core::MachineState::Running));
+    publish(
+        port,
+        &user,
+        &password,
+        &[t(1000, json!({"alarm_active": 1}))],
+    )
+    .await;
+    assert_eq!(
+        state(),
+        Some(zhizao_core::MachineState::Down),
+        "the alarm bit wins over the spindle"
+    );
+    publish(
+        port,
+        &user,
+        &password,
+        &[t(2000, json!({"alarm_active": 0, "spindle_speed": 0}))],
+    )
+    .await;
+    assert_eq!(state(), Some(zhizao_core::MachineState::Idle));
+    // The derived changes are recorded like reported ones, for the KPIs.
+    plant.hub.persist_once(&plant.store).await.unwrap();
+    let (_, events) = plant
+        .store
+        .state_events_between(plant.tenant.id, eq.id, now - 1, now + 10_000)
+        .await
+        .unwrap();
+    let states: Vec<&str> = events.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(states, ["running", "down", "idle"]);
+}

@@ -11,6 +11,7 @@ pub mod accounting;
 pub mod calendar;
 pub mod reasons;
 pub mod reference;
+pub mod state_rules;
 pub mod states;
 
 pub use accounting::{Interval, Loss, StateClass, account};

@@ -207,6 +207,8 @@ pub struct LiveHub {
     pub alarms: alarms::AlarmDesk,
     /// The latest messages, for clients that come back after a break.
     replay: Mutex<VecDeque<Arc<Envelope>>>,
+    /// Each tenant's rules that derive machine states from signals.
+    state_rules: Mutex<HashMap<Id, Arc<zhizao_kpi::state_rules::StateRules>>>,
     inner: Mutex<Inner>,
     seq: AtomicU64,
     tx: broadcast::Sender<Arc<Envelope>>,
@@ -249,6 +251,7 @@ impl LiveHub {
             devices: devices::DevicePresence::default(),
             alarms: alarms::AlarmDesk::default(),
             replay: Mutex::new(VecDeque::with_capacity(REPLAY_MESSAGES)),
+            state_rules: Mutex::new(HashMap::new()),
             inner: Mutex::new(Inner::default()),
             seq: AtomicU64::new(0),
             tx,
@@ -317,6 +320,23 @@ impl LiveHub {
                 });
             }
         }
+    }
+
+    /// Sets the rules that derive a tenant's machine states from signals.
+    pub fn set_state_rules(&self, tenant: Id, rules: zhizao_kpi::state_rules::StateRules) {
+        self.state_rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant, Arc::new(rules));
+    }
+
+    /// A tenant's state rules, if it has any.
+    pub fn state_rules(&self, tenant: Id) -> Option<Arc<zhizao_kpi::state_rules::StateRules>> {
+        self.state_rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant)
+            .cloned()
     }
 
     /// Keeps a message for replay and sends it to the subscribers.

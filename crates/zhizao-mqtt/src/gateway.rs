@@ -128,6 +128,11 @@ pub struct Gateway {
     /// (tenant, equipment code) → its last cumulative good and scrap
     /// counts, to turn counters into the screen's increments.
     counts: Mutex<HashMap<(i64, String), (f64, f64)>>,
+    /// (tenant, equipment code) → its equipment type, found with its
+    /// placement.
+    types: Mutex<HashMap<(i64, String), String>>,
+    /// (tenant, equipment code) → its latest numbers, for state rules.
+    signals: Mutex<HashMap<(i64, String), HashMap<String, f64>>>,
 }
 
 impl Gateway {
@@ -148,6 +153,8 @@ impl Gateway {
             }),
             edge_nodes: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
+            types: Mutex::new(HashMap::new()),
+            signals: Mutex::new(HashMap::new()),
         })
     }
 
@@ -188,6 +195,13 @@ impl Gateway {
             .find(|e| e.code == code)
             .and_then(|e| {
                 let site = layout.site_of_line(e.line_id)?;
+                self.types
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(
+                        (tenant, code.to_owned()),
+                        e.equipment_type.as_str().to_owned(),
+                    );
                 Some(Placement {
                     tenant_id: tenant,
                     site_id: site.id,
@@ -335,10 +349,29 @@ impl Gateway {
                     hub.report(at, ts_ms, report);
                 }
             }
-            // The alarm rules see every number and state the machine sent.
+            // The alarm rules see every number and state the machine sent;
+            // the state rules turn the numbers of machines that report no
+            // state into one.
+            let rules = hub.state_rules(tenant);
             let mut events = Vec::new();
             for (code, inputs) in watched {
                 let at = self.placement(tenant, &code).await;
+                if let (Some(rules), Some(at)) = (&rules, at)
+                    && let Some((state, ts)) = self.derived_state(rules, tenant, &code, &inputs)
+                {
+                    hub.report(
+                        at,
+                        ts,
+                        Report::State {
+                            code: code.clone(),
+                            state,
+                        },
+                    );
+                    events.extend(
+                        hub.alarms
+                            .state(tenant, Some(at), &code, state.as_str(), ts),
+                    );
+                }
                 for input in inputs {
                     events.extend(match input {
                         AlarmInput::Sample { field, ts, value } => {
@@ -372,6 +405,36 @@ impl Gateway {
             })
             .collect();
         hub.devices.set_edge_nodes(device.id, nodes);
+    }
+
+    /// The state a machine's latest numbers mean under the tenant's rules
+    /// for its equipment type, at the newest sample's time.
+    fn derived_state(
+        &self,
+        rules: &zhizao_kpi::state_rules::StateRules,
+        tenant: i64,
+        code: &str,
+        inputs: &[AlarmInput],
+    ) -> Option<(MachineState, i64)> {
+        let kind = self
+            .types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(tenant, code.to_owned()))
+            .cloned()?;
+        if !rules.covers(&kind) {
+            return None;
+        }
+        let mut latest = None;
+        let mut signals = self.signals.lock().unwrap_or_else(PoisonError::into_inner);
+        let values = signals.entry((tenant, code.to_owned())).or_default();
+        for i in inputs {
+            if let AlarmInput::Sample { field, ts, value } = i {
+                values.insert(field.clone(), *value);
+                latest = Some(latest.map_or(*ts, |t: i64| t.max(*ts)));
+            }
+        }
+        Some((rules.derive(&kind, values)?, latest?))
     }
 
     /// What the screen shows of a message: state changes, and counters as

@@ -1,5 +1,6 @@
 //! Downtime reasons: a tenant's reason tree (stored as JSON the caller
-//! checked) and the reason given for each stop of a machine.
+//! checked) and the reason given for each stop of a machine; and the rules
+//! that derive a machine's state from its signals.
 
 use serde::Serialize;
 use sqlx::FromRow;
@@ -79,5 +80,29 @@ impl Store {
             .bind(to)
             .fetch_all(p)
             .await?))
+    }
+}
+
+impl Store {
+    /// A tenant's state rules as stored JSON; `None` when never set.
+    pub async fn state_rules(&self, tenant_id: i64) -> Result<Option<String>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT rules FROM state_rules WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    pub async fn put_state_rules(&self, tenant_id: i64, rules_json: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO state_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at")
+            .bind(tenant_id)
+            .bind(rules_json)
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|_| ())?);
+        Ok(())
     }
 }

@@ -602,6 +602,27 @@ async fn load_alarm_rules(store: &Store, hub: &LiveHub, tenant: i64) {
     }
 }
 
+/// Applies a tenant's stored state rules; unreadable ones are reported.
+async fn load_state_rules(store: &Store, hub: &LiveHub, tenant: i64) {
+    let json = match store.state_rules(tenant).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(tenant, error = %e, "state rules unreadable");
+            return;
+        }
+    };
+    let compiled = serde_json::from_str::<zhizao_kpi::state_rules::StateRuleSet>(&json)
+        .map_err(|e| e.to_string())
+        .and_then(|set| {
+            zhizao_kpi::state_rules::StateRules::compile(&set).map_err(|e| e.to_string())
+        });
+    match compiled {
+        Ok(rules) => hub.set_state_rules(tenant, rules),
+        Err(e) => tracing::error!(tenant, error = %e, "stored state rules not applied"),
+    }
+}
+
 /// The id after the largest one in a tenant's alarm journal.
 async fn next_alarm_id(store: &Store, tenant: i64) -> u64 {
     match store.max_alarm_id(tenant).await {
@@ -640,6 +661,7 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
             .await?;
         hub.restore(&statuses, &events);
         load_alarm_rules(&store, &hub, tenant).await;
+        load_state_rules(&store, &hub, tenant).await;
     }
     let persister = tokio::spawn(
         hub.clone()
