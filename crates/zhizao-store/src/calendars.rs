@@ -77,27 +77,76 @@ impl Store {
     }
 }
 
+/// Documents a tenant keeps one of, as JSON its owner checked. The SQL is
+/// fixed per kind; only values are bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TenantDoc {
+    AlarmRules,
+    ReasonTree,
+    StateRules,
+}
+
+impl TenantDoc {
+    /// (select, upsert)
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            TenantDoc::AlarmRules => (
+                "SELECT rules FROM alarm_rules WHERE tenant_id = $1",
+                "INSERT INTO alarm_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
+            ),
+            TenantDoc::ReasonTree => (
+                "SELECT tree FROM reason_trees WHERE tenant_id = $1",
+                "INSERT INTO reason_trees (tenant_id, tree, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET tree = excluded.tree, updated_at = excluded.updated_at",
+            ),
+            TenantDoc::StateRules => (
+                "SELECT rules FROM state_rules WHERE tenant_id = $1",
+                "INSERT INTO state_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at",
+            ),
+        }
+    }
+}
+
 impl Store {
-    /// A tenant's alarm rules as stored JSON; `None` when never set.
-    pub async fn alarm_rules(&self, tenant_id: i64) -> Result<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-            "SELECT rules FROM alarm_rules WHERE tenant_id = $1")
+    pub(crate) async fn tenant_doc(
+        &self,
+        doc: TenantDoc,
+        tenant_id: i64,
+    ) -> Result<Option<String>> {
+        let (select, _) = doc.sql();
+        Ok(on_pool!(self, p => sqlx::query_scalar(select)
             .bind(tenant_id)
             .fetch_optional(p)
             .await?))
     }
 
-    /// Sets a tenant's alarm rules (JSON the caller has checked).
-    pub async fn put_alarm_rules(&self, tenant_id: i64, rules_json: &str) -> Result<()> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO alarm_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at")
+    pub(crate) async fn put_tenant_doc(
+        &self,
+        doc: TenantDoc,
+        tenant_id: i64,
+        json: &str,
+    ) -> Result<()> {
+        let (_, upsert) = doc.sql();
+        on_pool!(self, p => sqlx::query(upsert)
             .bind(tenant_id)
-            .bind(rules_json)
+            .bind(json)
             .bind(now_ms())
             .execute(p)
             .await
             .map(|_| ())?);
         Ok(())
+    }
+
+    /// A tenant's alarm rules as stored JSON; `None` when never set.
+    pub async fn alarm_rules(&self, tenant_id: i64) -> Result<Option<String>> {
+        self.tenant_doc(TenantDoc::AlarmRules, tenant_id).await
+    }
+
+    /// Sets a tenant's alarm rules (JSON the caller has checked).
+    pub async fn put_alarm_rules(&self, tenant_id: i64, rules_json: &str) -> Result<()> {
+        self.put_tenant_doc(TenantDoc::AlarmRules, tenant_id, rules_json)
+            .await
     }
 }

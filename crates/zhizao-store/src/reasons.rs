@@ -5,7 +5,8 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::{Result, Store, now_ms, on_pool};
+use crate::calendars::TenantDoc;
+use crate::{Result, Store, on_pool};
 
 /// The reason given for one stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
@@ -21,24 +22,12 @@ pub struct StopReason {
 
 impl Store {
     pub async fn reason_tree(&self, tenant_id: i64) -> Result<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-            "SELECT tree FROM reason_trees WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_optional(p)
-            .await?))
+        self.tenant_doc(TenantDoc::ReasonTree, tenant_id).await
     }
 
     pub async fn put_reason_tree(&self, tenant_id: i64, tree_json: &str) -> Result<()> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO reason_trees (tenant_id, tree, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id) DO UPDATE SET tree = excluded.tree, updated_at = excluded.updated_at")
-            .bind(tenant_id)
-            .bind(tree_json)
-            .bind(now_ms())
-            .execute(p)
+        self.put_tenant_doc(TenantDoc::ReasonTree, tenant_id, tree_json)
             .await
-            .map(|_| ())?);
-        Ok(())
     }
 
     /// Gives (or replaces) the reason of the stop that began at `stop_ts`.
@@ -86,23 +75,11 @@ impl Store {
 impl Store {
     /// A tenant's state rules as stored JSON; `None` when never set.
     pub async fn state_rules(&self, tenant_id: i64) -> Result<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
-            "SELECT rules FROM state_rules WHERE tenant_id = $1")
-            .bind(tenant_id)
-            .fetch_optional(p)
-            .await?))
+        self.tenant_doc(TenantDoc::StateRules, tenant_id).await
     }
 
     pub async fn put_state_rules(&self, tenant_id: i64, rules_json: &str) -> Result<()> {
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO state_rules (tenant_id, rules, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at")
-            .bind(tenant_id)
-            .bind(rules_json)
-            .bind(now_ms())
-            .execute(p)
+        self.put_tenant_doc(TenantDoc::StateRules, tenant_id, rules_json)
             .await
-            .map(|_| ())?);
-        Ok(())
     }
 }
