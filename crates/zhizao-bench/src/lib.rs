@@ -37,6 +37,19 @@ pub enum BenchError {
     Kpi(String),
     #[error("live: {0}")]
     Live(String),
+    #[error("registry: {0}")]
+    Registry(#[from] zhizao_store::StoreError),
+}
+
+/// A fresh embedded registry in `dir`, migrated, with the tenant `bench`.
+pub(crate) async fn fresh_registry(
+    dir: &std::path::Path,
+) -> Result<(zhizao_store::Store, zhizao_core::Tenant), BenchError> {
+    let store =
+        zhizao_store::Store::connect(&format!("sqlite://{}", dir.join("z.db").display())).await?;
+    store.migrate().await?;
+    let tenant = store.create_tenant("bench", "Bench").await?;
+    Ok((store, tenant))
 }
 
 /// One ingest run's figures.

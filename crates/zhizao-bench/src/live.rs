@@ -14,7 +14,7 @@ use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde::Serialize;
 use zhizao_api::AppState;
 use zhizao_live::LiveHub;
-use zhizao_store::{NewArea, NewDevice, NewEquipment, NewLine, NewSite, Store};
+use zhizao_store::{NewArea, NewDevice, NewEquipment, NewLine, NewSite};
 use zhizao_tsdb::{Tsdb, TsdbConfig};
 
 use crate::BenchError;
@@ -42,11 +42,7 @@ const LINES: usize = 10;
 /// reporting once a second for `seconds`, watched by `screens` screens.
 pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveReport, BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("z.db").display()))
-        .await
-        .map_err(err)?;
-    store.migrate().await.map_err(err)?;
-    let tenant = store.create_tenant("bench", "Bench").await.map_err(err)?;
+    let (store, tenant) = crate::fresh_registry(dir.path()).await?;
     store
         .create_user(
             tenant.id,

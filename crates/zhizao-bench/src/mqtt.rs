@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use serde::Serialize;
 use zhizao_mqtt::gateway::Gateway;
-use zhizao_store::{NewDevice, Store};
+use zhizao_store::NewDevice;
 use zhizao_tsdb::{Tsdb, TsdbConfig};
 
 use crate::BenchError;
@@ -54,12 +54,8 @@ pub async fn run(
     rate: Option<f64>,
 ) -> Result<MqttReport, BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("z.db").display()))
-        .await
-        .map_err(err)?;
-    store.migrate().await.map_err(err)?;
+    let (store, tenant) = crate::fresh_registry(dir.path()).await?;
     let history = Arc::new(Tsdb::open(TsdbConfig::new(dir.path().join("tsdb")))?);
-    let tenant = store.create_tenant("bench", "Bench").await.map_err(err)?;
     let mut creds = Vec::new();
     for d in 0..devices {
         let (dev, pass) = store
@@ -337,11 +333,7 @@ pub async fn run_broker(
             task
         }
         Consumer::Zhizao => {
-            let store = Store::connect(&format!("sqlite://{}", dir.path().join("z.db").display()))
-                .await
-                .map_err(err)?;
-            store.migrate().await.map_err(err)?;
-            let tenant = store.create_tenant("bench", "Bench").await.map_err(err)?;
+            let (store, tenant) = crate::fresh_registry(dir.path()).await?;
             store
                 .create_device(
                     tenant.id,
