@@ -90,6 +90,10 @@ impl AlarmDesk {
     }
 
     fn journal(&self, tenant: Id, events: &[Event]) {
+        if events.is_empty() {
+            // Most samples raise nothing; spare the hot path the lock.
+            return;
+        }
         self.journal
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -107,6 +111,30 @@ impl AlarmDesk {
         t.recent.truncate(RECENT_ALARM_EVENTS);
     }
 
+    /// Feeds one input of a machine to the tenant's engine: remembers where
+    /// the machine sits, keeps and journals the events it raises.
+    fn feed(
+        &self,
+        tenant: Id,
+        at: Option<Placement>,
+        source: &str,
+        input: impl FnOnce(&mut Engine) -> Vec<Event>,
+    ) -> Vec<(Option<Placement>, Event)> {
+        self.with(tenant, |t| {
+            if let Some(p) = at {
+                t.placements.insert(source.to_owned(), p);
+            }
+            let events = input(&mut t.engine);
+            Self::keep(t, &events);
+            events
+        })
+        .map(|events| {
+            self.journal(tenant, &events);
+            events.into_iter().map(|e| (at, e)).collect()
+        })
+        .unwrap_or_default()
+    }
+
     /// A numeric sample of a machine; returns the events with where the
     /// machine sits.
     pub fn sample(
@@ -118,19 +146,7 @@ impl AlarmDesk {
         ts: EpochMs,
         value: f64,
     ) -> Vec<(Option<Placement>, Event)> {
-        self.with(tenant, |t| {
-            if let Some(p) = at {
-                t.placements.insert(source.to_owned(), p);
-            }
-            let events = t.engine.sample(source, field, ts, value);
-            Self::keep(t, &events);
-            events
-        })
-        .map(|events| {
-            self.journal(tenant, &events);
-            events.into_iter().map(|e| (at, e)).collect()
-        })
-        .unwrap_or_default()
+        self.feed(tenant, at, source, |e| e.sample(source, field, ts, value))
     }
 
     /// A state change of a machine.
@@ -142,19 +158,7 @@ impl AlarmDesk {
         state: &str,
         ts: EpochMs,
     ) -> Vec<(Option<Placement>, Event)> {
-        self.with(tenant, |t| {
-            if let Some(p) = at {
-                t.placements.insert(source.to_owned(), p);
-            }
-            let events = t.engine.state(source, state, ts);
-            Self::keep(t, &events);
-            events
-        })
-        .map(|events| {
-            self.journal(tenant, &events);
-            events.into_iter().map(|e| (at, e)).collect()
-        })
-        .unwrap_or_default()
+        self.feed(tenant, at, source, |e| e.state(source, state, ts))
     }
 
     /// What time alone decides, for every tenant.
