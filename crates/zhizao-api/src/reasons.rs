@@ -106,9 +106,9 @@ pub async fn stops(
     let from = crate::kpi::time_param(&q, "from", to - 86_400_000)?;
     let (_, events) = s.store.state_events_between(tenant, id, from, to).await?;
     // The change after each event ends it; the last may still last.
-    let (_, later) = s
+    let next = s
         .store
-        .state_events_between(tenant, id, to, now + 1)
+        .first_state_event_between(tenant, id, to, now + 1)
         .await?;
     let (tree, _) = tree_of(&s, tenant).await?;
     let reasons = s.store.stop_reasons_between(tenant, id, from, to).await?;
@@ -117,7 +117,7 @@ pub async fn stops(
         if !is_stop(&e.state) {
             continue;
         }
-        let end = events.get(i + 1).or(later.first()).map(|n| n.ts);
+        let end = events.get(i + 1).or(next.as_ref()).map(|n| n.ts);
         let given = reasons.iter().find(|r| r.stop_ts == e.ts);
         out.push(StopDto {
             start: e.ts,

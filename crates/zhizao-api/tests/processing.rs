@@ -835,6 +835,22 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     let start = stops[0]["start"].as_i64().unwrap();
     assert_eq!(start, shift + 60 * minute);
     assert_eq!(stops[0]["seconds"], 1800.0);
+    // Asked up to a time within the stop, its end is the change after it.
+    let (_, cut) = call(
+        app,
+        Method::GET,
+        &format!(
+            "/api/v1/equipment/{}/stops?from={shift}&to={}",
+            eq.id,
+            start + 10 * minute
+        ),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(cut[0]["start"], start, "{cut}");
+    assert_eq!(cut[0]["end"], start + 30 * minute, "{cut}");
+    assert_eq!(cut[0]["seconds"], 1800.0);
     let reason_uri = format!("/api/v1/equipment/{}/stops/{start}/reason", eq.id);
     for (body, field) in [(json!({"code": "no.such.reason"}), "code")] {
         let (status, e) = call(app, Method::PUT, &reason_uri, Some(&token), Some(body)).await;

@@ -75,6 +75,26 @@ impl Store {
             .await?);
         Ok((before, within))
     }
+
+    /// A machine's first state change in `[from, to)`: what ends the state
+    /// it was in at `from`.
+    pub async fn first_state_event_between(
+        &self,
+        tenant_id: i64,
+        equipment_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<StateEvent>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT tenant_id, equipment_id, ts, state, previous FROM state_events \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND ts >= $3 AND ts < $4 ORDER BY ts, id LIMIT 1")
+            .bind(tenant_id)
+            .bind(equipment_id)
+            .bind(from)
+            .bind(to)
+            .fetch_optional(p)
+            .await?))
+    }
 }
 
 /// Documents a tenant keeps one of, as JSON its owner checked. The SQL is
