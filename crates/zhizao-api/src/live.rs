@@ -24,11 +24,14 @@ use crate::auth::{AuthUser, bearer_token, user_for_token};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryMap;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct StateCounts {
     pub running: i64,
     pub idle: i64,
     pub setup: i64,
+    pub planned_stop: i64,
+    pub blocked: i64,
+    pub starved: i64,
     pub down: i64,
     pub offline: i64,
 }
@@ -39,6 +42,9 @@ impl StateCounts {
             MachineState::Running => self.running += 1,
             MachineState::Idle => self.idle += 1,
             MachineState::Setup => self.setup += 1,
+            MachineState::PlannedStop => self.planned_stop += 1,
+            MachineState::Blocked => self.blocked += 1,
+            MachineState::Starved => self.starved += 1,
             MachineState::Down => self.down += 1,
             MachineState::Offline => self.offline += 1,
         }
@@ -51,7 +57,8 @@ pub struct MachineSnapshot {
     pub code: String,
     pub name: String,
     pub equipment_type: String,
-    /// running, idle, setup, down or offline.
+    /// running, idle, setup, planned_stop, blocked, starved, down or
+    /// offline.
     pub state: String,
     /// Epoch ms when the current state began.
     pub since: i64,
@@ -105,13 +112,7 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
     let seq = s.hub.last_seq();
     let layout = s.store.layout(tenant).await?;
     let machines = s.hub.machines(tenant);
-    let mut counts = StateCounts {
-        running: 0,
-        idle: 0,
-        setup: 0,
-        down: 0,
-        offline: 0,
-    };
+    let mut counts = StateCounts::default();
     let mut by_line: HashMap<i64, Vec<MachineSnapshot>> = HashMap::new();
     let mut codes: HashMap<i64, (String, i64)> = HashMap::new();
     for e in layout.equipment.iter() {

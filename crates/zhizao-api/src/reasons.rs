@@ -81,14 +81,16 @@ pub struct StopDto {
     pub by: Option<String>,
 }
 
-fn is_stop(state: &str) -> bool {
-    matches!(
+/// A state that is not making or preparing parts: a stop that can be
+/// given a reason.
+pub(crate) fn is_stop(state: &str) -> bool {
+    !matches!(
         state.parse::<MachineState>(),
-        Ok(MachineState::Down | MachineState::Idle | MachineState::Offline)
+        Ok(MachineState::Running | MachineState::Setup) | Err(_)
     )
 }
 
-/// A machine's stops (down, idle, offline) that began in `[from, to)`
+/// A machine's stops (every state but running and setup) that began in `[from, to)`
 /// (default: the last 24 hours), newest first, with their reasons.
 #[utoipa::path(get, path = "/equipment/{id}/stops", tag = "kpi", security(("bearer" = [])),
     params(("id" = i64, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),

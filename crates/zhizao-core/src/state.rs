@@ -5,14 +5,20 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The state a machine is in at a moment. Later state rules derive it from
-/// signals; today the simulator reports it directly.
+/// The state a machine is in at a moment, as a gateway reports it or as
+/// the state rules derive it from signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MachineState {
     Running,
     Idle,
     Setup,
+    /// A stop the plan foresaw (maintenance window, meeting, cleaning).
+    PlannedStop,
+    /// Ready but cannot pass its output on (the next station is full).
+    Blocked,
+    /// Ready but lacks input (material, parts, the previous station).
+    Starved,
     /// Unplanned stop (breakdown).
     Down,
     /// No data from the machine.
@@ -20,10 +26,13 @@ pub enum MachineState {
 }
 
 impl MachineState {
-    pub const ALL: [MachineState; 5] = [
+    pub const ALL: [MachineState; 8] = [
         MachineState::Running,
         MachineState::Idle,
         MachineState::Setup,
+        MachineState::PlannedStop,
+        MachineState::Blocked,
+        MachineState::Starved,
         MachineState::Down,
         MachineState::Offline,
     ];
@@ -33,6 +42,9 @@ impl MachineState {
             MachineState::Running => "running",
             MachineState::Idle => "idle",
             MachineState::Setup => "setup",
+            MachineState::PlannedStop => "planned_stop",
+            MachineState::Blocked => "blocked",
+            MachineState::Starved => "starved",
             MachineState::Down => "down",
             MachineState::Offline => "offline",
         }
@@ -46,7 +58,9 @@ impl fmt::Display for MachineState {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown machine state `{0}` (expected running, idle, setup, down or offline)")]
+#[error(
+    "unknown machine state `{0}` (expected running, idle, setup, planned_stop, blocked, starved, down or offline)"
+)]
 pub struct UnknownState(pub String);
 
 impl FromStr for MachineState {

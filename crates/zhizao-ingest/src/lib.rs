@@ -20,9 +20,6 @@ use zhizao_tsdb::{Point, Value};
 /// Largest payload decoded; larger ones are refused before parsing.
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 
-/// Machine states a `state` message may carry (the platform's vocabulary).
-pub const STATES: [&str; 5] = ["running", "idle", "setup", "down", "offline"];
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{place}: {message}")]
 pub struct IngestError {
@@ -330,11 +327,9 @@ pub fn decode(
                 .ok_or_else(|| err("state", "missing"))?
                 .as_str()
                 .ok_or_else(|| err("state", "expected a string"))?;
-            if !STATES.contains(&s) {
-                return Err(err(
-                    "state",
-                    format!("`{s}` is not one of {}", STATES.join(", ")),
-                ));
+            // The platform's vocabulary (`MachineState`).
+            if let Err(e) = s.parse::<zhizao_core::MachineState>() {
+                return Err(err("state", e.to_string()));
             }
             Ok(vec![point("state", Value::Str(s.to_owned()))])
         }

@@ -46,6 +46,9 @@ pub fn state_code(s: MachineState) -> i64 {
         MachineState::Idle => 2,
         MachineState::Setup => 3,
         MachineState::Down => 4,
+        MachineState::PlannedStop => 5,
+        MachineState::Blocked => 6,
+        MachineState::Starved => 7,
     }
 }
 

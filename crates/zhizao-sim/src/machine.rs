@@ -148,7 +148,10 @@ impl SimMachine {
     fn dwell(&self, s: MachineState) -> (f64, f64) {
         match s {
             MachineState::Running => self.profile.running_s,
-            MachineState::Idle => self.profile.idle_s,
+            MachineState::Idle
+            | MachineState::PlannedStop
+            | MachineState::Blocked
+            | MachineState::Starved => self.profile.idle_s,
             MachineState::Setup => self.profile.setup_s,
             MachineState::Down | MachineState::Offline => self.profile.down_s,
         }
@@ -162,11 +165,20 @@ impl SimMachine {
                     MachineState::Down
                 } else if r < self.profile.breakdown_p + 0.3 {
                     MachineState::Setup
+                } else if r < self.profile.breakdown_p + 0.38 {
+                    // Waiting for material from upstream.
+                    MachineState::Starved
+                } else if r < self.profile.breakdown_p + 0.42 {
+                    MachineState::Blocked
                 } else {
                     MachineState::Idle
                 }
             }
-            MachineState::Idle | MachineState::Setup => MachineState::Running,
+            MachineState::Idle
+            | MachineState::Setup
+            | MachineState::PlannedStop
+            | MachineState::Blocked
+            | MachineState::Starved => MachineState::Running,
             MachineState::Down | MachineState::Offline => {
                 if rng.gen_bool(0.7) {
                     MachineState::Running
