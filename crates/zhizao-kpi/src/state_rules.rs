@@ -3,7 +3,9 @@
 //! bit). Rules per equipment type say which state those numbers mean: the
 //! first rule whose condition holds over the machine's latest values wins,
 //! e.g. `down` when `alarm_active > 0`, `setup` when `door_open > 0`,
-//! `running` when `spindle_speed > 100`, else `idle`.
+//! `running` when `spindle_speed > 100`, else `idle`. Machines that only
+//! count parts are read by how recently the count rose:
+//! `running` when `count_good_rise_s < 90`.
 
 use std::collections::HashMap;
 
@@ -46,6 +48,66 @@ struct Compiled {
     state: MachineState,
     node: Node<DefaultNumericTypes>,
     variables: Vec<String>,
+}
+
+/// The suffix that turns a signal's name into the seconds since it last
+/// went up (`count_good_rise_s`).
+pub const RISE_SUFFIX: &str = "_rise_s";
+
+/// What the rules see of one machine: each signal's latest value, and for
+/// `<signal>_rise_s` the seconds from the signal's last increase to the
+/// machine's newest sample.
+#[derive(Debug, Default, Clone)]
+pub struct Signals {
+    values: HashMap<String, f64>,
+    /// When each signal last went up (ms).
+    rose_at: HashMap<String, i64>,
+    newest_ms: Option<i64>,
+}
+
+impl Signals {
+    /// Takes one sample, in arrival order. A value above the previous one
+    /// is a rise; a fall (a counter reset) is not.
+    pub fn record(&mut self, field: &str, ts_ms: i64, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        let previous = self.values.insert(field.to_owned(), value);
+        if previous.is_some_and(|p| value > p) {
+            let at = self.rose_at.entry(field.to_owned()).or_insert(ts_ms);
+            *at = (*at).max(ts_ms);
+        }
+        self.newest_ms = Some(self.newest_ms.map_or(ts_ms, |t| t.max(ts_ms)));
+    }
+
+    /// The newest sample's time (ms).
+    pub fn newest_ms(&self) -> Option<i64> {
+        self.newest_ms
+    }
+
+    /// A variable as the rules name it; `None` when the machine has not
+    /// sent that signal (or it never rose).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        if let Some(v) = self.values.get(name) {
+            return Some(*v);
+        }
+        let base = name.strip_suffix(RISE_SUFFIX)?;
+        let rose = self.rose_at.get(base)?;
+        Some((self.newest_ms? - rose).max(0) as f64 / 1000.0)
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<(S, f64)> for Signals {
+    /// Latest values without history (no rises), e.g. for tests.
+    fn from_iter<I: IntoIterator<Item = (S, f64)>>(iter: I) -> Self {
+        Signals {
+            values: iter
+                .into_iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), v))
+                .collect(),
+            ..Signals::default()
+        }
+    }
 }
 
 /// Rules checked and compiled, by equipment type.
@@ -117,18 +179,14 @@ impl StateRules {
 
     /// The state the first holding rule names; `None` when no rule holds,
     /// or the type has no rules. A rule that names a signal not yet seen
-    /// is passed over.
-    pub fn derive(
-        &self,
-        equipment_type: &str,
-        values: &HashMap<String, f64>,
-    ) -> Option<MachineState> {
+    /// (or a `_rise_s` of one that never rose) is passed over.
+    pub fn derive(&self, equipment_type: &str, signals: &Signals) -> Option<MachineState> {
         let rules = self.by_type.get(equipment_type)?;
         rules.iter().find_map(|r| {
             let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
             for v in &r.variables {
-                let x = values.get(v)?;
-                ctx.set_value(v.clone(), number(*x)).ok()?;
+                let x = signals.get(v)?;
+                ctx.set_value(v.clone(), number(x)).ok()?;
             }
             r.node
                 .eval_boolean_with_context(&ctx)
@@ -175,12 +233,7 @@ mod tests {
     #[test]
     fn the_first_holding_rule_names_the_state() {
         let r = StateRules::compile(&lathe()).unwrap_or_else(|e| panic!("{e}"));
-        let v = |pairs: &[(&str, f64)]| {
-            pairs
-                .iter()
-                .map(|(k, x)| ((*k).to_owned(), *x))
-                .collect::<HashMap<_, _>>()
-        };
+        let v = |pairs: &[(&str, f64)]| pairs.iter().copied().collect::<Signals>();
         let d = |pairs| r.derive("cnc_turning", &v(pairs));
         assert_eq!(d(&[("spindle_speed", 1200.0)]), Some(MachineState::Running));
         assert_eq!(
@@ -198,6 +251,45 @@ mod tests {
         assert_eq!(d(&[("spindle_speed", 0.0)]), Some(MachineState::Idle));
         assert_eq!(r.derive("welding", &v(&[("x", 1.0)])), None);
         assert!(r.covers("cnc_turning") && !r.covers("welding"));
+    }
+
+    #[test]
+    fn a_counter_that_rose_lately_means_running() {
+        let set = StateRuleSet {
+            types: vec![TypeRules {
+                equipment_type: "press".into(),
+                rules: vec![
+                    StateRule {
+                        state: MachineState::Running,
+                        when: "count_good_rise_s < 90".into(),
+                    },
+                    StateRule {
+                        state: MachineState::Idle,
+                        when: "true".into(),
+                    },
+                ],
+            }],
+        };
+        let r = StateRules::compile(&set).unwrap_or_else(|e| panic!("{e}"));
+        let mut m = Signals::default();
+        // The first value is a baseline, not a rise.
+        m.record("count_good", 0, 100.0);
+        assert_eq!(m.get("count_good_rise_s"), None);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
+        m.record("count_good", 30_000, 101.0);
+        assert_eq!(m.get("count_good_rise_s"), Some(0.0));
+        assert_eq!(r.derive("press", &m), Some(MachineState::Running));
+        // Unchanged for 89 s, then for 91 s (other signals move the clock).
+        m.record("count_good", 119_000, 101.0);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Running));
+        m.record("temperature", 121_000, 40.0);
+        assert_eq!(m.get("count_good_rise_s"), Some(91.0));
+        assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
+        // A reset to zero is no rise.
+        m.record("count_good", 122_000, 0.0);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
+        m.record("count_good", 123_000, 1.0);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Running));
     }
 
     #[test]

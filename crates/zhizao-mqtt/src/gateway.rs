@@ -131,8 +131,9 @@ pub struct Gateway {
     /// (tenant, equipment code) → its equipment type, found with its
     /// placement.
     types: Mutex<HashMap<(i64, String), String>>,
-    /// (tenant, equipment code) → its latest numbers, for state rules.
-    signals: Mutex<HashMap<(i64, String), HashMap<String, f64>>>,
+    /// (tenant, equipment code) → its latest numbers and when they rose,
+    /// for state rules.
+    signals: Mutex<HashMap<(i64, String), zhizao_kpi::state_rules::Signals>>,
 }
 
 impl Gateway {
@@ -427,14 +428,14 @@ impl Gateway {
         }
         let mut latest = None;
         let mut signals = self.signals.lock().unwrap_or_else(PoisonError::into_inner);
-        let values = signals.entry((tenant, code.to_owned())).or_default();
+        let machine = signals.entry((tenant, code.to_owned())).or_default();
         for i in inputs {
             if let AlarmInput::Sample { field, ts, value } = i {
-                values.insert(field.clone(), *value);
+                machine.record(field, *ts, *value);
                 latest = Some(latest.map_or(*ts, |t: i64| t.max(*ts)));
             }
         }
-        Some((rules.derive(&kind, values)?, latest?))
+        Some((rules.derive(&kind, machine)?, latest?))
     }
 
     /// What the screen shows of a message: state changes, and counters as
