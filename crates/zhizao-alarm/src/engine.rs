@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use evalexpr::{
     ContextWithMutableVariables, DefaultNumericTypes, HashMapContext, Node, Value as ExprValue,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{AlarmError, Condition, Rule, Severity};
 
 pub type AlarmId = u64;
 
 /// ISA-18.2 alarm states (normal is no alarm at all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmState {
     /// Active, not yet acknowledged.
@@ -23,14 +23,14 @@ pub enum AlarmState {
     ClearedUnacked,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: String,
     pub comment: String,
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alarm {
     pub id: AlarmId,
     pub rule: String,
@@ -208,6 +208,43 @@ impl Engine {
         self.next_id = self.next_id.max(next);
     }
 
+    /// Takes back alarms that were not over when the engine last stopped,
+    /// as if their conditions still held: each clears the normal way once
+    /// its condition is seen to be gone. Alarms of rules that no longer
+    /// exist (or no longer cover their machine) are dropped; returns how
+    /// many were taken.
+    pub fn restore(&mut self, alarms: Vec<Alarm>) -> usize {
+        let mut taken = 0;
+        for a in alarms {
+            let Some(r) = self.rules.iter().position(|(rule, _)| rule.id == a.rule) else {
+                continue;
+            };
+            if !self.applies(r, &a.source) {
+                continue;
+            }
+            let key = (r, a.source.clone());
+            if self.alarms.contains_key(&key) {
+                continue;
+            }
+            let active = a.state != AlarmState::ClearedUnacked;
+            self.tracks.insert(
+                key.clone(),
+                Track {
+                    active,
+                    raw: active,
+                    pending_since: None,
+                    value: a.value,
+                },
+            );
+            // Known, so silence and stuck-signal checks run for it.
+            self.sources.entry(a.source.clone()).or_default();
+            self.next_id = self.next_id.max(a.id + 1);
+            self.alarms.insert(key, a);
+            taken += 1;
+        }
+        taken
+    }
+
     /// Every alarm that is not over, oldest first.
     pub fn alarms(&self) -> Vec<&Alarm> {
         let mut v: Vec<&Alarm> = self.alarms.values().collect();
@@ -314,11 +351,11 @@ impl Engine {
                 Compiled::Plain(Condition::NoData { for_s }) => {
                     src.last_sample.map(|t| now - t >= secs(*for_s))
                 }
-                Compiled::Plain(Condition::StateLonger { state, for_s }) => Some(
-                    src.state
-                        .as_ref()
-                        .is_some_and(|(s, since)| s == state && now - since >= secs(*for_s)),
-                ),
+                // An unknown state (just after a restart) decides nothing.
+                Compiled::Plain(Condition::StateLonger { state, for_s }) => src
+                    .state
+                    .as_ref()
+                    .map(|(s, since)| s == state && now - since >= secs(*for_s)),
                 Compiled::Plain(Condition::Flatline { field, for_s, .. }) => src
                     .flat
                     .get(&(r, field.clone()))

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
-use zhizao_alarm::{Alarm, AlarmError, AlarmId, Engine, Event, Rule};
+use zhizao_alarm::{Alarm, AlarmError, AlarmId, Engine, Event, EventKind, Rule};
 use zhizao_core::{EpochMs, Id};
 
 use crate::Placement;
@@ -43,9 +43,9 @@ impl AlarmDesk {
         t.get_mut(&tenant).map(f)
     }
 
-    /// Replaces a tenant's rules; alarms of the old rules end with them.
-    /// New alarms are numbered from `first_id` on (or after the old
-    /// rules' alarms).
+    /// Replaces a tenant's rules; alarms of the old rules end with them
+    /// (journalled as closed). New alarms are numbered from `first_id` on
+    /// (or after the old rules' alarms).
     pub fn set_rules_from(
         &self,
         tenant: Id,
@@ -55,10 +55,25 @@ impl AlarmDesk {
         let mut engine = Engine::new(rules.clone(), FLOOD_LIMIT)?;
         engine.continue_from(first_id);
         let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        let (placements, next) = t
-            .remove(&tenant)
-            .map(|old| (old.placements, old.engine.next_id()))
-            .unwrap_or_default();
+        let (placements, next) = match t.remove(&tenant) {
+            Some(old) => {
+                let now = crate::now_ms();
+                let ended: Vec<Event> = old
+                    .engine
+                    .alarms()
+                    .into_iter()
+                    .map(|a| Event {
+                        at: now,
+                        kind: EventKind::Closed,
+                        alarm: Some(a.clone()),
+                        notify: false,
+                    })
+                    .collect();
+                self.journal(tenant, &ended);
+                (old.placements, old.engine.next_id())
+            }
+            None => Default::default(),
+        };
         engine.continue_from(next);
         t.insert(
             tenant,
@@ -70,6 +85,13 @@ impl AlarmDesk {
             },
         );
         Ok(())
+    }
+
+    /// Takes back a tenant's alarms that were not over at the last stop
+    /// (after its rules are set); returns how many were taken.
+    pub fn restore(&self, tenant: Id, alarms: Vec<Alarm>) -> usize {
+        self.with(tenant, |t| t.engine.restore(alarms))
+            .unwrap_or_default()
     }
 
     /// Replaces a tenant's rules (see [`AlarmDesk::set_rules_from`]).
@@ -255,6 +277,7 @@ pub fn journal_entry(tenant: Id, e: &Event) -> zhizao_store::JournalEntry {
         by_user: a.and_then(|a| a.acknowledged.as_ref().map(|k| k.by.clone())),
         comment: a.and_then(|a| a.acknowledged.as_ref().map(|k| k.comment.clone())),
         flood: a.is_some_and(|a| a.flood),
+        alarm: a.and_then(|a| serde_json::to_string(a).ok()),
     }
 }
 

@@ -21,6 +21,9 @@ pub struct JournalEntry {
     pub by_user: Option<String>,
     pub comment: Option<String>,
     pub flood: bool,
+    /// The alarm after the event, as JSON (to restore it at a restart).
+    #[serde(skip)]
+    pub alarm: Option<String>,
 }
 
 impl Store {
@@ -32,8 +35,8 @@ impl Store {
             let mut tx = p.begin().await?;
             for e in entries {
                 sqlx::query(
-                    "INSERT INTO alarm_journal (tenant_id, alarm_id, at, kind, rule, name, source, severity, state, value, by_user, comment, flood) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                    "INSERT INTO alarm_journal (tenant_id, alarm_id, at, kind, rule, name, source, severity, state, value, by_user, comment, flood, alarm) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
                     .bind(e.tenant_id)
                     .bind(e.alarm_id)
                     .bind(e.at)
@@ -47,6 +50,7 @@ impl Store {
                     .bind(&e.by_user)
                     .bind(&e.comment)
                     .bind(e.flood)
+                    .bind(&e.alarm)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -66,7 +70,7 @@ impl Store {
         offset: i64,
     ) -> Result<(Vec<JournalEntry>, i64)> {
         let items: Vec<JournalEntry> = on_pool!(self, p => sqlx::query_as(
-            "SELECT tenant_id, alarm_id, at, kind, rule, name, source, severity, state, value, by_user, comment, flood \
+            "SELECT tenant_id, alarm_id, at, kind, rule, name, source, severity, state, value, by_user, comment, flood, alarm \
              FROM alarm_journal WHERE tenant_id = $1 AND at >= $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT $4 OFFSET $5")
             .bind(tenant_id)
             .bind(from)
@@ -83,6 +87,20 @@ impl Store {
             .fetch_one(p)
             .await?);
         Ok((items, total))
+    }
+
+    /// The alarms of a tenant that are not over, as their latest events
+    /// left them (JSON), oldest first.
+    pub async fn open_alarms(&self, tenant_id: i64) -> Result<Vec<String>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT j.alarm FROM alarm_journal j \
+             WHERE j.tenant_id = $1 AND j.alarm IS NOT NULL AND j.kind <> 'closed' \
+               AND j.id = (SELECT MAX(k.id) FROM alarm_journal k \
+                           WHERE k.tenant_id = j.tenant_id AND k.alarm_id = j.alarm_id) \
+             ORDER BY j.alarm_id")
+            .bind(tenant_id)
+            .fetch_all(p)
+            .await?))
     }
 
     /// The largest alarm id journalled for a tenant.

@@ -63,19 +63,31 @@ async fn calendars_rules_journal_and_reasons_on_both_backends() {
             by_user: None,
             comment: None,
             flood: kind == "raised",
+            alarm: Some(format!("{{\"id\":{id},\"after\":\"{kind}\"}}")),
         };
         s.append_alarm_journal(&[
             entry(7, 100, "raised"),
             entry(7, 200, "cleared"),
             entry(9, 300, "raised"),
+            entry(8, 310, "raised"),
+            entry(8, 320, "closed"),
         ])
         .await
         .unwrap();
+        // What is not over, as its latest event left it.
+        assert_eq!(
+            s.open_alarms(a.id).await.unwrap(),
+            [
+                r#"{"id":7,"after":"cleared"}"#,
+                r#"{"id":9,"after":"raised"}"#
+            ]
+        );
+        assert!(s.open_alarms(b.id).await.unwrap().is_empty());
         assert_eq!(s.max_alarm_id(a.id).await.unwrap(), Some(9));
         let (items, total) = s.alarm_journal(a.id, 0, 1000, 2, 0).await.unwrap();
-        assert_eq!(total, 3);
-        assert_eq!(items.iter().map(|e| e.at).collect::<Vec<_>>(), [300, 200]);
-        assert_eq!(items[0], entry(9, 300, "raised"));
+        assert_eq!(total, 5);
+        assert_eq!(items.iter().map(|e| e.at).collect::<Vec<_>>(), [320, 310]);
+        assert_eq!(items[1], entry(8, 310, "raised"));
         assert_eq!(s.alarm_journal(a.id, 150, 250, 10, 0).await.unwrap().1, 1);
         assert_eq!(s.alarm_journal(b.id, 0, 1000, 10, 0).await.unwrap().1, 0);
 

@@ -599,6 +599,22 @@ async fn load_alarm_rules(store: &Store, hub: &LiveHub, tenant: i64) {
         });
     if let Err(e) = applied {
         tracing::error!(tenant, error = %e, "stored alarm rules not applied");
+        return;
+    }
+    // Alarms that were not over at the last stop stay on the list.
+    match store.open_alarms(tenant).await {
+        Ok(open) => {
+            let alarms: Vec<zhizao_alarm::Alarm> = open
+                .iter()
+                .filter_map(|j| serde_json::from_str(j).ok())
+                .collect();
+            let unreadable = open.len() - alarms.len();
+            let taken = hub.alarms.restore(tenant, alarms);
+            if taken > 0 || unreadable > 0 {
+                tracing::info!(tenant, taken, unreadable, "open alarms restored");
+            }
+        }
+        Err(e) => tracing::error!(tenant, error = %e, "open alarms unreadable"),
     }
 }
 

@@ -168,19 +168,35 @@ fn demo_runs_on_a_fresh_dir_and_keeps_data_across_restarts() {
     for _ in 0..100 {
         let (_, snap) = http(port, "GET", "/api/v1/live/snapshot", Some(&token), None);
         counts = serde_json::from_str::<Value>(&snap).unwrap()["state_counts"].clone();
-        let non_offline: i64 = ["running", "idle", "setup", "down"]
-            .iter()
-            .map(|k| counts[k].as_i64().unwrap())
-            .sum();
+        let non_offline: i64 = [
+            "running",
+            "idle",
+            "setup",
+            "planned_stop",
+            "blocked",
+            "starved",
+            "down",
+        ]
+        .iter()
+        .map(|k| counts[k].as_i64().unwrap())
+        .sum();
         if non_offline == 42 {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let non_offline: i64 = ["running", "idle", "setup", "down"]
-        .iter()
-        .map(|k| counts[k].as_i64().unwrap())
-        .sum();
+    let non_offline: i64 = [
+        "running",
+        "idle",
+        "setup",
+        "planned_stop",
+        "blocked",
+        "starved",
+        "down",
+    ]
+    .iter()
+    .map(|k| counts[k].as_i64().unwrap())
+    .sum();
     assert_eq!(non_offline, 42, "{counts}");
     // The demo's gateways are registered devices, and sending.
     let (_, devices) = http(port, "GET", "/api/v1/devices?limit=100", Some(&token), None);
@@ -439,6 +455,109 @@ fn acknowledged_mqtt_messages_survive_kill_9() {
     // flight (rumqttc's default window is 100 messages).
     let extra = count(acked, acked + 1_000_000);
     assert!(extra <= 100, "more than the messages in flight: {extra}");
+    server.stop();
+}
+
+/// Alarms that are not over when the server stops are on the list again
+/// after it starts, acknowledged as they were, and clear the normal way.
+#[test]
+fn open_alarms_survive_a_restart() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (port, mqtt_port) = (free_port(), free_port());
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let server = Server::run("serve", port, &data, "alarm-restart-pw", &mqtt);
+    let token = login(port, "alarm-restart-pw").unwrap();
+    let rules = r#"{"rules":[
+        {"id":"hot","name":"温度过高","severity":"high","condition":{"kind":"above","field":"temperature","limit":80}},
+        {"id":"wet","name":"湿度过高","severity":"low","condition":{"kind":"above","field":"humidity","limit":90}}]}"#;
+    let (status, body) = http(
+        port,
+        "PUT",
+        "/api/v1/alarm-rules",
+        Some(&token),
+        Some(rules),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/devices",
+        Some(&token),
+        Some(r#"{"code":"GW-A","topic_prefix":"zhizao/v1/S1"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let user = created["device"]["username"].as_str().unwrap().to_owned();
+    let pass = created["password"].as_str().unwrap().to_owned();
+    let publish = move |port: u16, values: &str| {
+        let mut opts = MqttOptions::new("alarm-gw", "127.0.0.1", port);
+        opts.set_credentials(user.clone(), pass.clone());
+        let (client, mut conn) = Client::new(opts, 8);
+        let body = format!(r#"{{"ts":{},"values":{values}}}"#, now_ms());
+        client
+            .publish(
+                "zhizao/v1/S1/L1/M1/telemetry",
+                QoS::AtLeastOnce,
+                false,
+                body,
+            )
+            .unwrap();
+        for ev in conn.iter() {
+            if matches!(ev.unwrap(), Event::Incoming(Packet::PubAck(_))) {
+                break;
+            }
+        }
+    };
+    let active = |port: u16, token: &str| {
+        let (status, body) = http(port, "GET", "/api/v1/alarms", Some(token), None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["active"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    publish(mqtt_port, r#"{"temperature":95.0,"humidity":95.0}"#);
+    let list = active(port, &token);
+    assert_eq!(list.len(), 2, "{list:?}");
+    let hot = list.iter().find(|a| a["rule"] == "hot").unwrap().clone();
+    let id = hot["id"].as_i64().unwrap();
+    let top = list
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/alarms/{id}/acknowledge"),
+        Some(&token),
+        Some(r#"{"comment":"风扇已检查"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    server.stop();
+
+    let (port, mqtt_port) = (free_port(), free_port());
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let server = Server::run("serve", port, &data, "alarm-restart-pw", &mqtt);
+    let token = login(port, "alarm-restart-pw").unwrap();
+    let list = active(port, &token);
+    assert_eq!(list.len(), 2, "both alarms are back: {list:?}");
+    let hot = list.iter().find(|a| a["id"] == id).unwrap();
+    assert_eq!(hot["state"], "active_acked");
+    assert_eq!(hot["acknowledged"]["comment"], "风扇已检查");
+    // Cooler now: the acknowledged alarm is over, the other one clears.
+    publish(mqtt_port, r#"{"temperature":20.0,"humidity":50.0}"#);
+    let list = active(port, &token);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["rule"], "wet");
+    assert_eq!(list[0]["state"], "cleared_unacked");
+    // A new alarm gets a new number.
+    publish(mqtt_port, r#"{"temperature":99.0}"#);
+    let list = active(port, &token);
+    let new = list.iter().find(|a| a["rule"] == "hot").unwrap();
+    assert!(new["id"].as_i64().unwrap() > top, "{list:?}");
     server.stop();
 }
 

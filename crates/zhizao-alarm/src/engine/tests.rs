@@ -183,6 +183,56 @@ fn silence_stuck_signals_states_and_rates() {
 }
 
 #[test]
+fn restored_alarms_go_on_where_they_stopped() {
+    let rules = || {
+        vec![
+            rule("hot", above(80.0, 0.0)),
+            rule(
+                "long-down",
+                Condition::StateLonger {
+                    state: "down".into(),
+                    for_s: 600,
+                },
+            ),
+        ]
+    };
+    let mut before = Engine::new(rules(), 10).unwrap();
+    before.sample("M", "temp", 0, 90.0);
+    before.state("M", "down", 0);
+    before.tick(600_000);
+    let hot = before.alarms()[0].id;
+    before.acknowledge(hot, "li", "fan checked", 1_000).unwrap();
+    let open: Vec<Alarm> = before.alarms().into_iter().cloned().collect();
+    assert_eq!(open.len(), 2);
+
+    // A restart: the same rules, plus one that is gone.
+    let mut gone = open[0].clone();
+    gone.rule = "removed".into();
+    gone.id = 99;
+    let mut after = Engine::new(rules(), 10).unwrap();
+    assert_eq!(after.restore([open.clone(), vec![gone]].concat()), 2);
+    assert_eq!(
+        after.alarms().into_iter().cloned().collect::<Vec<_>>(),
+        open
+    );
+    // Still hot and the state is unknown: nothing new, nothing cleared.
+    assert!(after.sample("M", "temp", 700_000, 91.0).is_empty());
+    assert!(after.tick(700_000).is_empty());
+    // The acknowledged alarm closes when it clears; the other clears.
+    assert_eq!(
+        kinds(&after.sample("M", "temp", 701_000, 70.0)),
+        vec![EventKind::Closed]
+    );
+    assert_eq!(
+        kinds(&after.state("M", "running", 702_000)),
+        vec![EventKind::Cleared]
+    );
+    // New alarms are numbered after the restored ones.
+    let ev = after.sample("M", "temp", 703_000, 95.0);
+    assert!(ev[0].alarm.as_ref().unwrap().id > open.iter().map(|a| a.id).max().unwrap());
+}
+
+#[test]
 fn expressions_over_several_signals() {
     let mut e = Engine::new(
         vec![rule(
