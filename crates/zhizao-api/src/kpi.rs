@@ -26,7 +26,7 @@ use crate::series::TimeArg;
 const MAX_PERIOD_MS: i64 = 93 * 86_400_000;
 
 /// The calendar a site without one works to: three 8-hour shifts, every day.
-fn default_calendar() -> Calendar {
+pub(crate) fn default_calendar() -> Calendar {
     Calendar {
         code: "default".into(),
         pattern: ShiftPattern::three_eight(),
@@ -84,7 +84,7 @@ pub async fn put_calendar(
     }))
 }
 
-fn calendar_error(e: zhizao_kpi::calendar::CalendarError) -> ApiError {
+pub(crate) fn calendar_error(e: zhizao_kpi::calendar::CalendarError) -> ApiError {
     use zhizao_kpi::calendar::CalendarError as E;
     let field = match &e {
         E::Date { field, .. } | E::Pattern { field, .. } => field.clone(),
@@ -153,6 +153,30 @@ pub(crate) fn time_param(
     arg.to_ns(name)
         .map(|ns| ns / 1_000_000)
         .map_err(|m| ApiError::validation(name, m))
+}
+
+/// `from` and `to` of a request (default: the `default_span_ms` up to
+/// now); `to` is cut at now, and the period must be short enough.
+pub(crate) fn period_params(
+    q: &HashMap<String, String>,
+    default_span_ms: i64,
+) -> Result<(i64, i64), ApiError> {
+    let now = zhizao_live::now_ms();
+    let to = time_param(q, "to", now)?.min(now);
+    let from = time_param(q, "from", to - default_span_ms)?;
+    if from >= to {
+        return Err(ApiError::validation(
+            "from",
+            "must be before `to` (and before now)",
+        ));
+    }
+    if to - from > MAX_PERIOD_MS {
+        return Err(ApiError::validation(
+            "to",
+            "a request covers at most 93 days",
+        ));
+    }
+    Ok((from, to))
 }
 
 /// A counter's last value before a period, and its (ms, value) points in it.
@@ -239,7 +263,7 @@ fn increase_in(before: Option<f64>, points: &[(i64, f64)], a: i64, b: i64) -> f6
     counter_increase(prior, &inside)
 }
 
-fn period(
+pub(crate) fn period(
     shift: Option<&PlannedShift>,
     (start, end): (i64, i64),
     a: &Accounted,
@@ -290,7 +314,7 @@ fn period(
     }
 }
 
-fn ideal_cycle_s(e: &zhizao_core::Equipment) -> Option<f64> {
+pub(crate) fn ideal_cycle_s(e: &zhizao_core::Equipment) -> Option<f64> {
     e.attributes
         .get("ideal_cycle_s")
         .and_then(serde_json::Value::as_f64)
@@ -299,7 +323,7 @@ fn ideal_cycle_s(e: &zhizao_core::Equipment) -> Option<f64> {
 
 /// One machine's accounted shifts and quantities, from its recorded state
 /// changes and counters over `[from, to)`.
-async fn machine_shifts(
+pub(crate) async fn machine_shifts(
     s: &AppState,
     tenant: i64,
     equipment: &zhizao_core::Equipment,
@@ -374,20 +398,20 @@ async fn machine_shifts(
 /// add up; the ideal time Σ PRI × PQ is kept so a sum of machines with
 /// different cycle times still has a right effectiveness.
 #[derive(Default)]
-struct MachineSum {
-    accounted: Accounted,
-    quantities: Quantities,
+pub(crate) struct MachineSum {
+    pub(crate) accounted: Accounted,
+    pub(crate) quantities: Quantities,
     /// Σ PRI × PQ in seconds; `None` once a machine without PRI produced.
-    ideal_s: Option<f64>,
+    pub(crate) ideal_s: Option<f64>,
     /// Σ PBT / PRI: the pieces the machines would have made at their ideal
     /// cycle time in their planned busy time; `None` once a machine
     /// without PRI was planned.
-    ideal_output: Option<f64>,
-    any: bool,
+    pub(crate) ideal_output: Option<f64>,
+    pub(crate) any: bool,
 }
 
 impl MachineSum {
-    fn add(&mut self, a: &Accounted, q: &Quantities, pri_s: Option<f64>) {
+    pub(crate) fn add(&mut self, a: &Accounted, q: &Quantities, pri_s: Option<f64>) {
         let t = &mut self.accounted;
         t.time = t.time.add(&a.time);
         t.breakdown += a.breakdown;
@@ -428,10 +452,38 @@ impl MachineSum {
     }
 
     /// The one PRI that gives the sum's ideal time.
-    fn pri_s(&self) -> Option<f64> {
+    pub(crate) fn pri_s(&self) -> Option<f64> {
         let pq = self.quantities.pq;
         self.ideal_s.filter(|_| pq > 0.0).map(|i| i / pq)
     }
+}
+
+/// A site's planned shifts that overlap `[from, to)`, cut to it: only
+/// the part inside the request counts.
+pub(crate) async fn site_shifts(
+    s: &AppState,
+    tenant: i64,
+    site: &zhizao_core::Site,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PlannedShift>, ApiError> {
+    let calendar = s
+        .store
+        .site_calendar(tenant, site.id)
+        .await?
+        .unwrap_or_else(default_calendar);
+    let cal = SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)?;
+    Ok(cal
+        .shifts_between(from, to)
+        .map_err(calendar_error)?
+        .into_iter()
+        .map(|mut sh| {
+            sh.start_ms = sh.start_ms.max(from);
+            sh.end_ms = sh.end_ms.min(to);
+            sh
+        })
+        .filter(|sh| sh.end_ms > sh.start_ms)
+        .collect())
 }
 
 /// One machine's KPIs per planned shift in `[from, to)` (default: the last
@@ -451,45 +503,14 @@ pub async fn equipment_kpi(
     QueryMap(q): QueryMap,
 ) -> Result<Json<EquipmentKpi>, ApiError> {
     let tenant = u.tenant();
-    let now = zhizao_live::now_ms();
-    let to = time_param(&q, "to", now)?.min(now);
-    let from = time_param(&q, "from", to - 86_400_000)?;
-    if from >= to {
-        return Err(ApiError::validation(
-            "from",
-            "must be before `to` (and before now)",
-        ));
-    }
-    if to - from > MAX_PERIOD_MS {
-        return Err(ApiError::validation(
-            "to",
-            "a request covers at most 93 days",
-        ));
-    }
+    let (from, to) = period_params(&q, 86_400_000)?;
     let equipment = s.store.get_equipment(tenant, id).await?;
     let layout = s.store.layout(tenant).await?;
     let site = layout
         .site_of_line(equipment.line_id)
         .cloned()
         .ok_or_else(|| ApiError::unavailable("the equipment's site was not found"))?;
-    let calendar = s
-        .store
-        .site_calendar(tenant, site.id)
-        .await?
-        .unwrap_or_else(default_calendar);
-    let cal = SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)?;
-    let shifts: Vec<PlannedShift> = cal
-        .shifts_between(from, to)
-        .map_err(calendar_error)?
-        .into_iter()
-        .map(|mut sh| {
-            // Only the part inside the request (and before now) counts.
-            sh.start_ms = sh.start_ms.max(from);
-            sh.end_ms = sh.end_ms.min(to);
-            sh
-        })
-        .filter(|sh| sh.end_ms > sh.start_ms)
-        .collect();
+    let shifts = site_shifts(&s, tenant, &site, from, to).await?;
     let pri_s = ideal_cycle_s(&equipment);
     let per_shift = machine_shifts(&s, tenant, &equipment, &shifts, from, to).await?;
     let mut out = Vec::with_capacity(shifts.len());

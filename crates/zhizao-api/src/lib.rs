@@ -16,6 +16,7 @@ pub mod import;
 pub mod kpi;
 pub mod live;
 pub mod reasons;
+pub mod report;
 pub mod series;
 pub mod users;
 
@@ -106,6 +107,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::get_calendar, kpi::put_calendar))
         .routes(routes!(kpi::equipment_kpi))
         .routes(routes!(kpi::line_kpis))
+        .routes(routes!(report::kpi_report))
+        .routes(routes!(report::downtime_pareto))
         .routes(routes!(reasons::get_tree, reasons::put_tree))
         .routes(routes!(reasons::get_state_rules, reasons::put_state_rules))
         .routes(routes!(reasons::stops))

@@ -912,6 +912,8 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PUT /api/v1/sites/{id}/calendar",
         "GET /api/v1/equipment/{id}/kpi",
         "GET /api/v1/kpi/lines",
+        "GET /api/v1/kpi/report",
+        "GET /api/v1/kpi/downtime",
         "GET /api/v1/downtime-reasons",
         "GET /api/v1/state-rules",
         "PUT /api/v1/state-rules",

@@ -1035,3 +1035,192 @@ async fn state_rules_turn_signals_into_states() {
     let states: Vec<&str> = events.iter().map(|e| e.state.as_str()).collect();
     assert_eq!(states, ["running", "down", "idle"]);
 }
+
+/// Two machines in two sites over two shifts: the report sums them per
+/// shift, day and scope, the new stop states count as their losses, and
+/// the downtime Pareto ranks stop time by reason (or by state where no
+/// reason was given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_roll_up_machines_and_periods_and_rank_downtime() {
+    let plant = Plant::new().await;
+    let token = plant.user("planner", Role::Viewer).await;
+    let (store, hub, app) = (&plant.store, &plant.hub, &plant.app);
+    let (s1, m1) = plant.machine("S1", ("L1", "L1"), "M1", Some(60.0)).await;
+    let (_, m2) = plant.machine("S2", ("L2", "L2"), "M2", Some(30.0)).await;
+    let (port, u1, p1) = plant.endpoint("GW1", "zhizao/v1/S1").await;
+    let (u2, p2) = plant.device("GW2", "zhizao/v1/S2").await;
+    // The morning shift (A, 06:00 Shanghai) three days ago; its break is
+    // minutes 225–255.
+    let shift = (zhizao_live::now_ms() / 86_400_000 - 3) * 86_400_000 + 22 * 3_600_000;
+    let minute = 60_000;
+    let state = |site: &str, line: &str, code: &str, m: i64, s: &str| {
+        (
+            format!("zhizao/v1/{site}/{line}/{code}/state"),
+            json!({"ts": shift + m * minute, "state": s}).to_string(),
+        )
+    };
+    let one = |m, s| state("S1", "L1", "M1", m, s);
+    publish(
+        port,
+        &u1,
+        &p1,
+        &[one(0, "running"), one(60, "down"), one(90, "running")],
+    )
+    .await;
+    let two = |m, s| state("S2", "L2", "M2", m, s);
+    publish(
+        port,
+        &u2,
+        &p2,
+        &[
+            two(0, "running"),
+            two(120, "starved"),
+            two(140, "running"),
+            two(170, "blocked"),
+            two(180, "running"),
+            two(300, "planned_stop"),
+            two(315, "running"),
+        ],
+    )
+    .await;
+    hub.persist_once(store).await.unwrap();
+
+    let get = |uri: String| {
+        let token = token.clone();
+        async move {
+            let (status, body) = call(app, Method::GET, &uri, Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+            body
+        }
+    };
+    let two_shifts = format!("from={shift}&to={}", shift + 960 * minute);
+    let by_shift = get(format!("/api/v1/kpi/report?rollup=shift&{two_shifts}")).await;
+    assert_eq!(by_shift["machines"], 2, "{by_shift}");
+    let rows = by_shift["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{by_shift}");
+    let (a, b) = (&rows[0]["kpi"], &rows[1]["kpi"]);
+    assert_eq!(
+        (a["shift"].as_str(), b["shift"].as_str()),
+        (Some("A"), Some("B"))
+    );
+    assert!(rows[0]["key"].as_str().unwrap().ends_with(" A"));
+    assert_eq!(a["time"]["pot"], 2.0 * 28_800.0);
+    // Two breaks and the planned stop.
+    assert_eq!(a["time"]["planned_downtime"], 2.0 * 1800.0 + 900.0, "{a}");
+    assert_eq!(a["losses"]["breakdown"], 1800.0);
+    assert_eq!(a["losses"]["starved"], 1200.0);
+    assert_eq!(a["losses"]["blocked"], 600.0);
+    assert_eq!(a["failures"], 1);
+    assert_eq!(b["time"]["planned_downtime"], 2.0 * 1800.0, "{b}");
+    assert_eq!(b["losses"]["breakdown"], 0.0);
+    // A day is both shifts; the total is the day.
+    let by_day = get(format!("/api/v1/kpi/report?{two_shifts}")).await;
+    let day = &by_day["rows"].as_array().unwrap();
+    assert_eq!(day.len(), 1, "{by_day}");
+    assert_eq!(day[0]["kpi"]["time"]["pot"], 4.0 * 28_800.0);
+    assert_eq!(day[0]["kpi"]["time"]["planned_downtime"], 8100.0);
+    assert_eq!(day[0]["kpi"]["losses"]["starved"], 1200.0);
+    assert_eq!(day[0]["kpi"]["date"], day[0]["key"]);
+    assert_eq!(by_day["total"]["time"], day[0]["kpi"]["time"]);
+    let week = get(format!("/api/v1/kpi/report?rollup=week&{two_shifts}")).await;
+    let key = week["rows"][0]["key"].as_str().unwrap().to_owned();
+    assert!(key.len() == 8 && key.contains("-W"), "{key}");
+    // One site: only its machine.
+    let site = get(format!(
+        "/api/v1/kpi/report?scope=site:{}&rollup=month&{two_shifts}",
+        s1.id
+    ))
+    .await;
+    assert_eq!(site["machines"], 1);
+    assert_eq!(site["name"], "S1");
+    assert_eq!(site["rows"][0]["kpi"]["losses"]["starved"], 0.0);
+    assert_eq!(site["rows"][0]["kpi"]["losses"]["breakdown"], 1800.0);
+    let machine = get(format!(
+        "/api/v1/kpi/report?scope=equipment:{}&{two_shifts}",
+        m2.id
+    ))
+    .await;
+    assert_eq!(machine["rows"][0]["kpi"]["losses"]["blocked"], 600.0);
+    // Bad scopes and roll-ups are named.
+    for (query, status, field) in [
+        ("scope=floor:1", StatusCode::UNPROCESSABLE_ENTITY, "scope"),
+        ("scope=area:987654", StatusCode::NOT_FOUND, "scope"),
+        ("rollup=year", StatusCode::UNPROCESSABLE_ENTITY, "rollup"),
+    ] {
+        let uri = format!("/api/v1/kpi/report?{query}");
+        let (got, e) = call(app, Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(
+            (got, e["error"]["field"].as_str()),
+            (status, Some(field)),
+            "{e}"
+        );
+    }
+
+    // The Pareto of the first shift, by state while nobody explained.
+    let first = format!("from={shift}&to={}", shift + 480 * minute);
+    let pareto = get(format!("/api/v1/kpi/downtime?{first}")).await;
+    let keys = |p: &Value| {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["key"].as_str().unwrap().to_owned(),
+                    i["seconds"].as_f64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(&pareto),
+        [
+            ("state:down".to_owned(), 1800.0),
+            ("state:starved".to_owned(), 1200.0),
+            ("state:planned_stop".to_owned(), 900.0),
+            ("state:blocked".to_owned(), 600.0),
+        ],
+        "{pareto}"
+    );
+    assert_eq!(pareto["total_seconds"], 4500.0);
+    assert_eq!(pareto["stops"], 4);
+    assert_eq!(pareto["items"][3]["cumulative_share"], 1.0);
+    // An operator explains the breakdown as waiting for the crane; a
+    // window that starts inside the starved stop counts it from there.
+    let (status, given) = call(
+        app,
+        Method::PUT,
+        &format!(
+            "/api/v1/equipment/{}/stops/{}/reason",
+            m1.id,
+            shift + 60 * minute
+        ),
+        Some(&token),
+        Some(json!({"code": "material.crane"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{given}");
+    let pareto = get(format!(
+        "/api/v1/kpi/downtime?from={}&to={}",
+        shift + 130 * minute,
+        shift + 480 * minute
+    ))
+    .await;
+    assert_eq!(
+        keys(&pareto),
+        [
+            ("state:planned_stop".to_owned(), 900.0),
+            ("state:blocked".to_owned(), 600.0),
+            ("state:starved".to_owned(), 600.0),
+        ],
+        "{pareto}"
+    );
+    let whole = get(format!(
+        "/api/v1/kpi/downtime?scope=line:{}&{first}",
+        m1.line_id
+    ))
+    .await;
+    assert_eq!(keys(&whole), [("material.crane".to_owned(), 1800.0)]);
+    assert_eq!(whole["items"][0]["reason"]["zh"], "等待吊运");
+    assert_eq!(whole["machines"], 1);
+}

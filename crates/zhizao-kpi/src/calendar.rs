@@ -170,6 +170,52 @@ impl SiteCalendar {
     }
 }
 
+/// The periods shifts roll up into. A shift belongs to the day (week,
+/// month) of the local date it starts on, so a night shift that ends after
+/// midnight counts whole for the day it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollup {
+    Shift,
+    Day,
+    /// ISO 8601 weeks, Monday to Sunday.
+    Week,
+    Month,
+}
+
+impl std::str::FromStr for Rollup {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shift" => Ok(Rollup::Shift),
+            "day" => Ok(Rollup::Day),
+            "week" => Ok(Rollup::Week),
+            "month" => Ok(Rollup::Month),
+            _ => Err(format!("`{s}` is not one of shift, day, week, month")),
+        }
+    }
+}
+
+impl PlannedShift {
+    /// The period this shift rolls up into: `2026-11-30 A`, `2026-11-30`,
+    /// `2026-W49`, `2026-11`. Keys sort in time order.
+    pub fn rollup_key(&self, rollup: Rollup) -> Result<String, CalendarError> {
+        let date: Date = self.date.parse().map_err(|_| CalendarError::Date {
+            field: "date".into(),
+            value: self.date.clone(),
+        })?;
+        Ok(match rollup {
+            Rollup::Shift => format!("{} {}", self.date, self.shift),
+            Rollup::Day => self.date.clone(),
+            Rollup::Week => {
+                let w = date.iso_week_date();
+                format!("{:04}-W{:02}", w.year(), w.week())
+            }
+            Rollup::Month => format!("{:04}-{:02}", date.year(), date.month()),
+        })
+    }
+}
+
 /// Time elements per planned shift: each shift is accounted from the
 /// machine's state intervals (sorted, not overlapping), with its breaks and
 /// any planned maintenance windows (`[start, end)`, epoch ms) as planned
@@ -197,6 +243,29 @@ pub fn account_shifts(
 mod tests {
     use super::*;
     use zhizao_core::ShiftPattern;
+
+    #[test]
+    fn shifts_roll_up_by_the_local_date_they_start_on() {
+        let shift = |date: &str| PlannedShift {
+            date: date.into(),
+            shift: "C".into(),
+            start_ms: 0,
+            end_ms: 1,
+            breaks: Vec::new(),
+        };
+        let key = |date, r| shift(date).rollup_key(r).unwrap_or_default();
+        assert_eq!(key("2026-11-30", Rollup::Shift), "2026-11-30 C");
+        assert_eq!(key("2026-11-30", Rollup::Day), "2026-11-30");
+        assert_eq!(key("2026-11-30", Rollup::Month), "2026-11");
+        // ISO weeks: 2026-11-30 is a Monday of week 49; 2027-01-01 (a
+        // Friday) still belongs to 2026's week 53.
+        assert_eq!(key("2026-11-30", Rollup::Week), "2026-W49");
+        assert_eq!(key("2026-11-29", Rollup::Week), "2026-W48");
+        assert_eq!(key("2027-01-01", Rollup::Week), "2026-W53");
+        assert!(shift("30.11.2026").rollup_key(Rollup::Day).is_err());
+        assert_eq!("week".parse::<Rollup>(), Ok(Rollup::Week));
+        assert!("year".parse::<Rollup>().is_err());
+    }
 
     fn ms(s: &str, tz: &str) -> i64 {
         s.parse::<DateTime>()
