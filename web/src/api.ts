@@ -1,6 +1,14 @@
 /** Typed client for the Zhizao REST API (`/api/v1`). */
 
-export type EquipmentState = 'running' | 'idle' | 'setup' | 'down' | 'offline';
+export type EquipmentState =
+  | 'running'
+  | 'idle'
+  | 'setup'
+  | 'planned_stop'
+  | 'blocked'
+  | 'starved'
+  | 'down'
+  | 'offline';
 
 export interface User {
   id: number;
@@ -345,7 +353,7 @@ function withQuery(path: string, query?: Query): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -517,3 +525,71 @@ export function liveSocketUrl(scope: string, since?: number): string {
   if (since !== undefined && since > 0) params.set('since', String(since));
   return `${proto}//${location.host}/api/v1/live?${params.toString()}`;
 }
+
+/** Every piece of equipment, fetched page by page. */
+export async function listAllEquipment(): Promise<Equipment[]> {
+  const items: Equipment[] = [];
+  for (;;) {
+    const page = await listEquipment({ limit: 500, offset: items.length, sort: 'code' });
+    items.push(...page.items);
+    if (page.items.length === 0 || items.length >= page.total) return items;
+  }
+}
+
+/** One state rule: the first whose `when` holds over a machine's latest values names its state. */
+export interface StateRule {
+  state: EquipmentState;
+  when: string;
+}
+
+export interface TypeStateRules {
+  equipment_type: string;
+  rules: StateRule[];
+}
+
+export interface StateRuleSet {
+  types: TypeStateRules[];
+}
+
+export const getStateRules = () => request<StateRuleSet>('GET', '/state-rules');
+
+export const putStateRules = (set: StateRuleSet) => request<StateRuleSet>('PUT', '/state-rules', set);
+
+export type ReasonClass = Reason['class'];
+
+/** The reasons in order; a child's code is its parent's plus `.segment`, and it comes after the parent. */
+export interface ReasonTree {
+  reasons: Reason[];
+}
+
+export const putReasonTree = (tree: ReasonTree) =>
+  request<{ tree: ReasonTree; default: boolean }>('PUT', '/downtime-reasons', tree);
+
+export type AlarmCondition =
+  | { kind: 'above' | 'below'; field: string; limit: number; deadband: number }
+  | { kind: 'rate_of_change'; field: string; per_second: number }
+  | { kind: 'flatline'; field: string; for_s: number; epsilon: number }
+  | { kind: 'no_data'; for_s: number }
+  | { kind: 'state_longer'; state: string; for_s: number }
+  | { kind: 'expression'; expr: string };
+
+export type AlarmConditionKind = AlarmCondition['kind'];
+
+export interface AlarmRule {
+  id: string;
+  name: string;
+  severity: AlarmSeverity;
+  condition: AlarmCondition;
+  on_delay_s: number;
+  off_delay_s: number;
+  /** Equipment codes the rule watches; every machine when null. */
+  sources: string[] | null;
+}
+
+export interface AlarmRuleSet {
+  rules: AlarmRule[];
+}
+
+export const getAlarmRules = () => request<AlarmRuleSet>('GET', '/alarm-rules');
+
+export const putAlarmRules = (set: AlarmRuleSet) => request<AlarmRuleSet>('PUT', '/alarm-rules', set);

@@ -9,8 +9,10 @@ export const router = createRouter({
     { path: '/screen', name: 'screen', component: () => import('./views/ScreenView.vue') },
     { path: '/admin/equipment', name: 'equipment', component: () => import('./views/EquipmentView.vue') },
     { path: '/admin/devices', name: 'devices', component: () => import('./views/DevicesView.vue') },
+    { path: '/admin/processing', name: 'processing', component: () => import('./views/ProcessingView.vue') },
     { path: '/alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
     { path: '/stops', name: 'stops', component: () => import('./views/StopsView.vue') },
+    { path: '/terminal', name: 'terminal', component: () => import('./views/TerminalView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],
 });

@@ -1,0 +1,105 @@
+// Shared by the browser tests: a Zhizao server to test against, and the
+// system Chromium.
+//
+// With ZHIZAO_URL (and ZHIZAO_ADMIN_PASSWORD) set, the tests use that server.
+// Otherwise each test file starts `zhizao demo` itself from ZHIZAO_BIN
+// (default target/debug/zhizao) on a free port with a fresh data directory.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = resolve(webDir, '..');
+export const resultsDir = join(webDir, 'test-results');
+
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitForHealthy(baseUrl, server, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`zhizao exited early with code ${server.exitCode}`);
+    try {
+      const res = await fetch(`${baseUrl}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${baseUrl}/healthz did not return 200 within ${timeoutMs / 1000} s`);
+}
+
+/** Starts `zhizao demo` unless ZHIZAO_URL points at a running server. */
+export async function startServer() {
+  if (process.env.ZHIZAO_URL) {
+    const password = process.env.ZHIZAO_ADMIN_PASSWORD;
+    assert.ok(password, 'ZHIZAO_ADMIN_PASSWORD must be set together with ZHIZAO_URL');
+    return { baseUrl: process.env.ZHIZAO_URL.replace(/\/+$/, ''), password, stop: async () => {} };
+  }
+  const bin = resolve(repoRoot, process.env.ZHIZAO_BIN ?? 'target/debug/zhizao');
+  assert.ok(existsSync(bin), `server binary not found: ${bin} (build it or set ZHIZAO_BIN / ZHIZAO_URL)`);
+  const password = randomBytes(12).toString('hex');
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'zhizao-e2e-'));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const mqttPort = await freePort();
+  const server = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--mqtt-listen', `127.0.0.1:${mqttPort}`, '--data-dir', dataDir], {
+    env: { ...process.env, ZHIZAO_ADMIN_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const keep = (chunk) => {
+    log = (log + chunk).slice(-20000);
+  };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGTERM');
+      const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitForHealthy(baseUrl, server, 60_000);
+  } catch (err) {
+    await stop();
+    throw new Error(`${err.message}\n--- server output ---\n${log}`);
+  }
+  return { baseUrl, password, stop, mqttPort };
+}
+
+/** The system Chromium, headless; never a downloaded browser. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
