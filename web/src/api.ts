@@ -580,6 +580,8 @@ export interface AlarmRule {
   name: string;
   severity: AlarmSeverity;
   condition: AlarmCondition;
+  /** A rule switched off raises nothing. */
+  enabled: boolean;
   on_delay_s: number;
   off_delay_s: number;
   /** Equipment codes the rule watches; every machine when null. */

@@ -293,6 +293,8 @@ describe('processing configuration page', () => {
     await form.locator('textarea[name="expr"]').fill('temperature > 90 && spindle_speed < 10');
     await page.click(tid('alarm-rule-apply'));
     await form.waitFor({ state: 'detached' });
+    // A rule can be switched off without losing it.
+    await page.uncheck(tid('alarm-rule-enabled-settings-expr'));
     await page.click(tid('alarm-rules-save'));
     await page.locator(tid('alarm-rules-saved')).waitFor();
 
@@ -303,6 +305,7 @@ describe('processing configuration page', () => {
         name: '温度信号不变',
         severity: 'high',
         condition: { kind: 'flatline', field: 'temperature', for_s: 120, epsilon: 0.05 },
+        enabled: true,
         on_delay_s: 5,
         off_delay_s: 0,
         sources: [machine],
@@ -312,6 +315,7 @@ describe('processing configuration page', () => {
         name: '主轴过热且冷却不足',
         severity: 'medium',
         condition: { kind: 'expression', expr: 'temperature > 90 && spindle_speed < 10' },
+        enabled: false,
         on_delay_s: 0,
         off_delay_s: 0,
         sources: null,

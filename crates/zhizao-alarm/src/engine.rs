@@ -141,6 +141,34 @@ impl Engine {
             if rule.id.trim().is_empty() {
                 return Err(bad("id", "must not be empty".into()));
             }
+            if let Some(other) = compiled
+                .iter()
+                .position(|(r, _): &(Rule, _)| r.id == rule.id)
+            {
+                return Err(bad(
+                    "id",
+                    format!("`{}` is the id of rule {other} too", rule.id),
+                ));
+            }
+            if rule.name.trim().is_empty() {
+                return Err(bad("name", "must not be empty".into()));
+            }
+            match &rule.condition {
+                Condition::Above { field, .. }
+                | Condition::Below { field, .. }
+                | Condition::RateOfChange { field, .. }
+                | Condition::Flatline { field, .. }
+                    if field.trim().is_empty() =>
+                {
+                    return Err(bad("condition.field", "must name a signal".into()));
+                }
+                Condition::StateLonger { state, .. } => {
+                    if let Err(e) = state.parse::<zhizao_core::MachineState>() {
+                        return Err(bad("condition.state", e.to_string()));
+                    }
+                }
+                _ => {}
+            }
             let c = match &rule.condition {
                 Condition::Expression { expr } => {
                     let node = evalexpr::build_operator_tree::<DefaultNumericTypes>(expr)
@@ -253,11 +281,12 @@ impl Engine {
     }
 
     fn applies(&self, rule: usize, source: &str) -> bool {
-        self.rules[rule]
-            .0
-            .sources
-            .as_ref()
-            .is_none_or(|s| s.iter().any(|x| x == source))
+        let rule = &self.rules[rule].0;
+        rule.enabled
+            && rule
+                .sources
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|x| x == source))
     }
 
     /// A numeric sample of `field` from machine `source` at `at` (ms).

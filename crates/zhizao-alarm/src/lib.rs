@@ -70,11 +70,15 @@ pub enum Condition {
 
 /// An alarm rule, applied to every machine (or to those listed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     pub id: String,
     pub name: String,
     pub severity: Severity,
     pub condition: Condition,
+    /// A rule switched off raises nothing, and its alarms end.
+    #[serde(default = "switched_on")]
+    pub enabled: bool,
     /// The condition must hold this long before the alarm is raised.
     #[serde(default)]
     pub on_delay_s: u64,
@@ -84,6 +88,10 @@ pub struct Rule {
     /// Machines (equipment codes) the rule watches; all when absent.
     #[serde(default)]
     pub sources: Option<Vec<String>>,
+}
+
+fn switched_on() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -293,6 +293,7 @@ export const en: Messages = {
   'settings.reasons.namesNeeded': 'Both names (Chinese and English) are needed',
   'settings.alarms.hint': 'Each rule is checked for every machine (or those listed). Saved rules apply at once; alarms of the old rules end.',
   'settings.alarms.add': 'New rule',
+  'settings.alarms.enabled': 'On',
   'settings.alarms.id': 'Rule ID',
   'settings.alarms.name': 'Name',
   'settings.alarms.severity': 'Severity',

@@ -290,6 +290,7 @@ export const zhCN = {
   'settings.reasons.namesNeeded': '中文和英文名称都需要填写',
   'settings.alarms.hint': '规则对每台设备（或所列设备）分别判断；保存后立即生效，旧规则的报警随之结束。',
   'settings.alarms.add': '新建规则',
+  'settings.alarms.enabled': '启用',
   'settings.alarms.id': '规则 ID',
   'settings.alarms.name': '名称',
   'settings.alarms.severity': '级别',

@@ -8,6 +8,7 @@ fn rule(id: &str, condition: Condition) -> Rule {
         name: id.into(),
         severity: Severity::High,
         condition,
+        enabled: true,
         on_delay_s: 0,
         off_delay_s: 0,
         sources: None,
@@ -180,6 +181,67 @@ fn silence_stuck_signals_states_and_rates() {
             .any(|x| x.alarm.as_ref().is_some_and(|a| a.rule == "jump")),
         "{ev:?}"
     );
+}
+
+#[test]
+fn rules_that_could_never_work_are_refused_with_their_place() {
+    let field = |rules: Vec<Rule>| match Engine::new(rules, 10) {
+        Err(AlarmError::Rule { index, field, .. }) => Some((index, field)),
+        _ => None,
+    };
+    let twice = vec![rule("hot", above(80.0, 0.0)), rule("hot", above(90.0, 0.0))];
+    assert_eq!(field(twice), Some((1, "id")));
+    let mut nameless = rule("hot", above(80.0, 0.0));
+    nameless.name = " ".into();
+    assert_eq!(field(vec![nameless]), Some((0, "name")));
+    let no_signal = Condition::Above {
+        field: String::new(),
+        limit: 1.0,
+        deadband: 0.0,
+    };
+    assert_eq!(
+        field(vec![rule("x", no_signal)]),
+        Some((0, "condition.field"))
+    );
+    let misspelt = Condition::StateLonger {
+        state: "runing".into(),
+        for_s: 60,
+    };
+    assert_eq!(
+        field(vec![rule("x", misspelt)]),
+        Some((0, "condition.state"))
+    );
+}
+
+#[test]
+fn a_rule_switched_off_raises_nothing() {
+    let mut off = rule("hot", above(80.0, 0.0));
+    off.enabled = false;
+    let mut e = Engine::new(
+        vec![
+            off,
+            rule(
+                "cold",
+                Condition::Below {
+                    field: "temp".into(),
+                    limit: 0.0,
+                    deadband: 0.0,
+                },
+            ),
+        ],
+        10,
+    )
+    .unwrap();
+    assert!(e.sample("M", "temp", 0, 95.0).is_empty());
+    assert_eq!(
+        kinds(&e.sample("M", "temp", 1_000, -5.0)),
+        vec![EventKind::Raised]
+    );
+    // Unknown fields (a misspelt `enabled`) are refused, not dropped.
+    let json = r#"{"id":"a","name":"a","severity":"low","condition":{"kind":"no_data","for_s":5},"enable":false}"#;
+    assert!(serde_json::from_str::<Rule>(json).is_err());
+    let json = r#"{"id":"a","name":"a","severity":"low","condition":{"kind":"no_data","for_s":5}}"#;
+    assert!(serde_json::from_str::<Rule>(json).unwrap().enabled);
 }
 
 #[test]
