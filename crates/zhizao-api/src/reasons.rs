@@ -46,7 +46,8 @@ pub async fn get_tree(
     Ok(Json(ReasonTreeDto { tree, default }))
 }
 
-/// Replace the downtime reason tree.
+/// Replace the downtime reason tree. A code that stops were given must
+/// stay (its names may change).
 #[utoipa::path(put, path = "/downtime-reasons", tag = "kpi", security(("bearer" = [])),
     request_body(content = Object),
     responses((status = 200, body = ReasonTreeDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -58,6 +59,17 @@ pub async fn put_tree(
     u.require_master_data_editor()?;
     tree.validate()
         .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    // Stops already explained keep their reason: its code must stay.
+    for (code, stops) in s.store.reason_codes_in_use(u.tenant()).await? {
+        if tree.get(&code).is_none() {
+            return Err(ApiError::validation(
+                "reasons",
+                format!(
+                    "`{code}` is the reason of {stops} stop(s) and cannot be removed; rename it instead"
+                ),
+            ));
+        }
+    }
     let json =
         serde_json::to_string(&tree).map_err(|e| ApiError::validation("reasons", e.to_string()))?;
     s.store.put_reason_tree(u.tenant(), &json).await?;

@@ -938,6 +938,42 @@ async fn a_reason_changes_what_a_stop_counts_as() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["field"], "reasons[0].code");
+    // A code a stop was given stays; its names may change.
+    let mut reasons = tree["tree"]["reasons"].as_array().unwrap().clone();
+    reasons.retain(|r| r["code"] != "planned.maintenance");
+    let (status, e) = call(
+        app,
+        Method::PUT,
+        "/api/v1/downtime-reasons",
+        Some(&admin),
+        Some(json!({"reasons": reasons})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`planned.maintenance` is the reason of 1 stop"),
+        "{e}"
+    );
+    let mut renamed = tree["tree"]["reasons"].as_array().unwrap().clone();
+    for r in &mut renamed {
+        if r["code"] == "planned.maintenance" {
+            r["zh"] = json!("计划维护保养");
+        }
+    }
+    let (status, e) = call(
+        app,
+        Method::PUT,
+        "/api/v1/downtime-reasons",
+        Some(&admin),
+        Some(json!({"reasons": renamed})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let (_, stops) = call(app, Method::GET, &stops_uri, Some(&token), None).await;
+    assert_eq!(stops[0]["reason"]["zh"], "计划维护保养");
 }
 
 /// A lathe that sends only numbers gets its state from the rules of its

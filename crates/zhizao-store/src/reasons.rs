@@ -52,6 +52,16 @@ impl Store {
         Ok(())
     }
 
+    /// The reason codes given to a tenant's stops, with how many stops
+    /// have each, by code.
+    pub async fn reason_codes_in_use(&self, tenant_id: i64) -> Result<Vec<(String, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT code, COUNT(*) FROM stop_reasons WHERE tenant_id = $1 GROUP BY code ORDER BY code")
+            .bind(tenant_id)
+            .fetch_all(p)
+            .await?))
+    }
+
     /// Reasons of a machine's stops that began in `[from, to)`, in order.
     pub async fn stop_reasons_between(
         &self,
