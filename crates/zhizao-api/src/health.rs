@@ -35,6 +35,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub live_connections: Gauge,
+    /// Time of one live KPI push round over every tenant.
+    pub kpi_push_round: Histogram,
     history: HistoryGauges,
 }
 
@@ -120,6 +122,12 @@ impl Default for Metrics {
             "Open live WebSocket connections",
             live_connections.clone(),
         );
+        let kpi_push_round = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        registry.register(
+            "kpi_push_round_seconds",
+            "Time of one live KPI push round (every tenant's lines)",
+            kpi_push_round.clone(),
+        );
         let history = HistoryGauges::default();
         history.register(&mut registry);
         Self {
@@ -127,6 +135,7 @@ impl Default for Metrics {
             requests,
             latency,
             live_connections,
+            kpi_push_round,
             history,
         }
     }

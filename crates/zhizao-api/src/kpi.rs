@@ -9,17 +9,16 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
-use zhizao_core::{Calendar, MachineState, ShiftPattern};
+use zhizao_core::{Calendar, ShiftPattern};
 use zhizao_kpi::accounting::Accounted;
-use zhizao_kpi::calendar::{PlannedShift, SiteCalendar, account_shifts};
-use zhizao_kpi::states::{MINOR_STOP_MS, apply_reasons, counter_increase, intervals};
+use zhizao_kpi::calendar::{PlannedShift, SiteCalendar};
 use zhizao_kpi::{Failures, Inputs, Kpis, Quantities, TimeElements};
-use zhizao_tsdb::{Aggregate, Query};
 
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{IdPath, QueryMap, ValidJson};
+use crate::history::{ShiftCache, machine_shifts};
 use crate::series::TimeArg;
 
 /// Longest period one request may cover.
@@ -179,90 +178,8 @@ pub(crate) fn period_params(
     Ok((from, to))
 }
 
-/// A counter's last value before a period, and its (ms, value) points in it.
-type CounterPoints = (Option<f64>, Vec<(i64, f64)>);
-
-/// Raw values of one counter field of one machine over `[from, to)` with
-/// the last value before it.
-fn counter_points(
-    s: &AppState,
-    tenant: i64,
-    code: &str,
-    field: &str,
-    from: i64,
-    to: i64,
-) -> Result<CounterPoints, ApiError> {
-    let base = Query {
-        measurement: "telemetry".into(),
-        fields: vec![field.into()],
-        filter: vec![("equipment".into(), code.into())],
-        ..Query::default()
-    };
-    let unavailable = |e: zhizao_tsdb::QueryError| ApiError::unavailable(e.to_string());
-    let before = s
-        .tsdb
-        .query(
-            tenant,
-            &Query {
-                end: Some(from.saturating_mul(1_000_000)),
-                aggregate: Some(Aggregate::Last),
-                ..base.clone()
-            },
-        )
-        .map_err(unavailable)?
-        .series
-        .first()
-        .and_then(|x| x.points.first())
-        .and_then(|(_, v)| v.as_ref()?.as_f64());
-    let mut points = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = s
-            .tsdb
-            .query(
-                tenant,
-                &Query {
-                    start: Some(from.saturating_mul(1_000_000)),
-                    end: Some(to.saturating_mul(1_000_000)),
-                    limit: Some(100_000),
-                    cursor: cursor.take(),
-                    ..base.clone()
-                },
-            )
-            .map_err(unavailable)?;
-        for series in &page.series {
-            points.extend(
-                series
-                    .points
-                    .iter()
-                    .filter_map(|(ts, v)| Some((ts / 1_000_000, v.as_ref()?.as_f64()?))),
-            );
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    points.sort_by_key(|(t, _)| *t);
-    Ok((before, points))
-}
-
-/// The increase of a counter inside `[a, b)`, from all its points.
-fn increase_in(before: Option<f64>, points: &[(i64, f64)], a: i64, b: i64) -> f64 {
-    let prior = points
-        .iter()
-        .rev()
-        .find(|(t, _)| *t < a)
-        .map(|(_, v)| *v)
-        .or(before);
-    let inside: Vec<f64> = points
-        .iter()
-        .filter(|(t, _)| *t >= a && *t < b)
-        .map(|(_, v)| *v)
-        .collect();
-    counter_increase(prior, &inside)
-}
-
+/// A period's elements, quantities and KPIs in seconds, as the API gives
+/// them.
 pub(crate) fn period(
     shift: Option<&PlannedShift>,
     (start, end): (i64, i64),
@@ -319,79 +236,6 @@ pub(crate) fn ideal_cycle_s(e: &zhizao_core::Equipment) -> Option<f64> {
         .get("ideal_cycle_s")
         .and_then(serde_json::Value::as_f64)
         .filter(|x| *x > 0.0)
-}
-
-/// One machine's accounted shifts and quantities, from its recorded state
-/// changes and counters over `[from, to)`.
-pub(crate) async fn machine_shifts(
-    s: &AppState,
-    tenant: i64,
-    equipment: &zhizao_core::Equipment,
-    shifts: &[PlannedShift],
-    from: i64,
-    to: i64,
-) -> Result<Vec<(Accounted, Quantities)>, ApiError> {
-    let (before, changes) = s
-        .store
-        .state_events_between(tenant, equipment.id, from, to)
-        .await?;
-    let parse = |state: &str| {
-        state
-            .parse::<MachineState>()
-            .unwrap_or(MachineState::Offline)
-    };
-    let changes: Vec<(i64, MachineState)> =
-        changes.iter().map(|e| (e.ts, parse(&e.state))).collect();
-    let mut states = intervals(
-        before.as_ref().map(|e| parse(&e.state)),
-        &changes,
-        from,
-        to,
-        MINOR_STOP_MS,
-    );
-    // Stops with a reason count as what the reason says they are.
-    let since = before.as_ref().map_or(from, |e| e.ts.min(from));
-    let given = s
-        .store
-        .stop_reasons_between(tenant, equipment.id, since, to)
-        .await?;
-    if !given.is_empty() {
-        let (tree, _) = crate::reasons::tree_of(s, tenant).await?;
-        let explained: Vec<(i64, zhizao_kpi::StateClass)> = given
-            .iter()
-            .filter_map(|r| Some((r.stop_ts, tree.get(&r.code)?.class.state_class())))
-            .collect();
-        apply_reasons(&mut states, &explained);
-    }
-    let accounted = account_shifts(shifts, &[], &states)
-        .map_err(|e| ApiError::unavailable(format!("recorded states: {e}")))?;
-    let mut counters = HashMap::new();
-    for field in ["count_good", "count_scrap", "count_rework"] {
-        counters.insert(
-            field,
-            counter_points(s, tenant, &equipment.code, field, from, to)?,
-        );
-    }
-    Ok(shifts
-        .iter()
-        .zip(accounted)
-        .map(|(sh, a)| {
-            let inc = |f: &str| {
-                counters
-                    .get(f)
-                    .map_or(0.0, |(b, p)| increase_in(*b, p, sh.start_ms, sh.end_ms))
-            };
-            let (gq, sq, rq) = (inc("count_good"), inc("count_scrap"), inc("count_rework"));
-            let q = Quantities {
-                pq: gq + sq + rq,
-                gq,
-                sq,
-                rq,
-                ..Quantities::default()
-            };
-            (a, q)
-        })
-        .collect())
 }
 
 /// Shifts or machines summed: elements, losses, failures and quantities
@@ -572,14 +416,29 @@ pub async fn line_kpis(
     u: AuthUser,
 ) -> Result<Json<LineShiftKpis>, ApiError> {
     Ok(Json(LineShiftKpis {
-        items: running_line_kpis(&s, u.tenant()).await?,
+        items: running_line_kpis(&s, u.tenant(), None).await?,
     }))
 }
 
-/// Every line's KPIs for its site's running shift, up to now.
-async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi>, ApiError> {
+/// Every line's KPIs for its site's running shift, up to now. With a
+/// cache (the live push), machines' shifts are kept between calls and
+/// only what is new is read.
+async fn running_line_kpis(
+    s: &AppState,
+    tenant: i64,
+    mut cache: Option<&mut ShiftCache>,
+) -> Result<Vec<LineShiftKpi>, ApiError> {
     let now = zhizao_live::now_ms();
     let layout = s.store.layout(tenant).await?;
+    let mut tree = None;
+    if let Some(c) = cache.as_deref_mut() {
+        let codes: HashMap<String, i64> = layout
+            .equipment
+            .iter()
+            .map(|e| (e.code.clone(), e.id))
+            .collect();
+        c.refresh(s, tenant, &codes, now).await?;
+    }
     let mut running: HashMap<i64, Option<PlannedShift>> = HashMap::new();
     for site in &layout.sites {
         let calendar = s
@@ -615,15 +474,26 @@ async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi
         if let Some(sh) = &shift {
             let mut sum = MachineSum::default();
             for e in &machines {
-                let one = machine_shifts(
-                    s,
-                    tenant,
-                    e,
-                    std::slice::from_ref(sh),
-                    sh.start_ms,
-                    sh.end_ms,
-                )
-                .await?;
+                let one = match cache.as_deref_mut() {
+                    Some(c) => {
+                        let h = c.machine(s, tenant, e, sh.start_ms, now).await?;
+                        if h.has_reasons() && tree.is_none() {
+                            tree = Some(crate::reasons::tree_of(s, tenant).await?.0);
+                        }
+                        h.account(std::slice::from_ref(sh), now, tree.as_ref())?
+                    }
+                    None => {
+                        machine_shifts(
+                            s,
+                            tenant,
+                            e,
+                            std::slice::from_ref(sh),
+                            sh.start_ms,
+                            sh.end_ms,
+                        )
+                        .await?
+                    }
+                };
                 for (a, q) in &one {
                     sum.add(a, q, ideal_cycle_s(e));
                 }
@@ -654,24 +524,29 @@ async fn running_line_kpis(s: &AppState, tenant: i64) -> Result<Vec<LineShiftKpi
     Ok(items)
 }
 
-/// Pushes each line's running-shift KPIs to live subscribers every
-/// `every` (when they changed), so screens need not ask. Runs until the
-/// task is dropped.
-pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
-    let mut last: HashMap<(i64, i64), String> = HashMap::new();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
+/// Pushes each line's running-shift KPIs to live subscribers, when they
+/// changed. It keeps every machine's running shift between rounds, so a
+/// round reads only what is new (see `history`).
+#[derive(Debug, Default)]
+pub struct LineKpiPusher {
+    last: HashMap<(i64, i64), String>,
+    caches: HashMap<i64, ShiftCache>,
+}
+
+impl LineKpiPusher {
+    /// One round over every tenant; returns how many lines were pushed.
+    pub async fn round(&mut self, s: &AppState) -> usize {
         let tenants = match s.store.tenant_ids().await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "KPI push: tenants unavailable");
-                continue;
+                return 0;
             }
         };
+        let mut pushed = 0;
         for tenant in tenants {
-            let items = match running_line_kpis(&s, tenant).await {
+            let cache = self.caches.entry(tenant).or_default();
+            let items = match running_line_kpis(s, tenant, Some(cache)).await {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(tenant, error = %e.message, "KPI push skipped");
@@ -682,10 +557,10 @@ pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
                 let Some(p) = item.period else { continue };
                 let fingerprint =
                     serde_json::to_string(&(&p.kpis, &p.quantities)).unwrap_or_default();
-                if last.get(&(tenant, item.line_id)) == Some(&fingerprint) {
+                if self.last.get(&(tenant, item.line_id)) == Some(&fingerprint) {
                     continue;
                 }
-                last.insert((tenant, item.line_id), fingerprint);
+                self.last.insert((tenant, item.line_id), fingerprint);
                 s.hub.line_kpi(
                     zhizao_live::Placement {
                         tenant_id: tenant,
@@ -703,7 +578,32 @@ pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
                         quantities: p.quantities,
                     },
                 );
+                pushed += 1;
             }
         }
+        pushed
+    }
+}
+
+/// Every line's running-shift KPIs computed by reading each machine's
+/// shift whole, as `GET /api/v1/kpi/lines` does (for comparison with the
+/// push's rounds in benchmarks).
+pub async fn whole_line_kpis(s: &AppState, tenant: i64) -> Result<usize, ApiError> {
+    Ok(running_line_kpis(s, tenant, None).await?.len())
+}
+
+/// Runs a [`LineKpiPusher`] round every `every` until the task is dropped;
+/// each round's time goes to the `kpi_push_round_seconds` metric.
+pub async fn push_line_kpis(s: AppState, every: std::time::Duration) {
+    let mut pusher = LineKpiPusher::default();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        pusher.round(&s).await;
+        s.metrics
+            .kpi_push_round
+            .observe(started.elapsed().as_secs_f64());
     }
 }

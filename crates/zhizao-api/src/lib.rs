@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod hierarchy;
+mod history;
 pub mod import;
 pub mod kpi;
 pub mod live;

@@ -20,9 +20,9 @@ use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryMap;
+use crate::history::machine_shifts;
 use crate::kpi::{
-    MachineSum, PeriodKpi, calendar_error, ideal_cycle_s, machine_shifts, period, period_params,
-    site_shifts,
+    MachineSum, PeriodKpi, calendar_error, ideal_cycle_s, period, period_params, site_shifts,
 };
 use crate::reasons::{is_stop, tree_of};
 

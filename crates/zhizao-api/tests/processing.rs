@@ -581,10 +581,57 @@ async fn lines_show_their_running_shift() {
     })
     .await
     .unwrap();
-    pusher.abort();
     assert_eq!(pushed.0, body["items"][0]["line_id"].as_i64().unwrap());
     assert_eq!(pushed.1, 100.0);
     assert!(pushed.2.unwrap() > 0.99);
+
+    // What arrives later reaches the push without a whole read: more
+    // parts, and a breakdown from now on.
+    let now = zhizao_live::now_ms();
+    let later = vec![
+        (
+            "zhizao/v1/S/L/M/telemetry".to_owned(),
+            json!({"ts": now, "values": {"count_good": 130}}).to_string(),
+        ),
+        (
+            "zhizao/v1/S/L/M/state".to_owned(),
+            json!({"ts": now, "state": "down"}).to_string(),
+        ),
+    ];
+    publish(port, &user, &password, &later).await;
+    plant.hub.persist_once(&plant.store).await.unwrap();
+    let (good, availability) = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let env = live.recv().await.unwrap();
+            if let zhizao_live::LiveMessage::LineKpi { update, .. } = &env.message
+                && update.quantities.gq == 130.0
+            {
+                return (update.quantities.gq, update.kpis.availability.unwrap());
+            }
+        }
+    })
+    .await
+    .unwrap();
+    pusher.abort();
+    assert_eq!(good, 130.0);
+    assert!(availability < pushed.2.unwrap(), "the breakdown counts");
+    // The push and a whole read agree.
+    let (_, whole) = call(
+        &plant.app,
+        Method::GET,
+        "/api/v1/kpi/lines",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(whole["items"][0]["period"]["quantities"]["gq"], 130.0);
+    // Under five minutes so far: a minor stop, not yet a failure.
+    assert!(
+        whole["items"][0]["period"]["losses"]["minor_stop"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 /// Alarm rules through the API, fed by MQTT, acknowledged by a person.

@@ -5,6 +5,11 @@
 //! to a screen's socket receiving it: MQTT, decoding, the durable history
 //! write, the hub, the broadcast and the WebSocket, all in this process
 //! over loopback. The screens are WebSocket clients, not browsers.
+//!
+//! As in the server, the hub persists state changes every 2 s and the
+//! line KPI push runs every second; its rounds are timed, and after the
+//! run, rounds that read every machine's shift whole (as before the push
+//! kept them) are timed for comparison.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +35,17 @@ pub struct LiveReport {
     pub delivered_share: f64,
     /// Gateway stamp → screen socket, ms: (p50, p99, max).
     pub latency_ms: (f64, f64, f64),
+    /// Live KPI push rounds during the run, ms: (count, p50, max).
+    pub push_round_ms: (usize, f64, f64),
+    /// The same figures read whole for every machine, ms: (count, p50, max).
+    pub whole_read_ms: (usize, f64, f64),
+}
+
+/// (count, p50, max) of durations in ms.
+fn summary(mut v: Vec<f64>) -> (usize, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let p50 = v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0);
+    (v.len(), p50, v.last().copied().unwrap_or(0.0))
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
@@ -137,7 +153,32 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
         .map_err(err)?;
     let http_addr = http.local_addr().map_err(err)?;
     let state = AppState::new(store.clone(), hub.clone(), history, 1 << 20);
-    let api = tokio::spawn(zhizao_api::serve(http, state, std::future::pending()));
+    let api = tokio::spawn(zhizao_api::serve(
+        http,
+        state.clone(),
+        std::future::pending(),
+    ));
+    let persister = tokio::spawn(
+        hub.clone()
+            .persist_loop(store.clone(), Duration::from_secs(2)),
+    );
+    let push_state = state.clone();
+    let published = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let push_done = published.clone();
+    let pushing = tokio::spawn(async move {
+        let mut pusher = zhizao_api::kpi::LineKpiPusher::default();
+        let mut rounds = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if push_done.load(std::sync::atomic::Ordering::Relaxed) {
+                return rounds;
+            }
+            let started = std::time::Instant::now();
+            pusher.round(&push_state).await;
+            rounds.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    });
 
     let login = format!("http://{http_addr}/api/v1/auth/login");
     let token: String = tokio::task::spawn_blocking(move || -> Result<String, BenchError> {
@@ -236,10 +277,21 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
     for p in publishers {
         p.await.map_err(err)?;
     }
+    published.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut all = Vec::new();
     for w in watchers {
         all.extend(w.await.map_err(err)?);
     }
+    let push_rounds = pushing.await.map_err(err)?;
+    let mut whole = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        zhizao_api::kpi::whole_line_kpis(&state, tenant.id)
+            .await
+            .map_err(|e| err(e.message))?;
+        whole.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    persister.abort();
     api.abort();
     mqtt_task.abort();
     all.sort_by(f64::total_cmp);
@@ -256,5 +308,7 @@ pub async fn run(machines: usize, screens: usize, seconds: u64) -> Result<LiveRe
         received: all.len() as u64,
         delivered_share: all.len() as f64 / (sent * screens as u64).max(1) as f64,
         latency_ms: (pct(0.5), pct(0.99), all.last().copied().unwrap_or(0.0)),
+        push_round_ms: summary(push_rounds),
+        whole_read_ms: summary(whole),
     })
 }

@@ -76,6 +76,48 @@ impl Store {
         Ok((before, within))
     }
 
+    /// Every machine's state changes recorded after the one numbered
+    /// `after`, in the order they were recorded, with their numbers. The
+    /// live KPI push reads only what is new this way, whatever the
+    /// changes' own times.
+    pub async fn state_events_recorded_after(
+        &self,
+        tenant_id: i64,
+        after: i64,
+    ) -> Result<Vec<(i64, StateEvent)>> {
+        let rows: Vec<(i64, i64, i64, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, equipment_id, ts, state FROM state_events \
+             WHERE tenant_id = $1 AND id > $2 ORDER BY id")
+            .bind(tenant_id)
+            .bind(after)
+            .fetch_all(p)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, equipment_id, ts, state)| {
+                (
+                    id,
+                    StateEvent {
+                        tenant_id,
+                        equipment_id,
+                        ts,
+                        state,
+                        previous: None,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The number of the latest state change recorded (0 when none).
+    pub async fn last_state_event_id(&self) -> Result<i64> {
+        let id: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT MAX(id) FROM state_events")
+            .fetch_one(p)
+            .await?);
+        Ok(id.unwrap_or(0))
+    }
+
     /// A machine's first state change in `[from, to)`: what ends the state
     /// it was in at `from`.
     pub async fn first_state_event_between(

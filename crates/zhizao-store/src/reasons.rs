@@ -62,6 +62,23 @@ impl Store {
             .await?))
     }
 
+    /// Reasons of every machine's stops that began in `[from, to)`.
+    pub async fn stop_reasons_of_tenant_between(
+        &self,
+        tenant_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StopReason>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT equipment_id, stop_ts, code, comment, by_user, created_at FROM stop_reasons \
+             WHERE tenant_id = $1 AND stop_ts >= $2 AND stop_ts < $3 ORDER BY equipment_id, stop_ts")
+            .bind(tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await?))
+    }
+
     /// Reasons of a machine's stops that began in `[from, to)`, in order.
     pub async fn stop_reasons_between(
         &self,
