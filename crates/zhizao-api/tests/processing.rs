@@ -1119,6 +1119,76 @@ async fn state_rules_turn_signals_into_states() {
     assert_eq!(states, ["running", "down", "idle"]);
 }
 
+/// A press that only counts parts runs while the count rises, and turns
+/// idle when the count stops, even if it sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_runs_while_its_count_rises() {
+    let plant = Plant::new().await;
+    let admin = plant.user("admin-p", Role::Admin).await;
+    let (_, eq) = plant.machine("S", ("L", "L"), "P", None).await;
+    let rules = json!({"types": [{"equipment_type": "cnc", "rules": [
+        {"state": "running", "when": "count_good_rise_s < 30"},
+        {"state": "idle", "when": "true"}
+    ]}]});
+    let (status, body) = call(
+        &plant.app,
+        Method::PUT,
+        "/api/v1/state-rules",
+        Some(&admin),
+        Some(rules),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let gateway = zhizao_mqtt::gateway::Gateway::with_hub(
+        plant.store.clone(),
+        plant.tsdb.clone(),
+        Some(plant.hub.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(zhizao_mqtt::serve(listener, gateway.clone()));
+    let (user, password) = plant.device("GW", "zhizao/v1/S").await;
+    let now = zhizao_live::now_ms();
+    let count = |ms: i64, n: i64| {
+        (
+            "zhizao/v1/S/L/P/telemetry".to_owned(),
+            json!({"ts": now + ms, "values": {"count_good": n}}).to_string(),
+        )
+    };
+    let state = || {
+        plant
+            .hub
+            .machines(plant.tenant.id)
+            .get(&eq.id)
+            .map(|m| (m.state, m.since))
+    };
+    // The first count is a baseline; the second is a rise.
+    publish(port, &user, &password, &[count(0, 10)]).await;
+    assert_eq!(state().map(|s| s.0), Some(zhizao_core::MachineState::Idle));
+    publish(port, &user, &password, &[count(5_000, 11)]).await;
+    assert_eq!(
+        state().map(|s| s.0),
+        Some(zhizao_core::MachineState::Running)
+    );
+    // Quiet: 29 s after the rise it still runs, 31 s after it is idle.
+    gateway.tick_state_rules(now + 34_000).await;
+    assert_eq!(
+        state().map(|s| s.0),
+        Some(zhizao_core::MachineState::Running)
+    );
+    gateway.tick_state_rules(now + 36_000).await;
+    assert_eq!(
+        state(),
+        Some((zhizao_core::MachineState::Idle, now + 36_000))
+    );
+    // The next part: running again.
+    publish(port, &user, &password, &[count(40_000, 12)]).await;
+    assert_eq!(
+        state().map(|s| s.0),
+        Some(zhizao_core::MachineState::Running)
+    );
+}
+
 /// Two machines in two sites over two shifts: the report sums them per
 /// shift, day and scope, the new stop states count as their losses, and
 /// the downtime Pareto ranks stop time by reason (or by state where no

@@ -56,13 +56,15 @@ pub const RISE_SUFFIX: &str = "_rise_s";
 
 /// What the rules see of one machine: each signal's latest value, and for
 /// `<signal>_rise_s` the seconds from the signal's last increase to the
-/// machine's newest sample.
+/// machine's clock: its newest sample, or a later time the platform moved
+/// it to (a machine that sends only on change goes quiet when it stops).
 #[derive(Debug, Default, Clone)]
 pub struct Signals {
     values: HashMap<String, f64>,
     /// When each signal last went up (ms).
     rose_at: HashMap<String, i64>,
     newest_ms: Option<i64>,
+    clock_ms: Option<i64>,
 }
 
 impl Signals {
@@ -78,11 +80,28 @@ impl Signals {
             *at = (*at).max(ts_ms);
         }
         self.newest_ms = Some(self.newest_ms.map_or(ts_ms, |t| t.max(ts_ms)));
+        self.clock_ms = Some(self.clock_ms.map_or(ts_ms, |t| t.max(ts_ms)));
     }
 
     /// The newest sample's time (ms).
     pub fn newest_ms(&self) -> Option<i64> {
         self.newest_ms
+    }
+
+    /// Moves the machine's clock on to `now_ms` without a sample; never
+    /// back. Returns whether it moved.
+    pub fn advance_to(&mut self, now_ms: i64) -> bool {
+        if self.clock_ms.is_some_and(|t| t >= now_ms) || self.newest_ms.is_none() {
+            return false;
+        }
+        self.clock_ms = Some(now_ms);
+        true
+    }
+
+    /// Whether any signal has risen (only then can time alone change what
+    /// a `_rise_s` rule says).
+    pub fn has_risen(&self) -> bool {
+        !self.rose_at.is_empty()
     }
 
     /// A variable as the rules name it; `None` when the machine has not
@@ -93,7 +112,7 @@ impl Signals {
         }
         let base = name.strip_suffix(RISE_SUFFIX)?;
         let rose = self.rose_at.get(base)?;
-        Some((self.newest_ms? - rose).max(0) as f64 / 1000.0)
+        Some((self.clock_ms? - rose).max(0) as f64 / 1000.0)
     }
 }
 
@@ -285,10 +304,17 @@ mod tests {
         m.record("temperature", 121_000, 40.0);
         assert_eq!(m.get("count_good_rise_s"), Some(91.0));
         assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
-        // A reset to zero is no rise.
-        m.record("count_good", 122_000, 0.0);
+        // Quiet since: time alone moves the clock on.
+        m.record("count_good", 200_000, 102.0);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Running));
+        assert!(m.advance_to(250_000));
+        assert_eq!(r.derive("press", &m), Some(MachineState::Running));
+        assert!(m.advance_to(291_000) && !m.advance_to(290_000));
         assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
-        m.record("count_good", 123_000, 1.0);
+        // A reset to zero is no rise.
+        m.record("count_good", 292_000, 0.0);
+        assert_eq!(r.derive("press", &m), Some(MachineState::Idle));
+        m.record("count_good", 293_000, 1.0);
         assert_eq!(r.derive("press", &m), Some(MachineState::Running));
     }
 

@@ -581,6 +581,83 @@ impl Gateway {
         }
     }
 
+    /// Re-derives the states of machines whose rules look at how lately
+    /// a signal rose: time alone turns a press that stopped counting idle,
+    /// even when it sends nothing (Sparkplug sends only changes). A change
+    /// is stamped `now_ms` and recorded like any other.
+    pub async fn tick_state_rules(&self, now_ms: i64) {
+        let Some(hub) = &self.hub else { return };
+        let quiet: Vec<(i64, String)> = self
+            .signals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, m)| m.has_risen() && m.newest_ms().is_some_and(|t| t < now_ms))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut events: HashMap<i64, Vec<_>> = HashMap::new();
+        for (tenant, code) in quiet {
+            let Some(rules) = hub.state_rules(tenant) else {
+                continue;
+            };
+            let Some(at) = self.placement(tenant, &code).await else {
+                continue;
+            };
+            let Some(kind) = self
+                .types
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&(tenant, code.clone()))
+                .cloned()
+            else {
+                continue;
+            };
+            let state = {
+                let mut signals = self.signals.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(m) = signals.get_mut(&(tenant, code.clone())) else {
+                    continue;
+                };
+                if !m.advance_to(now_ms) {
+                    continue;
+                }
+                rules.derive(&kind, m)
+            };
+            if let Some(state) = state
+                && hub
+                    .report(
+                        at,
+                        now_ms,
+                        Report::State {
+                            code: code.clone(),
+                            state,
+                        },
+                    )
+                    .is_some()
+            {
+                events.entry(tenant).or_default().extend(hub.alarms.state(
+                    tenant,
+                    Some(at),
+                    &code,
+                    state.as_str(),
+                    now_ms,
+                ));
+            }
+        }
+        for (tenant, e) in events {
+            if !e.is_empty() {
+                hub.alarm_events(tenant, e);
+            }
+        }
+    }
+
+    /// Runs [`Gateway::tick_state_rules`] every `every` until dropped.
+    pub async fn state_rules_loop(self: Arc<Self>, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            self.tick_state_rules(zhizao_store::now_ms()).await;
+        }
+    }
+
     /// Saves counters every `every` until dropped.
     pub async fn save_loop(self: Arc<Self>, every: Duration) {
         loop {

@@ -723,6 +723,9 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         mqtt_tasks.push(tokio::spawn(
             gateway.clone().save_loop(Duration::from_secs(2)),
         ));
+        mqtt_tasks.push(tokio::spawn(
+            gateway.clone().state_rules_loop(Duration::from_secs(1)),
+        ));
     }
 
     // The built-in MQTT endpoint. A taken port (another broker runs here)
