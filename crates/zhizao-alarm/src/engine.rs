@@ -238,20 +238,21 @@ impl Engine {
 
     /// Takes back alarms that were not over when the engine last stopped,
     /// as if their conditions still held: each clears the normal way once
-    /// its condition is seen to be gone. Alarms of rules that no longer
-    /// exist (or no longer cover their machine) are dropped; returns how
-    /// many were taken.
-    pub fn restore(&mut self, alarms: Vec<Alarm>) -> usize {
-        let mut taken = 0;
+    /// its condition is seen to be gone. A state held too long counts as
+    /// held since `for_s` before the alarm rose, a stuck signal as stuck
+    /// at the value that raised it. Returns the alarms it could not take:
+    /// of rules that no longer exist, are switched off or no longer cover
+    /// their machine.
+    pub fn restore(&mut self, alarms: Vec<Alarm>) -> Vec<Alarm> {
+        let mut dropped = Vec::new();
         for a in alarms {
             let Some(r) = self.rules.iter().position(|(rule, _)| rule.id == a.rule) else {
+                dropped.push(a);
                 continue;
             };
-            if !self.applies(r, &a.source) {
-                continue;
-            }
             let key = (r, a.source.clone());
-            if self.alarms.contains_key(&key) {
+            if !self.applies(r, &a.source) || self.alarms.contains_key(&key) {
+                dropped.push(a);
                 continue;
             }
             let active = a.state != AlarmState::ClearedUnacked;
@@ -265,12 +266,28 @@ impl Engine {
                 },
             );
             // Known, so silence and stuck-signal checks run for it.
-            self.sources.entry(a.source.clone()).or_default();
+            let src = self.sources.entry(a.source.clone()).or_default();
+            if active {
+                match &self.rules[r].1 {
+                    Compiled::Plain(Condition::StateLonger { state, for_s })
+                        if src.state.is_none() =>
+                    {
+                        src.state = Some((state.clone(), a.raised_at - secs(*for_s)));
+                    }
+                    Compiled::Plain(Condition::Flatline { field, for_s, .. }) => {
+                        if let Some(v) = a.value {
+                            src.flat
+                                .entry((r, field.clone()))
+                                .or_insert((v, a.raised_at - secs(*for_s)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
             self.next_id = self.next_id.max(a.id + 1);
             self.alarms.insert(key, a);
-            taken += 1;
         }
-        taken
+        dropped
     }
 
     /// Every alarm that is not over, oldest first.

@@ -43,7 +43,8 @@ impl AlarmDesk {
         t.get_mut(&tenant).map(f)
     }
 
-    /// Replaces a tenant's rules; alarms of the old rules end with them
+    /// Replaces a tenant's rules. Alarms of rules that stay as they were
+    /// go on; those of rules changed, removed or switched off end
     /// (journalled as closed). New alarms are numbered from `first_id` on
     /// (or after the old rules' alarms).
     pub fn set_rules_from(
@@ -55,26 +56,22 @@ impl AlarmDesk {
         let mut engine = Engine::new(rules.clone(), FLOOD_LIMIT)?;
         engine.continue_from(first_id);
         let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        let (placements, next) = match t.remove(&tenant) {
+        let mut ended = Vec::new();
+        let placements = match t.remove(&tenant) {
             Some(old) => {
-                let now = crate::now_ms();
-                let ended: Vec<Event> = old
-                    .engine
-                    .alarms()
-                    .into_iter()
-                    .map(|a| Event {
-                        at: now,
-                        kind: EventKind::Closed,
-                        alarm: Some(a.clone()),
-                        notify: false,
-                    })
-                    .collect();
-                self.journal(tenant, &ended);
-                (old.placements, old.engine.next_id())
+                engine.continue_from(old.engine.next_id());
+                let (kept, changed): (Vec<Alarm>, Vec<Alarm>) =
+                    old.engine.alarms().into_iter().cloned().partition(|a| {
+                        let same = |rs: &[Rule]| rs.iter().find(|r| r.id == a.rule).cloned();
+                        same(&old.rules).is_some_and(|r| Some(r) == same(&rules))
+                    });
+                ended.extend(changed);
+                ended.extend(engine.restore(kept));
+                old.placements
             }
-            None => Default::default(),
+            None => HashMap::new(),
         };
-        engine.continue_from(next);
+        self.close(tenant, ended);
         t.insert(
             tenant,
             TenantAlarms {
@@ -87,11 +84,35 @@ impl AlarmDesk {
         Ok(())
     }
 
+    /// Journals alarms that ended without their condition clearing.
+    fn close(&self, tenant: Id, alarms: Vec<Alarm>) {
+        let now = crate::now_ms();
+        let ended: Vec<Event> = alarms
+            .into_iter()
+            .map(|a| Event {
+                at: now,
+                kind: EventKind::Closed,
+                alarm: Some(a),
+                notify: false,
+            })
+            .collect();
+        self.journal(tenant, &ended);
+    }
+
     /// Takes back a tenant's alarms that were not over at the last stop
-    /// (after its rules are set); returns how many were taken.
+    /// (after its rules are set); those it cannot take (their rule is gone
+    /// or switched off) are journalled as closed. Returns how many were
+    /// taken.
     pub fn restore(&self, tenant: Id, alarms: Vec<Alarm>) -> usize {
-        self.with(tenant, |t| t.engine.restore(alarms))
-            .unwrap_or_default()
+        let offered = alarms.len();
+        match self.with(tenant, |t| t.engine.restore(alarms)) {
+            Some(dropped) => {
+                let taken = offered - dropped.len();
+                self.close(tenant, dropped);
+                taken
+            }
+            None => 0,
+        }
     }
 
     /// Replaces a tenant's rules (see [`AlarmDesk::set_rules_from`]).
@@ -142,18 +163,18 @@ impl AlarmDesk {
         source: &str,
         input: impl FnOnce(&mut Engine) -> Vec<Event>,
     ) -> Vec<(Option<Placement>, Event)> {
+        // Journalled under the tenant's lock, so the journal keeps the
+        // engine's order (a clear and an acknowledgement at once).
         self.with(tenant, |t| {
             if let Some(p) = at {
                 t.placements.insert(source.to_owned(), p);
             }
             let events = input(&mut t.engine);
             Self::keep(t, &events);
+            self.journal(tenant, &events);
             events
         })
-        .map(|events| {
-            self.journal(tenant, &events);
-            events.into_iter().map(|e| (at, e)).collect()
-        })
+        .map(|events| events.into_iter().map(|e| (at, e)).collect())
         .unwrap_or_default()
     }
 
@@ -284,4 +305,68 @@ pub fn journal_entry(tenant: Id, e: &Event) -> zhizao_store::JournalEntry {
 /// A unit enum's snake_case name, as serde writes it.
 fn json_str(v: &impl serde::Serialize) -> Option<String> {
     serde_json::to_value(v).ok()?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use zhizao_alarm::{AlarmState, Condition, Severity};
+
+    use super::*;
+
+    fn rule(id: &str, limit: f64) -> Rule {
+        Rule {
+            id: id.into(),
+            name: id.into(),
+            severity: Severity::High,
+            condition: Condition::Above {
+                field: "temp".into(),
+                limit,
+                deadband: 0.0,
+            },
+            enabled: true,
+            on_delay_s: 0,
+            off_delay_s: 0,
+            sources: None,
+        }
+    }
+
+    fn closed(desk: &AlarmDesk) -> Vec<AlarmId> {
+        desk.take_journal()
+            .into_iter()
+            .filter(|(_, e)| e.kind == EventKind::Closed)
+            .filter_map(|(_, e)| e.alarm.map(|a| a.id))
+            .collect()
+    }
+
+    #[test]
+    fn saving_rules_keeps_the_alarms_of_unchanged_rules() {
+        let desk = AlarmDesk::default();
+        desk.set_rules(1, vec![rule("hot", 80.0), rule("warm", 60.0)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        desk.sample(1, None, "M", "temp", 0, 90.0);
+        let before = desk.active(1);
+        assert_eq!(before.len(), 2);
+        desk.take_journal();
+        // "warm" changes its limit; "hot" stays as it was.
+        desk.set_rules_from(1, vec![rule("hot", 80.0), rule("warm", 65.0)], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let after = desk.active(1);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0], before[0]);
+        assert_eq!(closed(&desk), [before[1].id]);
+        // The kept alarm still clears the normal way.
+        let events = desk.sample(1, None, "M", "temp", 1_000, 50.0);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].1.alarm.as_ref().map(|a| a.state),
+            Some(AlarmState::ClearedUnacked)
+        );
+        // Switched off: its alarm ends.
+        let mut off = rule("hot", 80.0);
+        off.enabled = false;
+        desk.set_rules_from(1, vec![off], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(desk.active(1).is_empty());
+        assert_eq!(closed(&desk), [before[0].id]);
+    }
 }
