@@ -96,6 +96,16 @@ impl MachineHistory {
         })
     }
 
+    /// A change read late: inside the period, or a newer state the period
+    /// starts in.
+    fn add_change(&mut self, ts: i64, state: MachineState) {
+        if ts >= self.from {
+            self.changes.insert(ts, state);
+        } else if self.before.is_none_or(|(b, _)| ts >= b) {
+            self.before = Some((ts, state));
+        }
+    }
+
     /// When the reasons that matter to this period may have been given
     /// from: the start of the stop in force at its start.
     fn reasons_since(&self) -> i64 {
@@ -300,14 +310,12 @@ impl ShiftCache {
         let since = self.read_to - OVERLAP_MS;
         for (id, e) in s
             .store
-            .state_events_recorded_after(tenant, self.last_event)
+            .state_events_recorded_after(tenant, self.last_event, since)
             .await?
         {
             self.last_event = self.last_event.max(id);
-            if let Some(h) = self.machines.get_mut(&e.equipment_id)
-                && e.ts >= h.from
-            {
-                h.changes.insert(e.ts, state_of(&e.state));
+            if let Some(h) = self.machines.get_mut(&e.equipment_id) {
+                h.add_change(e.ts, state_of(&e.state));
             }
         }
         let reasons_since = self
@@ -351,14 +359,15 @@ impl ShiftCache {
         tenant: i64,
         equipment: &Equipment,
         from: i64,
-        now: i64,
     ) -> Result<&MachineHistory, ApiError> {
         let stale = self
             .machines
             .get(&equipment.id)
             .is_none_or(|h| h.from != from);
         if stale {
-            let h = MachineHistory::read(s, tenant, equipment, from, now).await?;
+            // Not cut at `now`: a change stamped later (a clock ahead) has
+            // its number behind the one kept, and would not come again.
+            let h = MachineHistory::read(s, tenant, equipment, from, i64::MAX / 2).await?;
             self.machines.insert(equipment.id, h);
         }
         self.machines

@@ -476,7 +476,7 @@ async fn running_line_kpis(
             for e in &machines {
                 let one = match cache.as_deref_mut() {
                     Some(c) => {
-                        let h = c.machine(s, tenant, e, sh.start_ms, now).await?;
+                        let h = c.machine(s, tenant, e, sh.start_ms).await?;
                         if h.has_reasons() && tree.is_none() {
                             tree = Some(crate::reasons::tree_of(s, tenant).await?.0);
                         }

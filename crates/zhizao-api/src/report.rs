@@ -215,6 +215,9 @@ pub async fn kpi_report(
             }));
         }
     }
+    // In time order: shift codes need not sort as their start times do.
+    let mut buckets: Vec<(String, Bucket)> = buckets.into_iter().collect();
+    buckets.sort_by_key(|(_, b)| b.start);
     let rows = buckets
         .into_iter()
         .map(|(key, b)| {
@@ -286,6 +289,34 @@ pub struct DowntimePareto {
     pub items: Vec<DowntimeItem>,
 }
 
+/// The working time of planned shifts: each shift without its breaks.
+fn working_windows(shifts: &[PlannedShift]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    for sh in shifts {
+        let mut at = sh.start_ms;
+        let mut breaks = sh.breaks.clone();
+        breaks.sort_unstable();
+        for (b0, b1) in breaks {
+            if b0 > at {
+                out.push((at, b0.min(sh.end_ms)));
+            }
+            at = at.max(b1);
+        }
+        if sh.end_ms > at {
+            out.push((at, sh.end_ms));
+        }
+    }
+    out
+}
+
+/// How much of `[a, b)` falls in the windows (sorted, disjoint), in ms.
+fn overlap(windows: &[(i64, i64)], a: i64, b: i64) -> i64 {
+    windows
+        .iter()
+        .map(|&(w0, w1)| (b.min(w1) - a.max(w0)).max(0))
+        .sum()
+}
+
 /// Stop time of one reason (or unexplained state), in ms.
 struct Tally {
     reason: Option<Reason>,
@@ -296,8 +327,9 @@ struct Tally {
 
 /// Stop time (every state but running and setup) of a site, area, line or
 /// machine in `[from, to)` (default: the last 24 hours) by the reason
-/// operators gave, or by state where none was given, longest first. A
-/// stop that began before `from` counts from `from`.
+/// operators gave, or by state where none was given, longest first. Only
+/// time in planned shifts counts, breaks left out, as in the KPIs; a stop
+/// that began before `from` counts from `from`.
 #[utoipa::path(get, path = "/kpi/downtime", tag = "kpi", security(("bearer" = [])),
     params(("scope" = Option<String>, Query, description = "all | site:ID | area:ID | line:ID | equipment:ID"),
            ("from" = Option<String>, Query, description = "epoch ms, RFC 3339, or -8h"),
@@ -315,7 +347,19 @@ pub async fn downtime_pareto(
     let (name, machines) = machines_in(&layout, scope)?;
     let (tree, _) = tree_of(&s, tenant).await?;
     let mut by_key: HashMap<String, Tally> = HashMap::new();
+    let mut windows_of_site: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
     for e in &machines {
+        let Some(site) = layout.site_of_line(e.line_id) else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = windows_of_site.entry(site.id) {
+            slot.insert(working_windows(
+                &site_shifts(&s, tenant, site, from, to).await?,
+            ));
+        }
+        let Some(windows) = windows_of_site.get(&site.id) else {
+            continue;
+        };
         let (before, events) = s.store.state_events_between(tenant, e.id, from, to).await?;
         let since = before.as_ref().map_or(from, |b| b.ts.min(from));
         let given = s
@@ -330,7 +374,8 @@ pub async fn downtime_pareto(
         runs.extend(events.iter().map(|ev| (ev.ts, ev.ts, ev.state.as_str())));
         for (i, &(began, counted_from, state)) in runs.iter().enumerate() {
             let end = runs.get(i + 1).map_or(to, |next| next.1);
-            if end <= counted_from || !is_stop(state) {
+            let ms = overlap(windows, counted_from, end);
+            if ms <= 0 || !is_stop(state) {
                 continue;
             }
             let reason = given
@@ -344,7 +389,7 @@ pub async fn downtime_pareto(
                 ms: 0,
                 stops: 0,
             });
-            item.ms += end - counted_from;
+            item.ms += ms;
             item.stops += 1;
         }
     }
@@ -384,4 +429,26 @@ pub async fn downtime_pareto(
         stops: items.iter().map(|i| i.stops).sum(),
         items,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_time_counts_only_in_shifts_without_breaks() {
+        let shift = |start: i64, end: i64, breaks: Vec<(i64, i64)>| PlannedShift {
+            date: "2026-11-30".into(),
+            shift: "A".into(),
+            start_ms: start,
+            end_ms: end,
+            breaks,
+        };
+        let w = working_windows(&[shift(0, 100, vec![(40, 50)]), shift(200, 300, vec![])]);
+        assert_eq!(w, [(0, 40), (50, 100), (200, 300)]);
+        // Through a break and the time between shifts.
+        assert_eq!(overlap(&w, 30, 250), 10 + 50 + 50);
+        assert_eq!(overlap(&w, 100, 200), 0);
+        assert_eq!(overlap(&w, 40, 50), 0);
+    }
 }

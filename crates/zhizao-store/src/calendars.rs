@@ -77,19 +77,22 @@ impl Store {
     }
 
     /// Every machine's state changes recorded after the one numbered
-    /// `after`, in the order they were recorded, with their numbers. The
-    /// live KPI push reads only what is new this way, whatever the
-    /// changes' own times.
+    /// `after`, or stamped at `since` or later, in the order they were
+    /// recorded, with their numbers. The live KPI push reads what is new
+    /// this way: by number whatever the changes' own times, and by time
+    /// for changes another node committed out of number order.
     pub async fn state_events_recorded_after(
         &self,
         tenant_id: i64,
         after: i64,
+        since: i64,
     ) -> Result<Vec<(i64, StateEvent)>> {
         let rows: Vec<(i64, i64, i64, String)> = on_pool!(self, p => sqlx::query_as(
             "SELECT id, equipment_id, ts, state FROM state_events \
-             WHERE tenant_id = $1 AND id > $2 ORDER BY id")
+             WHERE tenant_id = $1 AND (id > $2 OR ts >= $3) ORDER BY id")
             .bind(tenant_id)
             .bind(after)
+            .bind(since)
             .fetch_all(p)
             .await?);
         Ok(rows
