@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, resultsDir, startServer } from './support.mjs';
+import { adminApi, launchBrowser, loginPage, resultsDir, startServer } from './support.mjs';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -18,37 +18,17 @@ describe('processing configuration page', () => {
   let server;
   let browser;
   let page;
-  let token;
+  /** The API as the admin, from the test process (not through the page). */
+  let api;
   const original = {};
   const pageErrors = [];
-
-  /** The API as the admin, from the test process (not through the page). */
-  async function api(method, path, body) {
-    const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }
 
   const shot = (name) => page.screenshot({ path: join(resultsDir, name) });
 
   before(async () => {
     mkdirSync(resultsDir, { recursive: true });
     server = await startServer();
-    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: server.password }),
-    });
-    assert.equal(login.status, 200, 'the admin logs in over the API');
-    token = (await login.json()).token;
+    api = await adminApi(server);
     original.stateRules = await api('GET', '/state-rules');
     original.reasons = (await api('GET', '/downtime-reasons')).tree;
     original.alarmRules = await api('GET', '/alarm-rules');
@@ -62,7 +42,7 @@ describe('processing configuration page', () => {
 
   after(async () => {
     try {
-      if (token && original.alarmRules) {
+      if (api && original.alarmRules) {
         await api('PUT', '/state-rules', original.stateRules);
         await api('PUT', '/downtime-reasons', original.reasons);
         await api('PUT', '/alarm-rules', original.alarmRules);
@@ -74,11 +54,7 @@ describe('processing configuration page', () => {
   });
 
   it('is linked from the admin navigation and shows in Chinese by default', async () => {
-    await page.goto(`${server.baseUrl}/#/login`);
-    await page.fill('input[name="username"]', 'admin');
-    await page.fill('input[name="password"]', server.password);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL(/#\/screen/);
+    await loginPage(page, server);
     await page.click(tid('nav-equipment'));
     await page.waitForURL(/#\/admin\/equipment/);
     await page.click(tid('nav-processing'));

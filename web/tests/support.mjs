@@ -103,3 +103,36 @@ export function launchBrowser() {
     ],
   });
 }
+
+/** Logs the admin in over the API; returns a client `api(method, path, body)` that fails on any non-2xx. */
+export async function adminApi(server) {
+  const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: server.password }),
+  });
+  assert.equal(login.status, 200, 'the admin logs in over the API');
+  const { token } = await login.json();
+  return async function api(method, path, body) {
+    const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
+/** Signs the admin in through the login page. */
+export async function loginPage(page, server) {
+  await page.goto(`${server.baseUrl}/#/login`);
+  await page.fill('input[name="username"]', 'admin');
+  await page.fill('input[name="password"]', server.password);
+  await page.click('[data-testid="login-submit"]');
+  await page.waitForURL(/#\/screen/);
+}

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, resultsDir, startServer } from './support.mjs';
+import { adminApi, launchBrowser, loginPage, resultsDir, startServer } from './support.mjs';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -16,22 +16,8 @@ describe('operator terminal and downtime Pareto', () => {
   let server;
   let browser;
   let page;
-  let token;
+  let api;
   const pageErrors = [];
-
-  async function api(method, path, body) {
-    const res = await fetch(`${server.baseUrl}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }
 
   /** Polls `probe` until it gives something, for at most `ms`. */
   async function eventually(probe, ms, what) {
@@ -47,23 +33,13 @@ describe('operator terminal and downtime Pareto', () => {
   before(async () => {
     mkdirSync(resultsDir, { recursive: true });
     server = await startServer();
-    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: server.password }),
-    });
-    assert.equal(login.status, 200);
-    token = (await login.json()).token;
+    api = await adminApi(server);
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(`${server.baseUrl}/#/login`);
-    await page.fill('input[name="username"]', 'admin');
-    await page.fill('input[name="password"]', server.password);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForURL(/#\/screen/);
+    await loginPage(page, server);
   });
 
   after(async () => {

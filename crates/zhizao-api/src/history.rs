@@ -270,9 +270,12 @@ fn counter_points(
 }
 
 /// Counter values may reach history this late (a gateway's batch may lag);
-/// each round reads this far back again. State changes need no overlap:
-/// they are read by the order they were recorded in.
+/// each round reads this far back again.
 const OVERLAP_MS: i64 = 10_000;
+/// State changes are read by the number they were recorded under; this
+/// much by time as well catches one another node committed out of number
+/// order.
+const STATE_OVERLAP_MS: i64 = 2_000;
 /// Everything is read whole again this often, which also picks up data
 /// that arrived later than the overlap.
 const FULL_READ_MS: i64 = 5 * 60_000;
@@ -310,7 +313,7 @@ impl ShiftCache {
         let since = self.read_to - OVERLAP_MS;
         for (id, e) in s
             .store
-            .state_events_recorded_after(tenant, self.last_event, since)
+            .state_events_recorded_after(tenant, self.last_event, self.read_to - STATE_OVERLAP_MS)
             .await?
         {
             self.last_event = self.last_event.max(id);

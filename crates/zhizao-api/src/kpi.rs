@@ -302,6 +302,20 @@ impl MachineSum {
     }
 }
 
+/// A site's calendar (the default when none is set) in its time zone.
+async fn site_calendar(
+    s: &AppState,
+    tenant: i64,
+    site: &zhizao_core::Site,
+) -> Result<SiteCalendar, ApiError> {
+    let calendar = s
+        .store
+        .site_calendar(tenant, site.id)
+        .await?
+        .unwrap_or_else(default_calendar);
+    SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)
+}
+
 /// A site's planned shifts that overlap `[from, to)`, cut to it: only
 /// the part inside the request counts.
 pub(crate) async fn site_shifts(
@@ -311,13 +325,8 @@ pub(crate) async fn site_shifts(
     from: i64,
     to: i64,
 ) -> Result<Vec<PlannedShift>, ApiError> {
-    let calendar = s
-        .store
-        .site_calendar(tenant, site.id)
+    Ok(site_calendar(s, tenant, site)
         .await?
-        .unwrap_or_else(default_calendar);
-    let cal = SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)?;
-    Ok(cal
         .shifts_between(from, to)
         .map_err(calendar_error)?
         .into_iter()
@@ -441,13 +450,8 @@ async fn running_line_kpis(
     }
     let mut running: HashMap<i64, Option<PlannedShift>> = HashMap::new();
     for site in &layout.sites {
-        let calendar = s
-            .store
-            .site_calendar(tenant, site.id)
+        let shift = site_calendar(s, tenant, site)
             .await?
-            .unwrap_or_else(default_calendar);
-        let cal = SiteCalendar::new(calendar, &site.timezone).map_err(calendar_error)?;
-        let shift = cal
             .shifts_between(now - 1, now)
             .map_err(calendar_error)?
             .into_iter()

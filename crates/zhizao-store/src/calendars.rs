@@ -88,8 +88,12 @@ impl Store {
         since: i64,
     ) -> Result<Vec<(i64, StateEvent)>> {
         let rows: Vec<(i64, i64, i64, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT id, equipment_id, ts, state FROM state_events \
-             WHERE tenant_id = $1 AND (id > $2 OR ts >= $3) ORDER BY id")
+            // Two indexed reads (by number, by time), not one OR that
+            // would scan the table.
+            "SELECT id, equipment_id, ts, state FROM state_events WHERE tenant_id = $1 AND id > $2 \
+             UNION \
+             SELECT id, equipment_id, ts, state FROM state_events WHERE tenant_id = $1 AND ts >= $3 \
+             ORDER BY id")
             .bind(tenant_id)
             .bind(after)
             .bind(since)
