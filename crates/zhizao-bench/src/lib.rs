@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod kpi;
 pub mod live;
 pub mod mqtt;
+pub mod mrp;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +38,8 @@ pub enum BenchError {
     Kpi(String),
     #[error("live: {0}")]
     Live(String),
+    #[error("mrp: {0}")]
+    Plan(String),
     #[error("registry: {0}")]
     Registry(#[from] zhizao_store::StoreError),
 }

@@ -151,6 +151,26 @@ enum BenchCommand {
     /// The live path: machines report state changes over MQTT every
     /// second, screens watch the live WebSocket; latency to the screens.
     Live(LiveBenchArgs),
+    /// MRP: a regenerative run and net changes on a generated plant
+    /// (20,000 items, BOMs 6 levels deep, open customer orders, weekly
+    /// buckets).
+    Mrp(MrpBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct MrpBenchArgs {
+    /// Open customer orders.
+    #[arg(long, default_value_t = 5_000)]
+    orders: usize,
+    /// Weekly buckets planned.
+    #[arg(long, default_value_t = 52)]
+    buckets: usize,
+    /// Net changes of one order to time.
+    #[arg(long, default_value_t = 50)]
+    changes: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -308,6 +328,35 @@ fn main() -> Result<()> {
                 r.whole_read_ms.0,
                 r.whole_read_ms.1,
                 r.whole_read_ms.2
+            );
+        }
+        return Ok(());
+    }
+    if let Command::Bench(BenchCommand::Mrp(args)) = &cli.command {
+        let r = zhizao_bench::mrp::run(args.orders, args.buckets, args.changes)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            println!(
+                "{} items, {} BOM lines, {} customer orders, {} buckets: {} planned orders, {} exceptions",
+                r.items, r.bom_lines, r.orders, r.buckets, r.planned_orders, r.exceptions
+            );
+            println!(
+                "regenerative run ms: {} (median {:.1})",
+                r.regenerate_ms
+                    .iter()
+                    .map(|x| format!("{x:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                r.regenerate_median_ms
+            );
+            println!(
+                "net change of one order, {} runs: ms median {:.2}, max {:.2}; items replanned median {}, max {}",
+                r.net_change_ms.0,
+                r.net_change_ms.1,
+                r.net_change_ms.2,
+                r.net_change_items.0,
+                r.net_change_items.1
             );
         }
         return Ok(());
