@@ -1,15 +1,18 @@
 //! MRP on a generated plant: 20,000 items in bills of material six levels
 //! deep, 5,000 open customer orders, 52 weekly buckets. The plant is
-//! seeded, so every run plans the same data. Times a regenerative run and
-//! net changes of single orders (each undone again, so every change
-//! starts from the same plan).
+//! seeded, so every run plans the same data. Times a regenerative run, net
+//! changes of single orders (each undone again, so every change starts
+//! from the same plan), the rough-cut capacity load, and order promises.
 
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use zhizao_plan::{BomLine, Demand, Item, ItemKind, LotRule, Plan, PlanInput, Receipt};
+use zhizao_plan::{
+    BomLine, Demand, Item, ItemKind, LotRule, Operation, Plan, PlanInput, Receipt, WorkCentre,
+    promise, rough_cut,
+};
 
 use crate::BenchError;
 
@@ -126,6 +129,63 @@ pub struct MrpReport {
     pub net_change_ms: (usize, f64, f64),
     /// Items a net change replanned: (median, max).
     pub net_change_items: (usize, usize),
+    pub work_centres: usize,
+    /// Rough-cut load of the whole plan, ms, and the overloaded
+    /// (centre, week) cells.
+    pub rough_cut_ms: f64,
+    pub overloads: usize,
+    /// Promises for new orders, ms: (count, median, max), and how many
+    /// could be kept in the horizon.
+    pub promise_ms: (usize, f64, f64),
+    pub promised: usize,
+}
+
+/// Work centres of the generated plant.
+pub const CENTRES: usize = 50;
+
+/// 1–3 operations for every made item, each on one of the work centres.
+pub fn routings(input: &PlanInput, seed: u64) -> Vec<Operation> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for (i, it) in input.items.iter().enumerate() {
+        if it.kind.is_bought() || it.kind == ItemKind::Phantom {
+            continue;
+        }
+        for _ in 0..rng.gen_range(1..4) {
+            out.push(Operation {
+                item: i,
+                work_centre: rng.gen_range(0..CENTRES),
+                alternatives: Vec::new(),
+                setup_hours: f64::from(rng.gen_range(0..4)),
+                run_hours_per_unit: f64::from(rng.gen_range(1..30)) / 60.0,
+            });
+        }
+    }
+    out
+}
+
+/// Centres with a quarter more hours than the plan's average load on
+/// them, so some weeks are over and most are not.
+pub fn centres(
+    plan: &Plan,
+    routings: &[Operation],
+) -> Result<Vec<WorkCentre>, zhizao_plan::PlanError> {
+    let probe: Vec<WorkCentre> = (0..CENTRES)
+        .map(|c| WorkCentre {
+            code: format!("WC{c:02}"),
+            hours_per_bucket: 0.0,
+            efficiency: 1.0,
+        })
+        .collect();
+    let load = rough_cut(plan, &probe, routings, &[], &[])?;
+    Ok(probe
+        .into_iter()
+        .zip(&load.load)
+        .map(|(mut c, row)| {
+            c.hours_per_bucket = 1.25 * row.iter().sum::<f64>() / row.len().max(1) as f64;
+            c
+        })
+        .collect())
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -164,6 +224,24 @@ pub fn run(orders: usize, horizon: usize, changes: usize) -> Result<MrpReport, B
     }
     let max = times.iter().copied().fold(0.0, f64::max);
     touched.sort_unstable();
+
+    let ops = routings(&input, 11);
+    let wcs = centres(&plan, &ops).map_err(err)?;
+    let started = Instant::now();
+    let load = rough_cut(&plan, &wcs, &ops, &[], &[]).map_err(err)?;
+    let rough_cut_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut promise_times = Vec::new();
+    let mut promised = 0;
+    for _ in 0..changes {
+        let item = rng.gen_range(0..LEVELS[0]);
+        let quantity = f64::from(rng.gen_range(1..100));
+        let requested = rng.gen_range(0..horizon);
+        let started = Instant::now();
+        let p = promise(&plan, &wcs, &ops, item, quantity, requested).map_err(err)?;
+        promise_times.push(started.elapsed().as_secs_f64() * 1000.0);
+        promised += usize::from(p.bucket.is_some());
+    }
+    let promise_max = promise_times.iter().copied().fold(0.0, f64::max);
     Ok(MrpReport {
         items: input.items.len(),
         bom_lines: input.bom.len(),
@@ -178,5 +256,10 @@ pub fn run(orders: usize, horizon: usize, changes: usize) -> Result<MrpReport, B
             touched.get(touched.len() / 2).copied().unwrap_or(0),
             touched.last().copied().unwrap_or(0),
         ),
+        work_centres: wcs.len(),
+        rough_cut_ms,
+        overloads: load.overloads().len(),
+        promise_ms: (promise_times.len(), median(&mut promise_times), promise_max),
+        promised,
     })
 }

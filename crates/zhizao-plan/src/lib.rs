@@ -1,15 +1,21 @@
 //! Production planning as plain data and pure functions: materials with
 //! their lot-sizing rules and lead times, multi-level bills of material,
-//! demand and open supply in time buckets, and material requirements
-//! planning (MRP) over them. No I/O: the platform loads the plant's data,
-//! calls [`Plan::regenerate`] or [`Plan::change_demand`], and stores what
-//! comes out.
+//! demand and open supply in time buckets; material requirements planning
+//! (MRP) over them, rough-cut capacity with what-if changes, and order
+//! promising. No I/O: the platform loads the plant's data, calls
+//! [`Plan::regenerate`] or [`Plan::change_demand`], [`rough_cut`] and
+//! [`promise`], and stores what comes out.
 //!
 //! Time is a row of buckets (weeks on the plant calendar, say); bucket 0
 //! is the current one. Quantities are in each item's stock unit.
 
+mod capacity;
 mod model;
 mod mrp;
+mod promise;
+
+pub use capacity::{CapacityLoad, Operation, WhatIf, WorkCentre, rough_cut};
+pub use promise::{Promise, Shortage, promise};
 
 pub use model::{
     BomLine, Demand, DemandId, Item, ItemId, ItemKind, LotRule, PlanError, PlanInput, Receipt,

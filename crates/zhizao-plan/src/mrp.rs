@@ -377,6 +377,11 @@ impl Plan {
         &self.plans[item].orders
     }
 
+    /// The bill-of-material lines under `item`.
+    pub fn components(&self, item: ItemId) -> impl Iterator<Item = &crate::model::BomLine> {
+        self.children[item].iter().map(|&k| &self.input.bom[k])
+    }
+
     /// Every planned order to place (no phantoms), by item.
     pub fn planned_orders(&self) -> impl Iterator<Item = &PlannedOrder> {
         self.plans

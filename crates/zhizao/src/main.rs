@@ -165,7 +165,7 @@ struct MrpBenchArgs {
     /// Weekly buckets planned.
     #[arg(long, default_value_t = 52)]
     buckets: usize,
-    /// Net changes of one order to time.
+    /// Net changes of one order, and order promises, to time.
     #[arg(long, default_value_t = 50)]
     changes: usize,
     /// Print the report as JSON.
@@ -357,6 +357,14 @@ fn main() -> Result<()> {
                 r.net_change_ms.2,
                 r.net_change_items.0,
                 r.net_change_items.1
+            );
+            println!(
+                "rough-cut load on {} work centres: {:.1} ms, {} overloaded centre-weeks",
+                r.work_centres, r.rough_cut_ms, r.overloads
+            );
+            println!(
+                "order promising, {} new orders: ms median {:.2}, max {:.2}; {} promised within the horizon",
+                r.promise_ms.0, r.promise_ms.1, r.promise_ms.2, r.promised
             );
         }
         return Ok(());
