@@ -10,6 +10,7 @@
 //! is the current one. Quantities are in each item's stock unit.
 
 mod capacity;
+pub mod file;
 mod model;
 mod mrp;
 mod promise;

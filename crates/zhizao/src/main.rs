@@ -3,6 +3,7 @@
 
 mod import;
 mod notify;
+mod plan;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -113,6 +114,9 @@ enum Command {
     /// ISO 22400-2 KPIs.
     #[command(subcommand)]
     Kpi(KpiCommand),
+    /// Production planning on a plant file: MRP, capacity, promising.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -391,6 +395,9 @@ fn main() -> Result<()> {
     if let Command::Kpi(KpiCommand::Compute(args)) = &cli.command {
         return kpi_compute(args);
     }
+    if let Command::Plan(command) = &cli.command {
+        return plan::run(command);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -405,7 +412,7 @@ fn main() -> Result<()> {
                 Ok(())
             }
             // Benchmarks and imports run before this runtime is built.
-            Command::Bench(_) | Command::Import(_) | Command::Kpi(_) => Ok(()),
+            Command::Bench(_) | Command::Import(_) | Command::Kpi(_) | Command::Plan(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())

@@ -673,3 +673,101 @@ fn kpi_compute_matches_the_reference_cases() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cases[0].inputs.APT"), "{err}");
 }
+
+/// `zhizao plan run` and `zhizao plan promise` on a small pump plant: the
+/// planned orders, the overloaded lathe, a promise with its reason, and a
+/// bad reference named with its place.
+#[test]
+fn plan_run_and_promise_on_a_plant_file() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pump-plant.json"
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&["plan", "run", fixture, "--json"]);
+    assert!(ok, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let orders: Vec<(String, i64, i64, f64)> = plan["planned_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["item"].as_str().unwrap().to_owned(),
+                o["release"].as_i64().unwrap(),
+                o["due"].as_i64().unwrap(),
+                o["quantity"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let o = |i: &str, r, d, q| (i.to_owned(), r, d, q);
+    assert_eq!(
+        orders,
+        [
+            // 4 pumps on hand; 12 due in bucket 3, 6 in bucket 6.
+            o("QJ-50", 2, 3, 8.0),
+            o("QJ-50", 5, 6, 6.0),
+            // At least 10 impellers, in fives.
+            o("IMPELLER-50", 1, 2, 10.0),
+            o("IMPELLER-50", 4, 5, 10.0),
+            // 0.8 bar an impeller, 5 % scrap.
+            o("BAR-304", 0, 1, 8.4),
+            o("BAR-304", 3, 4, 8.4),
+        ]
+    );
+    // The casings come from stock and the open receipt; no order needed.
+    assert_eq!(plan["planned_orders"][0]["pegs"][0]["demand"], 101);
+    assert_eq!(plan["planned_orders"][2]["pegs"][0]["parent"], "QJ-50");
+    assert_eq!(plan["overloads"][0]["work_centre"], "CNC-LATHE");
+    assert_eq!(plan["overloads"][0]["load_hours"], 12.5);
+
+    let (ok, stdout, stderr) = run(&[
+        "plan",
+        "promise",
+        fixture,
+        "--item",
+        "QJ-50",
+        "--quantity",
+        "10",
+        "--bucket",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let p: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(p["bucket"], 7, "{p}");
+    assert_eq!(
+        (p["reason"].as_str(), p["short"].as_str()),
+        (Some("lead_time"), Some("CASING-50"))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    let text = std::fs::read_to_string(fixture)
+        .unwrap()
+        .replace(r#""component": "BAR-304""#, r#""component": "BAR-316""#);
+    std::fs::write(&bad, text).unwrap();
+    let (ok, _, stderr) = run(&["plan", "run", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("bom[2].component: no item `BAR-316`"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&[
+        "plan",
+        "promise",
+        fixture,
+        "--item",
+        "NOPE",
+        "--quantity",
+        "1",
+    ]);
+    assert!(!ok && stderr.contains("no item `NOPE`"), "{stderr}");
+}
