@@ -129,12 +129,16 @@ pub fn validate(
                 item,
                 from_centre,
                 to_centre,
-            } => *item < items && centre(*from_centre) && centre(*to_centre),
+            } => routings.iter().any(|op| {
+                op.item == *item
+                    && op.work_centre == *from_centre
+                    && op.alternatives.contains(to_centre)
+            }),
         };
         if !ok {
             return Err(bad(
                 format!("changes[{k}]"),
-                "names a missing item or centre, or an empty range",
+                "names a missing centre or an empty range, or moves an operation the item does not have there to a centre that is not its alternative",
             ));
         }
     }
@@ -204,8 +208,9 @@ pub(crate) fn capacity(
 }
 
 /// The load of the plan's made orders (and any `released` ones: item,
-/// release bucket, quantity) per centre and bucket, spread evenly over the
-/// buckets from release to receipt, against capacity after `changes`.
+/// release bucket, due bucket, quantity) per centre and bucket, spread
+/// evenly over the buckets from release to receipt, against capacity after
+/// `changes`.
 pub fn rough_cut(
     plan: &Plan,
     centres: &[WorkCentre],
@@ -215,6 +220,18 @@ pub fn rough_cut(
 ) -> Result<CapacityLoad, PlanError> {
     validate(plan.input().items.len(), centres, routings, changes)?;
     let h = plan.input().horizon;
+    for (k, &(item, release, due, quantity)) in released.iter().enumerate() {
+        if item >= plan.input().items.len()
+            || release >= h
+            || due < release
+            || !(quantity.is_finite() && quantity >= 0.0)
+        {
+            return Err(PlanError {
+                field: format!("released[{k}]"),
+                message: "needs an item, a release within the horizon, a due bucket not before it and a quantity ≥ 0".into(),
+            });
+        }
+    }
     let ops = by_item(routings, plan.input().items.len());
     let mut load = vec![vec![0.0; h]; centres.len()];
     let made = plan
@@ -222,7 +239,7 @@ pub fn rough_cut(
         .filter(|o| !o.purchase)
         .map(|o| (o.item, o.release, o.due, o.quantity));
     for (item, release, due, quantity) in made.chain(released.iter().copied()) {
-        let last = due.max(release + 1).min(h);
+        let last = due.max(release.saturating_add(1)).min(h);
         let spread = last.saturating_sub(release).max(1) as f64;
         let Some(item_ops) = ops.get(item) else {
             continue;

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most buckets a plan may have (ten years of weeks, say).
+pub const MAX_HORIZON: usize = 1_000;
+
 /// An item's place in [`PlanInput::items`].
 pub type ItemId = usize;
 /// A demand's own id (a customer order line or a forecast).
@@ -136,8 +139,11 @@ impl PlanInput {
     /// Checks every reference, quantity and rule; cycles in the bills of
     /// material are found by the planner.
     pub fn validate(&self) -> Result<(), PlanError> {
-        if self.horizon == 0 {
-            return Err(bad("horizon".into(), "must be at least 1 bucket"));
+        if !(1..=MAX_HORIZON).contains(&self.horizon) {
+            return Err(bad(
+                "horizon".into(),
+                format!("must be 1 to {MAX_HORIZON} buckets"),
+            ));
         }
         let n = self.items.len();
         for (i, it) in self.items.iter().enumerate() {
@@ -148,6 +154,9 @@ impl PlanInput {
             quantity(f("safety_stock"), it.safety_stock)?;
             quantity(f("on_hand"), it.on_hand)?;
             quantity(f("allocated"), it.allocated)?;
+            if it.allocated > it.on_hand {
+                return Err(bad(f("allocated"), "is more than on hand"));
+            }
             match it.lot {
                 LotRule::Fixed { quantity } if !(quantity.is_finite() && quantity > 0.0) => {
                     return Err(bad(f("lot.quantity"), "must be > 0"));
@@ -189,8 +198,12 @@ impl PlanInput {
                 return Err(bad(f("effective"), "`from` must be before `to`"));
             }
         }
+        let mut ids = std::collections::HashSet::new();
         for (k, d) in self.demands.iter().enumerate() {
             let f = |name: &str| format!("demands[{k}].{name}");
+            if !ids.insert(d.id) {
+                return Err(bad(f("id"), format!("{} is used twice", d.id)));
+            }
             if d.item >= n {
                 return Err(bad(f("item"), format!("no item {}", d.item)));
             }

@@ -233,6 +233,9 @@ impl Plan {
             if old != new {
                 deps.retain(|d| d.parent != parent);
                 deps.extend(new);
+                // One order whatever the order of replanning, so a net
+                // change pegs and sums as a regeneration does.
+                deps.sort_by_key(|d| (d.parent, d.parent_due, d.bucket));
                 touched.push(c);
             }
         }
@@ -291,7 +294,7 @@ impl Plan {
             if net > EPS {
                 // A phantom is never ordered: exactly what is missing.
                 let lot = if phantom { LotRule::LotForLot } else { it.lot };
-                let q = self.lot_size(lot, net, t, &gross, receipts);
+                let q = self.lot_size(lot, net, available, ss, t, &gross, receipts);
                 let release = t.saturating_sub(lead);
                 if lead > t {
                     exceptions.push(Exception {
@@ -315,7 +318,7 @@ impl Plan {
             available -= gross[t];
             projected[t] = available;
         }
-        receipt_messages(item, ss, receipts, &projected, &orders, &mut exceptions);
+        receipt_messages(item, start - ss, &gross, receipts, &mut exceptions);
         peg(start, receipts, &sources, &mut orders);
         ItemPlan {
             gross,
@@ -325,26 +328,46 @@ impl Plan {
         }
     }
 
-    /// The order quantity for a net requirement in bucket `t`.
-    fn lot_size(&self, rule: LotRule, net: f64, t: usize, gross: &[f64], receipts: &[f64]) -> f64 {
+    /// The order quantity for a net requirement in bucket `t`, where
+    /// `available` is the stock there before it.
+    #[allow(clippy::too_many_arguments)]
+    fn lot_size(
+        &self,
+        rule: LotRule,
+        net: f64,
+        available: f64,
+        ss: f64,
+        t: usize,
+        gross: &[f64],
+        receipts: &[f64],
+    ) -> f64 {
+        // Whole steps of `m` covering `q` (at least one).
+        let steps = |q: f64, m: f64| ((q - EPS) / m).ceil().max(1.0) * m;
         match rule {
             LotRule::LotForLot => net,
-            LotRule::Fixed { quantity } => (net / quantity - EPS).ceil().max(1.0) * quantity,
+            LotRule::Fixed { quantity } => steps(net, quantity),
             LotRule::MinMultiple { minimum, multiple } => {
                 let q = net.max(minimum);
                 if multiple > 0.0 {
-                    (q / multiple - EPS).ceil() * multiple
+                    steps(q, multiple)
                 } else {
                     q
                 }
             }
             LotRule::PeriodOrderQuantity { buckets } => {
-                // This bucket's net requirement and the next ones' (what
-                // their open receipts do not cover).
-                let end = (t + buckets).min(self.input.horizon);
-                net + (t + 1..end)
-                    .map(|k| (gross[k] - receipts[k]).max(0.0))
-                    .sum::<f64>()
+                // Enough to keep the safety stock through this bucket and
+                // the next ones the order covers, with their receipts.
+                let end = t.saturating_add(buckets).min(self.input.horizon);
+                let mut balance = available;
+                let mut lowest = f64::INFINITY;
+                for k in t..end {
+                    if k > t {
+                        balance += receipts[k];
+                    }
+                    balance -= gross[k];
+                    lowest = lowest.min(balance);
+                }
+                (ss - lowest).max(net)
             }
         }
     }
@@ -422,7 +445,21 @@ fn low_level_codes(
         }
     }
     if seen < n {
-        let on_cycle = (0..n).find(|&i| parents_left[i] > 0).unwrap_or(0);
+        // Walk up through parents that are left as many steps as there
+        // are items: that lands on the loop itself.
+        let mut parent_of = vec![None; n];
+        for l in &input.bom {
+            if parents_left[l.parent] > 0 && parents_left[l.component] > 0 {
+                parent_of[l.component] = Some(l.parent);
+            }
+        }
+        let mut on_cycle = (0..n).find(|&i| parents_left[i] > 0).unwrap_or(0);
+        for _ in 0..n {
+            match parent_of[on_cycle] {
+                Some(p) => on_cycle = p,
+                None => break,
+            }
+        }
         return Err(PlanError {
             field: "bom".into(),
             message: format!(
@@ -436,47 +473,46 @@ fn low_level_codes(
     Ok((llc, order))
 }
 
-/// Messages for open receipts: not needed in the horizon (cancel), needed
-/// only later (defer), or needed earlier, where a planned order had to be
-/// made before it arrives (expedite).
+/// Messages for open receipts. Receipts are matched to requirements first
+/// in, first out (after the usable stock above safety stock, `spare`):
+/// each is needed from the first bucket where the requirements outrun the
+/// stock and the receipts before it. Needed before it arrives: expedite;
+/// only later: defer; not in the horizon: cancel.
 fn receipt_messages(
     item: ItemId,
-    ss: f64,
+    spare: f64,
+    gross: &[f64],
     receipts: &[f64],
-    projected: &[f64],
-    orders: &[PlannedOrder],
     out: &mut Vec<Exception>,
 ) {
+    // What the requirements up to each bucket take beyond the stock.
+    let mut short = Vec::with_capacity(gross.len());
+    let mut sum = -spare;
+    for g in gross {
+        sum += g;
+        short.push(sum);
+    }
+    let mut covered = 0.0;
     for (r, &q) in receipts.iter().enumerate() {
         if q <= EPS {
             continue;
         }
-        if let Some(o) = orders.iter().find(|o| o.due < r) {
+        let needed = short.iter().position(|s| *s > covered + EPS);
+        let message = match needed {
+            None => Some((ExceptionKind::Cancel, r)),
+            Some(t) if t < r => Some((ExceptionKind::Expedite, t)),
+            Some(t) if t > r => Some((ExceptionKind::Defer, t)),
+            Some(_) => None,
+        };
+        if let Some((kind, bucket)) = message {
             out.push(Exception {
                 item,
-                kind: ExceptionKind::Expedite,
-                bucket: o.due,
+                kind,
+                bucket,
                 quantity: q,
             });
-            continue;
         }
-        // The first bucket from `r` on where stock would fall below the
-        // safety stock without this receipt.
-        match (r..projected.len()).find(|&s| projected[s] - q + EPS < ss) {
-            None => out.push(Exception {
-                item,
-                kind: ExceptionKind::Cancel,
-                bucket: r,
-                quantity: q,
-            }),
-            Some(s) if s > r => out.push(Exception {
-                item,
-                kind: ExceptionKind::Defer,
-                bucket: s,
-                quantity: q,
-            }),
-            Some(_) => {}
-        }
+        covered += q;
     }
 }
 

@@ -6,7 +6,7 @@
 //! hours left (capable to promise). When the answer is later than asked,
 //! the reason is what failed at the asked bucket.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -64,8 +64,39 @@ impl Trial<'_> {
     }
 
     /// Supplies `quantity` of `item` by bucket `t`: from spare stock, else
-    /// made or bought within the lead time.
+    /// made or bought within the lead time. Needs are gathered level by
+    /// level (as MRP does), so a part used on many paths is checked once
+    /// per bucket, not once per path.
     fn supply(&mut self, item: ItemId, quantity: f64, t: usize) -> Result<(), Shortage> {
+        let plan = self.plan;
+        let llc = |i: ItemId| plan.low_level_code(i);
+        let mut needs: BTreeMap<(usize, ItemId), BTreeMap<usize, f64>> = BTreeMap::new();
+        needs
+            .entry((llc(item), item))
+            .or_default()
+            .insert(t, quantity);
+        while let Some(((_, item), by_bucket)) = needs.pop_first() {
+            for (t, quantity) in by_bucket {
+                for (component, bucket, need) in self.supply_one(item, quantity, t)? {
+                    *needs
+                        .entry((llc(component), component))
+                        .or_default()
+                        .entry(bucket)
+                        .or_default() += need;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One item's need: spare stock first, then making or buying; returns
+    /// what making needs of its components (component, bucket, quantity).
+    fn supply_one(
+        &mut self,
+        item: ItemId,
+        quantity: f64,
+        t: usize,
+    ) -> Result<Vec<(ItemId, usize, f64)>, Shortage> {
         let spare = self.spare_of(item);
         // Taking stock at `t` leaves less from `t` on.
         let free = spare[t..]
@@ -79,25 +110,28 @@ impl Trial<'_> {
         }
         let rest = quantity - take;
         if rest <= EPS {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let it = &self.plan.input().items[item];
-        let lead = if it.kind == ItemKind::Phantom {
-            0
-        } else {
-            it.lead_time
-        };
+        let phantom = it.kind == ItemKind::Phantom;
+        let lead = if phantom { 0 } else { it.lead_time };
         if lead > t {
             return Err(Shortage::LeadTime { item });
         }
         let release = t - lead;
         if it.kind.is_bought() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        // A phantom is built at its parent's station: no hours of its own,
+        // as in rough-cut.
+        let ops: &[&Operation] = if phantom {
+            &[]
+        } else {
+            self.ops.get(item).map_or(&[], Vec::as_slice)
+        };
         let last = t
-            .max(release + 1)
+            .max(release.saturating_add(1))
             .min(self.hours.first().map_or(0, Vec::len));
-        let ops: &[&Operation] = self.ops.get(item).map_or(&[], Vec::as_slice);
         for (c, need) in order_hours(ops, &[], rest).collect::<Vec<_>>() {
             let Some(row) = self.hours.get_mut(c) else {
                 continue;
@@ -115,17 +149,12 @@ impl Trial<'_> {
                 due -= use_here;
             }
         }
-        let lines: Vec<(ItemId, f64)> = self
+        Ok(self
             .plan
             .components(item)
-            .map(|l| (l.component, l.need(rest, release)))
-            .collect();
-        for (component, need) in lines {
-            if need > EPS {
-                self.supply(component, need, release)?;
-            }
-        }
-        Ok(())
+            .map(|l| (l.component, release, l.need(rest, release)))
+            .filter(|(_, _, need)| *need > EPS)
+            .collect())
     }
 
     /// Gives back the hours a failed trial took.
@@ -332,6 +361,14 @@ mod tests {
             rough_cut(&plan, &centres, &routings, &[], &[moved]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load.load[1].iter().sum::<f64>(), 0.0);
         assert!(load.overloads().is_empty());
+        // Assembly has no alternative centre: that move is refused.
+        let nowhere = WhatIf::Move {
+            item: 0,
+            from_centre: 0,
+            to_centre: 1,
+        };
+        let e = rough_cut(&plan, &centres, &routings, &[], &[nowhere]).map(|_| ());
+        assert_eq!(e.map_err(|e| e.field), Err("changes[0]".into()));
         // 8 more pumps asked for bucket 3: their impellers would need the
         // lathe in bucket 1, which the plan has full; bucket 4 works.
         let p = promise(&plan, &centres, &routings, 0, 8.0, 3).unwrap_or_else(|e| panic!("{e}"));

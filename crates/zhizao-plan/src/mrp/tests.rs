@@ -202,6 +202,80 @@ fn receipts_get_cancel_defer_and_expedite_messages() {
 }
 
 #[test]
+fn receipts_are_judged_first_in_first_out() {
+    let input = |demands: Vec<Demand>, receipts: Vec<(usize, f64)>| PlanInput {
+        horizon: 8,
+        items: vec![item("C", ItemKind::Purchased, 0, LotRule::LotForLot, 0.0)],
+        bom: vec![],
+        demands,
+        receipts: receipts
+            .into_iter()
+            .map(|(bucket, quantity)| Receipt {
+                item: 0,
+                bucket,
+                quantity,
+            })
+            .collect(),
+    };
+    // Two receipts, one need: the first is deferred, the second cancelled.
+    let plan = Plan::regenerate(input(
+        vec![demand(1, 0, 6, 50.0)],
+        vec![(1, 50.0), (2, 50.0)],
+    ))
+    .unwrap();
+    assert_eq!(
+        kinds(&plan, 0),
+        [
+            (ExceptionKind::Defer, 6, 50.0),
+            (ExceptionKind::Cancel, 2, 50.0)
+        ]
+    );
+    // Two needs: one receipt to bucket 4, the other to bucket 6.
+    let plan = Plan::regenerate(input(
+        vec![demand(1, 0, 4, 50.0), demand(2, 0, 6, 50.0)],
+        vec![(1, 50.0), (2, 50.0)],
+    ))
+    .unwrap();
+    assert_eq!(
+        kinds(&plan, 0),
+        [
+            (ExceptionKind::Defer, 4, 50.0),
+            (ExceptionKind::Defer, 6, 50.0)
+        ]
+    );
+    // Needed in bucket 0 and due in 3: expedite, and a planned order
+    // covers bucket 0 meanwhile.
+    let plan = Plan::regenerate(input(vec![demand(1, 0, 0, 10.0)], vec![(3, 50.0)])).unwrap();
+    assert_eq!(orders(&plan, 0), [(0, 0, 10.0)]);
+    assert_eq!(kinds(&plan, 0), [(ExceptionKind::Expedite, 0, 50.0)]);
+}
+
+#[test]
+fn period_order_quantity_counts_receipts_carried_forward() {
+    // Need 10 now, a receipt of 50 next bucket, 30 the bucket after: an
+    // order of 10 covers bucket 0; the receipt covers the rest.
+    let input = PlanInput {
+        horizon: 4,
+        items: vec![item(
+            "P",
+            ItemKind::SemiFinished,
+            0,
+            LotRule::PeriodOrderQuantity { buckets: 3 },
+            0.0,
+        )],
+        bom: vec![],
+        demands: vec![demand(1, 0, 0, 10.0), demand(2, 0, 2, 30.0)],
+        receipts: vec![Receipt {
+            item: 0,
+            bucket: 1,
+            quantity: 50.0,
+        }],
+    };
+    let plan = Plan::regenerate(input).unwrap();
+    assert_eq!(orders(&plan, 0), [(0, 0, 10.0)]);
+}
+
+#[test]
 fn safety_stock_is_kept_and_a_short_start_is_reported() {
     let mut input = frame_and_brackets();
     input.items[0].safety_stock = 15.0;
@@ -329,14 +403,29 @@ fn plant() -> impl Strategy<Value = PlanInput> {
         })
 }
 
+/// Orders, their pegs and the messages, with quantities to a millionth.
 fn same_orders(a: &Plan, b: &Plan) -> bool {
+    let q = |x: f64| (x * 1e6).round() as i64;
+    type Key = (ItemId, usize, usize, i64, Vec<(String, i64)>);
     let key = |p: &Plan| {
-        let mut v: Vec<(ItemId, usize, usize, i64)> = (0..p.input().items.len())
+        let mut v: Vec<Key> = (0..p.input().items.len())
             .flat_map(|i| p.orders_of(i).to_vec())
-            .map(|o| (o.item, o.due, o.release, (o.quantity * 1e6).round() as i64))
+            .map(|o| {
+                let pegs = o
+                    .pegs
+                    .iter()
+                    .map(|g| (format!("{:?}", g.source), q(g.quantity)))
+                    .collect();
+                (o.item, o.due, o.release, q(o.quantity), pegs)
+            })
             .collect();
         v.sort_unstable();
-        v
+        let mut e: Vec<String> = p
+            .exceptions()
+            .map(|e| format!("{:?}", (e.item, e.kind, e.bucket, q(e.quantity))))
+            .collect();
+        e.sort_unstable();
+        (v, e)
     };
     key(a) == key(b)
 }
