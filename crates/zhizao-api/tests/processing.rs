@@ -478,9 +478,30 @@ async fn bad_calendars_and_periods_are_refused_with_the_place() {
 async fn lines_show_their_running_shift() {
     let plant = Plant::new().await;
     let token = plant.user("viewer-l", Role::Viewer).await;
-    plant.machine("S", ("L", "下料线"), "M", Some(30.0)).await;
-    // Before any report: the running shift (the default calendar has one
-    // at every hour) is all "no data".
+    let (site, _) = plant.machine("S", ("L", "下料线"), "M", Some(30.0)).await;
+    // Three 8-hour shifts every day and no breaks, so that what happens
+    // now is never planned downtime, whatever the hour the test runs.
+    let mut pattern = zhizao_core::ShiftPattern::three_eight();
+    for shift in &mut pattern.shifts {
+        shift.breaks.clear();
+    }
+    plant
+        .store
+        .put_site_calendar(
+            plant.tenant.id,
+            site.id,
+            &zhizao_core::Calendar {
+                code: "no-breaks".into(),
+                pattern,
+                working_weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+                holidays: vec![],
+                extra_working_days: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    // Before any report: the running shift (one runs at every hour) is
+    // all "no data".
     let (status, body) = call(
         &plant.app,
         Method::GET,
@@ -600,21 +621,26 @@ async fn lines_show_their_running_shift() {
     ];
     publish(port, &user, &password, &later).await;
     plant.hub.persist_once(&plant.store).await.unwrap();
+    // The counter is in history at once, the state change once the hub
+    // has recorded it: a round may see the one before the other, so wait
+    // for a push that has both.
+    let before = pushed.2.unwrap();
     let (good, availability) = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let env = live.recv().await.unwrap();
             if let zhizao_live::LiveMessage::LineKpi { update, .. } = &env.message
                 && update.quantities.gq == 130.0
+                && update.kpis.availability.is_some_and(|a| a < before)
             {
                 return (update.quantities.gq, update.kpis.availability.unwrap());
             }
         }
     })
     .await
-    .unwrap();
+    .expect("a push with the new parts and the breakdown");
     pusher.abort();
     assert_eq!(good, 130.0);
-    assert!(availability < pushed.2.unwrap(), "the breakdown counts");
+    assert!(availability < before, "the breakdown counts");
     // The push and a whole read agree.
     let (_, whole) = call(
         &plant.app,
