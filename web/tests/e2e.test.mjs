@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { launchBrowser, resultsDir, startServer } from './support.mjs';
+import { adminApi, launchBrowser, resultsDir, startServer, withoutBreaks } from './support.mjs';
 
 const TILE = '[data-equipment-code][data-state]';
 const TREND = '[data-testid="temperature-trend"]';
@@ -72,6 +72,7 @@ function mqttPublish(port, username, password, messages) {
 
 describe('zhizao web UI', () => {
   let server;
+  let restoreCalendars;
   let browser;
   let page;
   const pageErrors = [];
@@ -79,6 +80,7 @@ describe('zhizao web UI', () => {
   before(async () => {
     mkdirSync(resultsDir, { recursive: true });
     server = await startServer();
+    restoreCalendars = await withoutBreaks(await adminApi(server));
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
     page = await context.newPage();
@@ -87,6 +89,7 @@ describe('zhizao web UI', () => {
   });
 
   after(async () => {
+    await restoreCalendars?.();
     await browser?.close();
     await server?.stop();
   });

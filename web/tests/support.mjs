@@ -136,3 +136,23 @@ export async function loginPage(page, server) {
   await page.click('[data-testid="login-submit"]');
   await page.waitForURL(/#\/screen/);
 }
+
+/**
+ * Takes the breaks out of every site's calendar. Time in a break is planned
+ * downtime, so a demo that starts during one has no OEE and counts no stop
+ * time yet; tests must not depend on the hour they run at. Returns what
+ * puts the calendars back (for a shared server).
+ */
+export async function withoutBreaks(api) {
+  const sites = await api('GET', '/sites?limit=100');
+  const saved = [];
+  for (const site of sites.items) {
+    const { calendar, default: isDefault } = await api('GET', `/sites/${site.id}/calendar`);
+    if (!isDefault) saved.push([site.id, structuredClone(calendar)]);
+    for (const shift of calendar.pattern.shifts) shift.breaks = [];
+    await api('PUT', `/sites/${site.id}/calendar`, calendar);
+  }
+  return async () => {
+    for (const [id, calendar] of saved) await api('PUT', `/sites/${id}/calendar`, calendar);
+  };
+}

@@ -8,12 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { adminApi, launchBrowser, loginPage, resultsDir, startServer } from './support.mjs';
+import { adminApi, launchBrowser, loginPage, resultsDir, startServer, withoutBreaks } from './support.mjs';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
 describe('operator terminal and downtime Pareto', () => {
   let server;
+  let restoreCalendars;
   let browser;
   let page;
   let api;
@@ -34,6 +35,7 @@ describe('operator terminal and downtime Pareto', () => {
     mkdirSync(resultsDir, { recursive: true });
     server = await startServer();
     api = await adminApi(server);
+    restoreCalendars = await withoutBreaks(api);
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
@@ -43,6 +45,7 @@ describe('operator terminal and downtime Pareto', () => {
   });
 
   after(async () => {
+    await restoreCalendars?.();
     await browser?.close();
     await server?.stop();
   });
