@@ -8,6 +8,7 @@
 
 pub mod gateways;
 pub mod machine;
+pub mod planning;
 pub mod plant;
 
 use std::sync::Arc;

@@ -18,6 +18,19 @@ pub enum PlanCommand {
     /// The earliest bucket a new order can be delivered in, on top of the
     /// plan, and why not earlier.
     Promise(PromiseArgs),
+    /// Write the demo plants' planning data (the steel workshop and the
+    /// pump plant, with six months of customer orders) as a plant file.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to write it; standard output when absent.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of the generated customer orders.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -104,6 +117,16 @@ pub fn run(command: &PlanCommand) -> Result<()> {
     match command {
         PlanCommand::Run(args) => plan_run(args),
         PlanCommand::Promise(args) => plan_promise(args),
+        PlanCommand::Demo(args) => {
+            let text =
+                serde_json::to_string_pretty(&zhizao_sim::planning::demo_plant_file(args.seed))?;
+            match &args.out {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            Ok(())
+        }
     }
 }
 
