@@ -123,6 +123,27 @@ fn machines_in(layout: &Layout, scope: Scope) -> Result<(String, Vec<&Equipment>
     })
 }
 
+/// The planned shifts in `[from, to)` of each site the machines stand in,
+/// read once per site.
+async fn shifts_of_sites(
+    s: &AppState,
+    tenant: i64,
+    layout: &Layout,
+    machines: &[&Equipment],
+    from: i64,
+    to: i64,
+) -> Result<HashMap<i64, Vec<PlannedShift>>, ApiError> {
+    let mut out = HashMap::new();
+    for e in machines {
+        if let Some(site) = layout.site_of_line(e.line_id)
+            && !out.contains_key(&site.id)
+        {
+            out.insert(site.id, site_shifts(s, tenant, site, from, to).await?);
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KpiReportRow {
     /// The period: `2026-11-30 A` (shift), `2026-11-30` (day), `2026-W49`
@@ -182,18 +203,15 @@ pub async fn kpi_report(
     let (from, to) = period_params(&q, 7 * 86_400_000)?;
     let layout = s.store.layout(tenant).await?;
     let (name, machines) = machines_in(&layout, scope)?;
-    let mut site_shift_lists: HashMap<i64, Vec<PlannedShift>> = HashMap::new();
+    let shifts_of_site = shifts_of_sites(&s, tenant, &layout, &machines, from, to).await?;
     let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
     let mut total = MachineSum::default();
     let mut span: Option<(i64, i64)> = None;
     for e in &machines {
-        let Some(site) = layout.site_of_line(e.line_id) else {
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(slot) = site_shift_lists.entry(site.id) {
-            slot.insert(site_shifts(&s, tenant, site, from, to).await?);
-        }
-        let Some(shifts) = site_shift_lists.get(&site.id) else {
+        let Some(shifts) = layout
+            .site_of_line(e.line_id)
+            .and_then(|site| shifts_of_site.get(&site.id))
+        else {
             continue;
         };
         let pri = ideal_cycle_s(e);
@@ -347,17 +365,17 @@ pub async fn downtime_pareto(
     let (name, machines) = machines_in(&layout, scope)?;
     let (tree, _) = tree_of(&s, tenant).await?;
     let mut by_key: HashMap<String, Tally> = HashMap::new();
-    let mut windows_of_site: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+    let windows_of_site: HashMap<i64, Vec<(i64, i64)>> =
+        shifts_of_sites(&s, tenant, &layout, &machines, from, to)
+            .await?
+            .into_iter()
+            .map(|(site, shifts)| (site, working_windows(&shifts)))
+            .collect();
     for e in &machines {
-        let Some(site) = layout.site_of_line(e.line_id) else {
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(slot) = windows_of_site.entry(site.id) {
-            slot.insert(working_windows(
-                &site_shifts(&s, tenant, site, from, to).await?,
-            ));
-        }
-        let Some(windows) = windows_of_site.get(&site.id) else {
+        let Some(windows) = layout
+            .site_of_line(e.line_id)
+            .and_then(|site| windows_of_site.get(&site.id))
+        else {
             continue;
         };
         let (before, events) = s.store.state_events_between(tenant, e.id, from, to).await?;
