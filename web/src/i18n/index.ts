@@ -31,3 +31,8 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
     name in params ? String(params[name]) : whole,
   );
 }
+
+/** The name of something named in both languages (a downtime reason), in the current one. */
+export function localName(named: { zh: string; en: string }): string {
+  return locale.value === 'zh-CN' ? named.zh : named.en;
+}
