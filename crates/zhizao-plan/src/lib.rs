@@ -9,6 +9,7 @@
 //! Time is a row of buckets (weeks on the plant calendar, say); bucket 0
 //! is the current one. Quantities are in each item's stock unit.
 
+pub mod book;
 mod capacity;
 pub mod file;
 mod model;

@@ -13,6 +13,7 @@ mod devices;
 mod error;
 mod hierarchy;
 mod list;
+mod planning;
 mod reasons;
 mod status;
 
@@ -31,6 +32,10 @@ pub use hierarchy::{
     SitePatch,
 };
 pub use list::{Filter, ListQuery, MAX_LIMIT, Page, Sort};
+pub use planning::{
+    CustomerOrder, NewCustomerOrder, NewWorkOrder, OrderQuery, OrderSort, PlanRun, RUNS_KEPT,
+    WorkOrder, WorkOrderOperation,
+};
 pub use reasons::StopReason;
 pub use status::{EquipmentStatus, StateEvent};
 
