@@ -16,6 +16,7 @@ mod history;
 pub mod import;
 pub mod kpi;
 pub mod live;
+pub mod planning;
 pub mod reasons;
 pub mod report;
 pub mod series;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub tsdb: Arc<Tsdb>,
     pub metrics: Arc<Metrics>,
     pub credentials: Arc<series::CredentialCache>,
+    /// Each tenant's newest plan, for promising and net change.
+    pub plans: Arc<planning::PlanCache>,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
 }
@@ -59,6 +62,7 @@ impl AppState {
             tsdb,
             metrics: Arc::new(Metrics::default()),
             credentials: Arc::default(),
+            plans: Arc::default(),
             max_body_bytes,
         }
     }
@@ -75,6 +79,7 @@ impl AppState {
         (name = "devices", description = "Device registry: MQTT credentials, topic prefixes, traffic"),
         (name = "alarms", description = "Alarm rules, alarms, acknowledgement and shelving"),
         (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
+        (name = "planning", description = "Production planning: master data, the order book, MRP, capacity, promising, work orders"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -146,6 +151,30 @@ fn api_routes() -> OpenApiRouter<AppState> {
             hierarchy::update_equipment,
             hierarchy::delete_equipment
         ))
+        .routes(routes!(planning::get_master, planning::put_master))
+        .routes(routes!(planning::get_forecasts, planning::put_forecasts))
+        .routes(routes!(planning::create_run, planning::list_runs))
+        .routes(routes!(planning::latest_run))
+        .routes(routes!(planning::promise_order))
+        .routes(routes!(planning::what_if))
+        .routes(routes!(planning::apply_what_if))
+        .routes(routes!(planning::overview))
+        .routes(routes!(
+            planning::orders::list_orders,
+            planning::orders::create_order
+        ))
+        .routes(routes!(
+            planning::orders::get_order,
+            planning::orders::update_order,
+            planning::orders::delete_order
+        ))
+        .routes(routes!(planning::orders::export_orders))
+        .merge(write_routes(routes!(planning::orders::import_orders)))
+        .routes(routes!(planning::work_orders::release))
+        .routes(routes!(planning::work_orders::list_work_orders))
+        .routes(routes!(planning::work_orders::get_work_order))
+        .routes(routes!(planning::work_orders::set_status))
+        .routes(routes!(planning::work_orders::report_operation))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

@@ -19,6 +19,9 @@ use crate::model::{
 /// below it.
 pub const FORECAST_ID_BASE: DemandId = 1 << 48;
 
+/// The longest horizon, in weeks.
+pub const MAX_WEEKS: usize = MAX_HORIZON;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitConversion {
@@ -102,6 +105,20 @@ pub struct MasterOperation {
     pub move_hours: f64,
 }
 
+/// Hours added to (or, negative, taken from) a work centre each week from
+/// `from` to `to` (inclusive): an extra shift, weekend overtime, a
+/// holiday closure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityChange {
+    pub work_centre: String,
+    pub from: String,
+    pub to: String,
+    pub hours_per_week: f64,
+    #[serde(default)]
+    pub note: String,
+}
+
 /// A tenant's master data: everything MRP and rough-cut capacity read
 /// besides demand and open supply.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -116,6 +133,9 @@ pub struct MasterData {
     pub work_centres: Vec<MasterWorkCentre>,
     #[serde(default)]
     pub routings: Vec<MasterOperation>,
+    /// Changes to the centres' weekly hours, in force in the live plan.
+    #[serde(default)]
+    pub capacity_changes: Vec<CapacityChange>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,8 +444,32 @@ impl MasterData {
                 run_hours_per_unit: op.run_hours_per_unit,
             });
         }
+        let mut changes = Vec::with_capacity(self.capacity_changes.len());
+        for (k, c) in self.capacity_changes.iter().enumerate() {
+            let f = |name: &str| format!("capacity_changes[{k}].{name}");
+            let centre = centre_of(&c.work_centre, f("work_centre"))?;
+            let from = parse_date(&c.from).ok_or_else(|| {
+                bad(
+                    f("from"),
+                    format!("`{}` is not a date (YYYY-MM-DD)", c.from),
+                )
+            })?;
+            let to = parse_date(&c.to)
+                .ok_or_else(|| bad(f("to"), format!("`{}` is not a date (YYYY-MM-DD)", c.to)))?;
+            if to < from {
+                return Err(bad(f("to"), "is before `from`"));
+            }
+            if !(c.hours_per_week.is_finite() && c.hours_per_week != 0.0) {
+                return Err(bad(
+                    f("hours_per_week"),
+                    "must be a number of hours other than 0",
+                ));
+            }
+            changes.push((centre, from, to, c.hours_per_week));
+        }
         Ok(MasterIndex {
             items,
+            changes,
             bom_factor,
             bom_dates,
             routings,
@@ -435,6 +479,8 @@ impl MasterData {
 
 struct MasterIndex {
     items: HashMap<String, usize>,
+    /// (centre, first day, last day, hours per week)
+    changes: Vec<(usize, Date, Date, f64)>,
     bom_factor: Vec<f64>,
     bom_dates: Vec<(Option<Date>, Option<Date>)>,
     routings: Vec<Operation>,
@@ -569,6 +615,21 @@ pub fn build(
             });
         }
     }
+    // A change covers the weeks whose Monday to Sunday meets its days.
+    let what_if = ix
+        .changes
+        .iter()
+        .filter_map(|&(work_centre, from, to, hours)| {
+            let a = weeks.index_of(from).max(0);
+            let b = (weeks.index_of(to) + 1).min(h as i64);
+            (a < b).then_some(crate::capacity::WhatIf::AddHours {
+                work_centre,
+                from: a as usize,
+                to: b as usize,
+                hours,
+            })
+        })
+        .collect();
     let work_centres = master
         .work_centres
         .iter()
@@ -589,7 +650,7 @@ pub fn build(
             },
             work_centres,
             routings: ix.routings,
-            what_if: Vec::new(),
+            what_if,
         },
         weeks,
         beyond_horizon,

@@ -15,9 +15,10 @@ pub mod file;
 mod model;
 mod mrp;
 mod promise;
+pub mod report;
 
 pub use capacity::{CapacityLoad, Operation, WhatIf, WorkCentre, rough_cut};
-pub use promise::{Promise, Shortage, promise};
+pub use promise::{Promise, Shortage, promise, promise_with};
 
 pub use model::{
     BomLine, Demand, DemandId, Item, ItemId, ItemKind, LotRule, PlanError, PlanInput, Receipt,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::capacity::{Operation, WorkCentre, by_item, capacity, order_hours, rough_cut};
+use crate::capacity::{Operation, WhatIf, WorkCentre, by_item, capacity, order_hours, rough_cut};
 use crate::model::{ItemId, ItemKind, PlanError};
 use crate::mrp::Plan;
 
@@ -175,6 +175,20 @@ pub fn promise(
     quantity: f64,
     requested: usize,
 ) -> Result<Promise, PlanError> {
+    promise_with(plan, centres, routings, &[], item, quantity, requested)
+}
+
+/// [`promise`] on centres whose hours `changes` alter (the plant's
+/// capacity changes in force).
+pub fn promise_with(
+    plan: &Plan,
+    centres: &[WorkCentre],
+    routings: &[Operation],
+    changes: &[WhatIf],
+    item: ItemId,
+    quantity: f64,
+    requested: usize,
+) -> Result<Promise, PlanError> {
     if item >= plan.input().items.len() {
         return Err(PlanError {
             field: "item".into(),
@@ -188,8 +202,8 @@ pub fn promise(
         });
     }
     let h = plan.input().horizon;
-    let load = rough_cut(plan, centres, routings, &[], &[])?;
-    let mut hours: Vec<Vec<f64>> = capacity(centres, &[], h)
+    let load = rough_cut(plan, centres, routings, &[], changes)?;
+    let mut hours: Vec<Vec<f64>> = capacity(centres, changes, h)
         .into_iter()
         .zip(&load.load)
         .map(|(cap, l)| cap.iter().zip(l).map(|(c, l)| c - l).collect())
@@ -228,7 +242,6 @@ pub fn promise(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capacity::WhatIf;
     use crate::model::{BomLine, Demand, Item, LotRule, PlanInput};
 
     /// A pump (made in 1 bucket on assembly, 2 h each) of a casing

@@ -5,8 +5,16 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use zhizao_plan::book::{
+    MasterBomLine, MasterData, MasterItem, MasterOperation, MasterWorkCentre, UnitConversion,
+    Weeks, format_date,
+};
 use zhizao_plan::file::{BomLineFile, DemandFile, OperationFile, PlantFile, ReceiptFile};
 use zhizao_plan::{Item, ItemKind, LotRule, WorkCentre};
+use zhizao_store::{NewCustomerOrder, Store, StoreError};
+
+/// Two 8-hour shifts, six days a week.
+const HOURS_PER_MACHINE_WEEK: f64 = 2.0 * 8.0 * 6.0;
 
 /// Weekly buckets planned: half a year.
 pub const WEEKS: usize = 26;
@@ -47,7 +55,7 @@ fn centre(code: &str, machines: f64) -> WorkCentre {
     // Two 8-hour shifts, six days a week, per machine.
     WorkCentre {
         code: code.into(),
-        hours_per_bucket: machines * 2.0 * 8.0 * 6.0,
+        hours_per_bucket: machines * HOURS_PER_MACHINE_WEEK,
         efficiency: 0.85,
     }
 }
@@ -359,10 +367,236 @@ pub fn demo_plant_file(seed: u64) -> PlantFile {
     }
 }
 
+/// Chinese name and stock unit of each demo item.
+const ITEM_NAMES: [(&str, &str, &str); 27] = [
+    ("GZ-H400", "H400 钢柱", "pcs"),
+    ("GL-H300", "H300 钢梁", "pcs"),
+    ("COL-WELD-400", "钢柱焊接组件", "pcs"),
+    ("BEAM-WELD-300", "钢梁焊接组件", "pcs"),
+    ("H400-CUT", "H400 下料件", "pcs"),
+    ("H300-CUT", "H300 下料件", "pcs"),
+    ("PL20-DRILLED", "20mm 连接板（钻孔）", "pcs"),
+    ("STIFFENER-10", "10mm 加劲肋（虚拟件）", "pcs"),
+    ("H400x200-12M", "H 型钢 400×200 12m", "pcs"),
+    ("H300x150-12M", "H 型钢 300×150 12m", "pcs"),
+    ("Q355-PL20", "Q355 钢板 20mm", "pcs"),
+    ("Q355-PL10", "Q355 钢板 10mm", "pcs"),
+    ("HS-BOLT-M24", "高强螺栓 M24", "pcs"),
+    ("PRIMER-EP", "环氧底漆", "L"),
+    ("QJ-50", "QJ-50 潜水泵", "pcs"),
+    ("QJ-80", "QJ-80 潜水泵", "pcs"),
+    ("CASING-50", "泵壳 50", "pcs"),
+    ("CASING-80", "泵壳 80", "pcs"),
+    ("IMPELLER-50", "叶轮 50", "pcs"),
+    ("IMPELLER-80", "叶轮 80", "pcs"),
+    ("SHAFT-304", "304 不锈钢泵轴", "pcs"),
+    ("CASTING-HT250-50", "HT250 泵壳铸件 50", "pcs"),
+    ("CASTING-HT250-80", "HT250 泵壳铸件 80", "pcs"),
+    ("BAR-304-D40", "304 圆钢 Ø40", "m"),
+    ("MOTOR-4KW", "潜水电机 4kW", "pcs"),
+    ("MOTOR-7KW", "潜水电机 7.5kW", "pcs"),
+    ("SEAL-MECH-25", "机械密封 25", "pcs"),
+];
+
+const CENTRE_NAMES: [(&str, &str); 9] = [
+    ("L-CUT", "下料线"),
+    ("L-DRL", "钻孔线"),
+    ("L-WLD", "焊接线"),
+    ("L-BLS", "抛丸线"),
+    ("L-PNT", "涂装线"),
+    ("L-TRN", "数控车削"),
+    ("L-MC", "加工中心"),
+    ("L-ASM", "装配线"),
+    ("L-TST", "试验台"),
+];
+
+/// The demo plants as master data: names, units, routings in steps.
+pub fn demo_master() -> MasterData {
+    let file = demo_plant_file(0);
+    let name = |code: &str| {
+        ITEM_NAMES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map_or((code.to_owned(), "pcs".to_owned()), |(_, n, u)| {
+                ((*n).to_owned(), (*u).to_owned())
+            })
+    };
+    let mut step: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    MasterData {
+        units: vec![UnitConversion {
+            from: "m".into(),
+            to: "mm".into(),
+            factor: 1000.0,
+        }],
+        items: file
+            .items
+            .iter()
+            .map(|i| {
+                let (n, uom) = name(&i.code);
+                MasterItem {
+                    code: i.code.clone(),
+                    name: n,
+                    kind: i.kind,
+                    uom,
+                    lead_time_weeks: i.lead_time,
+                    lot: i.lot,
+                    safety_stock: i.safety_stock,
+                    on_hand: i.on_hand,
+                    allocated: i.allocated,
+                }
+            })
+            .collect(),
+        bom: file
+            .bom
+            .iter()
+            .map(|l| MasterBomLine {
+                parent: l.parent.clone(),
+                component: l.component.clone(),
+                quantity: l.quantity,
+                uom: None,
+                scrap_pct: l.scrap_pct,
+                valid_from: None,
+                valid_to: None,
+            })
+            .collect(),
+        work_centres: file
+            .work_centres
+            .iter()
+            .map(|c| MasterWorkCentre {
+                code: c.code.clone(),
+                name: CENTRE_NAMES
+                    .iter()
+                    .find(|(k, _)| *k == c.code)
+                    .map_or_else(String::new, |(_, n)| (*n).to_owned()),
+                machines: (c.hours_per_bucket / HOURS_PER_MACHINE_WEEK).round() as u32,
+                hours_per_week: HOURS_PER_MACHINE_WEEK,
+                efficiency: c.efficiency,
+            })
+            .collect(),
+        routings: file
+            .routings
+            .iter()
+            .map(|o| {
+                let seq = step.entry(o.item.clone()).or_insert(0);
+                *seq += 10;
+                MasterOperation {
+                    item: o.item.clone(),
+                    seq: *seq,
+                    work_centre: o.work_centre.clone(),
+                    alternatives: o.alternatives.clone(),
+                    setup_hours: o.setup_hours,
+                    run_hours_per_unit: o.run_hours_per_unit,
+                    min_transfer_batch: None,
+                    queue_hours: 4.0,
+                    move_hours: 1.0,
+                }
+            })
+            .collect(),
+        capacity_changes: Vec::new(),
+    }
+}
+
+const CUSTOMERS_STEEL: [&str; 3] = ["中建钢构华东项目部", "江苏沿海风电场", "合肥会展中心二期"];
+const CUSTOMERS_PUMPS: [&str; 4] = [
+    "华东水务集团",
+    "安徽农灌服务站",
+    "山东城投排水",
+    "Delta Pumps Export",
+];
+
+/// Six months of customer orders from the week of `monday` on: the demo
+/// plan's demand with dates, customers and priorities. Orders of the
+/// first two weeks are already in production.
+pub fn demo_orders(monday: time::Date, seed: u64) -> Vec<NewCustomerOrder> {
+    let file = demo_plant_file(seed);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    file.demands
+        .iter()
+        .map(|d| {
+            let steel = d.item.starts_with('G');
+            let customers: &[&str] = if steel {
+                &CUSTOMERS_STEEL
+            } else {
+                &CUSTOMERS_PUMPS
+            };
+            let due = monday
+                + time::Duration::weeks(d.bucket as i64)
+                + time::Duration::days(rng.gen_range(0..5));
+            NewCustomerOrder {
+                number: format!("SO-{}{:02}-{:04}", due.year(), u8::from(due.month()), d.id),
+                customer: customers[rng.gen_range(0..customers.len())].to_owned(),
+                item: d.item.clone(),
+                quantity: d.quantity,
+                due_date: format_date(due),
+                priority: if steel { 2 } else { rng.gen_range(3..7) },
+                status: if d.bucket < 2 {
+                    "in_production"
+                } else {
+                    "open"
+                }
+                .to_owned(),
+                note: String::new(),
+            }
+        })
+        .collect()
+}
+
+/// Loads the demo master data and order book into a tenant that has no
+/// planning data yet; returns whether it did.
+pub async fn seed(store: &Store, tenant_id: i64, today: time::Date) -> Result<bool, StoreError> {
+    if store.plan_item_count(tenant_id).await? > 0 {
+        return Ok(false);
+    }
+    store.put_plan_master(tenant_id, &demo_master()).await?;
+    let monday = Weeks::from_today(today, 1).start;
+    store
+        .upsert_customer_orders(tenant_id, &demo_orders(monday, 2026))
+        .await?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zhizao_plan::book::{OrderLine, OrderStatus, build};
     use zhizao_plan::{Plan, rough_cut};
+
+    #[test]
+    fn the_demo_master_data_checks_and_its_orders_plan() {
+        let m = demo_master();
+        m.check().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.items.len(), ITEM_NAMES.len());
+        assert!(
+            m.items
+                .iter()
+                .all(|i| !i.name.is_empty() && i.name != i.code)
+        );
+        assert_eq!(m.work_centres[2].machines, 3, "{:?}", m.work_centres[2]);
+        let monday = zhizao_plan::book::parse_date("2026-11-30").unwrap_or_else(|| panic!());
+        let orders = demo_orders(monday, 2026);
+        assert!(orders.len() > 60, "{}", orders.len());
+        let mut numbers: Vec<_> = orders.iter().map(|o| o.number.clone()).collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), orders.len(), "numbers are unique");
+        let lines: Vec<OrderLine> = orders
+            .iter()
+            .enumerate()
+            .map(|(k, o)| OrderLine {
+                id: k as u64 + 1,
+                number: o.number.clone(),
+                item: o.item.clone(),
+                quantity: o.quantity,
+                due: zhizao_plan::book::parse_date(&o.due_date).unwrap_or_else(|| panic!()),
+                status: OrderStatus::parse(&o.status).unwrap_or_else(|| panic!()),
+            })
+            .collect();
+        let booked = build(&m, &lines, &[], &[], Weeks::from_today(monday, WEEKS))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(booked.beyond_horizon.is_empty());
+        let plan = Plan::regenerate(booked.plant.input).unwrap_or_else(|e| panic!("{e}"));
+        assert!(plan.planned_orders().count() > 50);
+    }
 
     #[test]
     fn the_demo_plants_plan_with_orders_pegs_and_load() {

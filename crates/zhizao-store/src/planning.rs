@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{AssertSqlSafe, FromRow};
 use zhizao_plan::book::{
-    MasterBomLine, MasterData, MasterItem, MasterOperation, MasterWorkCentre, UnitConversion,
+    CapacityChange, MasterBomLine, MasterData, MasterItem, MasterOperation, MasterWorkCentre,
+    UnitConversion,
 };
 
 use crate::list::{Param, bind_all};
@@ -282,7 +283,23 @@ impl Store {
             "SELECT item, seq, work_centre, alternatives, setup_hours, run_hours_per_unit, min_transfer_batch, queue_hours, move_hours \
              FROM plan_operations WHERE tenant_id = $1 ORDER BY item, seq")
             .bind(tenant_id).fetch_all(p).await?);
+        let changes: Vec<(String, String, String, f64, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT work_centre, from_date, to_date, hours_per_week, note \
+             FROM plan_capacity_changes WHERE tenant_id = $1 ORDER BY line_no")
+            .bind(tenant_id).fetch_all(p).await?);
         Ok(MasterData {
+            capacity_changes: changes
+                .into_iter()
+                .map(
+                    |(work_centre, from, to, hours_per_week, note)| CapacityChange {
+                        work_centre,
+                        from,
+                        to,
+                        hours_per_week,
+                        note,
+                    },
+                )
+                .collect(),
             units: units
                 .into_iter()
                 .map(|(from, to, factor)| UnitConversion { from, to, factor })
@@ -358,7 +375,7 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for table in ["plan_units", "plan_items", "plan_bom_lines", "plan_work_centres", "plan_operations"] {
+            for table in ["plan_units", "plan_items", "plan_bom_lines", "plan_work_centres", "plan_operations", "plan_capacity_changes"] {
                 let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
                 sqlx::query(AssertSqlSafe(sql)).bind(tenant_id).execute(&mut *tx).await?;
             }
@@ -401,9 +418,24 @@ impl Store {
                     .bind(o.queue_hours).bind(o.move_hours)
                     .execute(&mut *tx).await?;
             }
+            for (n, c) in m.capacity_changes.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO plan_capacity_changes (tenant_id, line_no, work_centre, from_date, to_date, hours_per_week, note) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(tenant_id).bind(n as i64).bind(&c.work_centre).bind(&c.from).bind(&c.to)
+                    .bind(c.hours_per_week).bind(&c.note)
+                    .execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The codes of the tenant's items.
+    pub async fn plan_item_codes(&self, tenant_id: i64) -> Result<Vec<String>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT code FROM plan_items WHERE tenant_id = $1 ORDER BY code")
+            .bind(tenant_id).fetch_all(p).await?))
     }
 
     /// How many items the tenant's master data has.

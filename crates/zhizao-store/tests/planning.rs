@@ -19,7 +19,8 @@ fn master() -> MasterData {
         ],
         "bom": [{"parent": "PUMP", "component": "BAR", "quantity": 0.4, "uom": "m", "scrap_pct": 5, "valid_from": "2026-12-07"}],
         "work_centres": [{"code": "CNC", "name": "数控车", "machines": 2, "hours_per_week": 80, "efficiency": 0.9}],
-        "routings": [{"item": "PUMP", "seq": 10, "work_centre": "CNC", "alternatives": [], "setup_hours": 1, "run_hours_per_unit": 0.5, "min_transfer_batch": 5, "queue_hours": 2, "move_hours": 0.5}]
+        "routings": [{"item": "PUMP", "seq": 10, "work_centre": "CNC", "alternatives": [], "setup_hours": 1, "run_hours_per_unit": 0.5, "min_transfer_batch": 5, "queue_hours": 2, "move_hours": 0.5}],
+        "capacity_changes": [{"work_centre": "CNC", "from": "2027-02-08", "to": "2027-02-14", "hours_per_week": -80, "note": "春节"}]
     }"#,
     )
     .unwrap()

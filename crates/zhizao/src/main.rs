@@ -739,6 +739,31 @@ async fn alarm_ticks(hub: Arc<LiveHub>) {
     }
 }
 
+/// On the demo's first start: its planning data, and a first MRP run so
+/// the plan, the capacity chart and the screen have something to show.
+async fn seed_demo_planning(state: &zhizao_api::AppState) -> Result<()> {
+    use zhizao_api::planning::{RunKind, RunRequest, run_mrp, today};
+    let plain = |e: zhizao_api::error::ApiError| anyhow::anyhow!("{}", e.message);
+    let tenant = state
+        .store
+        .tenant_by_code("default")
+        .await?
+        .context("the default tenant is missing")?;
+    let today = today(state, tenant.id).await.map_err(plain)?;
+    if zhizao_sim::planning::seed(&state.store, tenant.id, today).await? {
+        let run = RunRequest {
+            kind: RunKind::Regenerative,
+            weeks: None,
+            as_of: None,
+        };
+        run_mrp(state, tenant.id, "demo", &run)
+            .await
+            .map_err(plain)?;
+        tracing::info!("seeded the demo planning data and ran MRP");
+    }
+    Ok(())
+}
+
 async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     let store = open_store(&settings).await?;
     let admin = store.ensure_admin(args.admin_password.as_deref()).await?;
@@ -899,6 +924,9 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     );
     // Screens get each line's running-shift KPIs pushed, at most every
     // second (a round reads only what is new).
+    if demo {
+        seed_demo_planning(&state).await?;
+    }
     let kpi_pusher = tokio::spawn(zhizao_api::kpi::push_line_kpis(
         state.clone(),
         Duration::from_secs(1),

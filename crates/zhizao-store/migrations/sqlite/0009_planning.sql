@@ -62,6 +62,17 @@ CREATE TABLE plan_operations (
     PRIMARY KEY (tenant_id, item, seq)
 );
 
+CREATE TABLE plan_capacity_changes (
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    line_no INTEGER NOT NULL,
+    work_centre TEXT NOT NULL,
+    from_date TEXT NOT NULL,
+    to_date TEXT NOT NULL,
+    hours_per_week REAL NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, line_no)
+);
+
 CREATE TABLE customer_orders (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
