@@ -12,6 +12,7 @@ export const router = createRouter({
     { path: '/admin/processing', name: 'processing', component: () => import('./views/ProcessingView.vue') },
     { path: '/alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
     { path: '/stops', name: 'stops', component: () => import('./views/StopsView.vue') },
+    { path: '/planning', name: 'planning', component: () => import('./views/PlanningView.vue') },
     { path: '/terminal', name: 'terminal', component: () => import('./views/TerminalView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],

@@ -1,0 +1,167 @@
+// Browser test of production planning (#/planning) and the screen's plan
+// strip, against the demo plant's planning data.
+//
+//   node --test web/tests/
+//
+// Server: see support.mjs (ZHIZAO_URL + ZHIZAO_ADMIN_PASSWORD, or ZHIZAO_BIN).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminApi, launchBrowser, loginPage, resultsDir, startServer } from './support.mjs';
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+describe('production planning', () => {
+  let server;
+  let browser;
+  let page;
+  let api;
+  const pageErrors = [];
+  /** A number no demo order has, so the test can find its own order. */
+  const number = `SO-E2E-${Date.now() % 100000}`;
+
+  before(async () => {
+    mkdirSync(resultsDir, { recursive: true });
+    server = await startServer();
+    api = await adminApi(server);
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await loginPage(page, server);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('lists the demo order book and enters an order, naming a bad field', async () => {
+    await page.click(tid('nav-planning'));
+    await page.waitForSelector(tid('orders-table'));
+    const book = await api('GET', '/orders?limit=1');
+    assert.ok(book.total > 50, `the demo has six months of orders (${book.total})`);
+    const first = await page.locator(`${tid('orders-table')} tbody tr`).count();
+    assert.equal(first, 20, 'a page of 20');
+
+    await page.click(tid('orders-add'));
+    await page.fill(tid('order-number'), number);
+    await page.fill(tid('order-customer'), '测试客户');
+    await page.selectOption(tid('order-item'), 'QJ-80');
+    await page.fill(tid('order-quantity'), '-3');
+    await page.click(tid('order-save'));
+    const message = await page.textContent(tid('order-error'));
+    assert.match(message ?? '', /quantity/, 'the error names the field');
+    await page.fill(tid('order-quantity'), '12');
+    await page.click(tid('order-save'));
+    await page.waitForSelector(tid('order-form'), { state: 'detached' });
+    await page.fill(tid('orders-search'), number);
+    await page.waitForSelector(tid(`order-${number}`));
+    const row = await page.textContent(tid(`order-${number}`));
+    assert.match(row ?? '', /测试客户/);
+    assert.match(row ?? '', /待生产/);
+  });
+
+  it('reports every bad row of an import and stores nothing unless asked', async () => {
+    const csv = ['订单号,客户,物料,数量,交期', 'SO-E2E-A,甲,QJ-50,5,2027-03-01', 'SO-E2E-B,乙,NOPE,5,2027-03-01', 'SO-E2E-C,丙,QJ-50,5,2027-02-30'].join('\n');
+    const before = (await api('GET', '/orders?limit=1')).total;
+    await page.setInputFiles(tid('orders-import'), { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.waitForSelector(tid('import-report'));
+    const errors = await page.locator(tid('import-error')).allTextContents();
+    assert.equal(errors.length, 2);
+    assert.match(errors[0], /3.*item/);
+    assert.match(errors[1], /4.*due_date/);
+    assert.equal((await api('GET', '/orders?limit=1')).total, before, 'nothing stored');
+    await page.check(tid('orders-keep-good'));
+    await page.setInputFiles(tid('orders-import'), { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.waitForFunction(
+      (sel) => /新增 1/.test(document.querySelector(sel)?.textContent ?? ''),
+      tid('import-report'),
+    );
+    assert.equal((await api('GET', '/orders?limit=1')).total, before + 1, 'the good row is kept');
+  });
+
+  it('promises a date for a new order with the reason when later', async () => {
+    const soon = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await page.selectOption(tid('promise-item'), 'GZ-H400');
+    await page.fill(tid('promise-quantity'), '500');
+    await page.fill(tid('promise-date'), soon);
+    await page.click(tid('promise-check'));
+    const answer = await page.textContent(tid('promise-answer'));
+    assert.ok(answer && !/可按期交付/.test(answer), `500 columns by tomorrow cannot be on time: ${answer}`);
+    assert.match(answer, /物料|工作中心|计划期内无法交付/);
+  });
+
+  it('runs MRP, shows pegging and releases a planned order as a work order', async () => {
+    await page.click(tid('plan-tab-mrp'));
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/v1/plan/runs') && r.request().method() === 'POST'),
+      page.click(tid('mrp-regenerate')),
+    ]);
+    const fresh = await response.json();
+    await page.waitForFunction(
+      ([sel, id]) => (document.querySelector(sel)?.textContent ?? '').includes(`第 ${id} 次`),
+      [tid('mrp-run'), fresh.id],
+    );
+    const production = Number(await page.textContent(tid('mrp-production')));
+    assert.ok(production > 20, `planned production orders (${production})`);
+    // The new order of 12 QJ-80 is pegged by some planned order.
+    const run = await api('GET', '/plan/runs/latest');
+    const pegged = run.report.planned_orders.find((o) => o.pegs.some((p) => p.reference === number));
+    assert.ok(pegged, 'the entered order is planned for');
+    await page.click(`${tid(`planned-${pegged.key}`)} ${tid('planned-pegs')}`);
+    assert.match((await page.textContent(tid('pegs'))) ?? '', new RegExp(number));
+
+    const made = run.report.planned_orders.find((o) => !o.purchase);
+    await page.check(`${tid(`planned-${made.key}`)} ${tid('planned-select')}`);
+    await page.click(tid('mrp-release'));
+    await page.waitForSelector(tid('mrp-notice'));
+    const wos = await api('GET', '/work-orders');
+    assert.equal(wos.total, 1);
+    assert.equal(wos.items[0].item, made.item);
+
+    await page.click(tid('plan-tab-work-orders'));
+    await page.click(tid(`wo-${wos.items[0].number}`));
+    await page.waitForSelector(tid('wo-operations'));
+    await page.fill(tid('op-report-good'), '3');
+    await page.click(tid('op-report'));
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.trim() === '3', tid('op-good'));
+    const detail = await api('GET', `/work-orders/${wos.items[0].id}`);
+    assert.equal(detail.order.status, 'in_progress', 'the first report starts the order');
+  });
+
+  it('shows load by week and tries overtime without touching the plan', async () => {
+    await page.click(tid('plan-tab-capacity'));
+    await page.waitForSelector(tid('cap-heat'));
+    const welding = await page.textContent(tid('cap-L-WLD'));
+    assert.ok(welding, 'the welding line is listed');
+    await page.click(tid('cap-L-WLD'));
+    const before = await api('GET', '/plan/master');
+    await page.selectOption(tid('wi-centre'), 'L-WLD');
+    await page.fill(tid('wi-hours'), '200');
+    await page.click(tid('wi-add-hours'));
+    await page.click(tid('wi-evaluate'));
+    const result = await page.textContent(tid('wi-result'));
+    const [, was, now] = /(\d+)\D+(\d+)/.exec(result ?? '') ?? [];
+    assert.ok(Number(now) < Number(was), `overtime takes overloaded weeks away: ${result}`);
+    const after = await api('GET', '/plan/master');
+    assert.deepEqual(after.master.capacity_changes, before.master.capacity_changes, 'evaluating changes nothing');
+    await page.waitForTimeout(1500); // the chart redraws at most once a second
+    await page.screenshot({ path: join(resultsDir, 'planning-capacity.png'), fullPage: true });
+  });
+
+  it('shows the order book, on-time forecast and overloads on the big screen', async () => {
+    await page.goto(`${server.baseUrl}/#/screen`);
+    await page.waitForSelector(tid('plan-strip'));
+    await page.waitForSelector(tid('plan-on-time'));
+    const pct = await page.textContent(tid('plan-on-time'));
+    assert.match(pct ?? '', /^\d+%$/);
+    const ov = await api('GET', '/plan/overview');
+    assert.ok(ov.order_book.length >= 6, `six months booked (${ov.order_book.length})`);
+    assert.equal(pct, `${ov.on_time_pct.toFixed(0)}%`);
+    await page.screenshot({ path: join(resultsDir, 'screen-plan.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+});
