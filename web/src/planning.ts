@@ -145,7 +145,6 @@ export interface PlanRun {
       on_time_pct: number | null;
       overloaded_centres: number;
     };
-    planned_orders: PlannedOrder[];
     exceptions: PlanException[];
     capacity: CentreLoad[];
     deliveries: Delivery[];
@@ -228,6 +227,15 @@ export const setWorkOrderStatus = (id: number, status: WorkOrderStatus) =>
   request<WorkOrderDetail>('POST', `/work-orders/${id}/status`, { status });
 export const reportOperation = (id: number, seq: number, good: number, scrap: number) =>
   request<WorkOrderDetail>('POST', `/work-orders/${id}/operations/${seq}/report`, { good, scrap });
+export interface PlannedOrderQuery {
+  limit: number;
+  offset: number;
+  purchase?: 'true' | 'false';
+  item?: string;
+  late?: 'true';
+}
+export const listPlannedOrders = (q: PlannedOrderQuery) =>
+  request<{ items: PlannedOrder[]; total: number; limit: number; offset: number; as_of: string }>('GET', '/plan/orders', undefined, { ...q });
 export const planOverview = () => request<PlanOverview>('GET', '/plan/overview');
 
 /** The newest MRP run; `null` before the first. */

@@ -108,13 +108,15 @@ describe('production planning', () => {
     const production = Number(await page.textContent(tid('mrp-production')));
     assert.ok(production > 20, `planned production orders (${production})`);
     // The new order of 12 QJ-80 is pegged by some planned order.
-    const run = await api('GET', '/plan/runs/latest');
-    const pegged = run.report.planned_orders.find((o) => o.pegs.some((p) => p.reference === number));
+    const qj80 = await api('GET', '/plan/orders?item=QJ-80&purchase=false&limit=500');
+    const pegged = qj80.items.find((o) => o.pegs.some((p) => p.reference === number));
     assert.ok(pegged, 'the entered order is planned for');
+    await page.fill(tid('mrp-item'), 'QJ-80');
+    await page.waitForSelector(tid(`planned-${pegged.key}`));
     await page.click(`${tid(`planned-${pegged.key}`)} ${tid('planned-pegs')}`);
     assert.match((await page.textContent(tid('pegs'))) ?? '', new RegExp(number));
 
-    const made = run.report.planned_orders.find((o) => !o.purchase);
+    const made = pegged;
     await page.check(`${tid(`planned-${made.key}`)} ${tid('planned-select')}`);
     await page.click(tid('mrp-release'));
     await page.waitForSelector(tid('mrp-notice'));

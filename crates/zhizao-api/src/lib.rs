@@ -155,6 +155,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(planning::get_forecasts, planning::put_forecasts))
         .routes(routes!(planning::create_run, planning::list_runs))
         .routes(routes!(planning::latest_run))
+        .routes(routes!(planning::planned_orders))
         .routes(routes!(planning::promise_order))
         .routes(routes!(planning::what_if))
         .routes(routes!(planning::apply_what_if))

@@ -11,6 +11,7 @@ pub mod kpi;
 pub mod live;
 pub mod mqtt;
 pub mod mrp;
+pub mod mrp_platform;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -94,7 +94,6 @@ pub struct PlanReport {
     /// Monday of each week bucket.
     pub weeks: Vec<String>,
     pub summary: Summary,
-    pub planned_orders: Vec<PlannedOrderRow>,
     pub exceptions: Vec<ExceptionRow>,
     pub capacity: Vec<CentreLoad>,
     pub deliveries: Vec<Delivery>,
@@ -150,93 +149,235 @@ fn date_of(weeks: &Weeks, bucket: usize) -> String {
     format_date(weeks.start_of(bucket))
 }
 
+/// What serving planned orders a page at a time needs, computed once per
+/// plan: how much each order slips, and the orders (phantoms left out) in
+/// the order planners read them — by release week, item, due week.
+#[derive(Debug, Clone, Default)]
+pub struct PlanIndex {
+    slip: HashMap<(ItemId, usize), usize>,
+    /// (item, position in the item's orders)
+    orders: Vec<(ItemId, usize)>,
+    production: usize,
+    purchase: usize,
+}
+
+impl PlanIndex {
+    pub fn new(plan: &Plan) -> PlanIndex {
+        let input = plan.input();
+        let mut orders = Vec::new();
+        let (mut production, mut purchase) = (0, 0);
+        for &item in plan.order() {
+            for (k, o) in plan.orders_of(item).iter().enumerate() {
+                if o.phantom {
+                    continue;
+                }
+                if o.purchase {
+                    purchase += 1;
+                } else {
+                    production += 1;
+                }
+                orders.push((item, k));
+            }
+        }
+        // Items ranked by code once, so the sort compares numbers.
+        let mut by_code: Vec<ItemId> = (0..input.items.len()).collect();
+        by_code.sort_by(|&a, &b| input.items[a].code.cmp(&input.items[b].code));
+        let mut rank = vec![0; input.items.len()];
+        for (r, &i) in by_code.iter().enumerate() {
+            rank[i] = r;
+        }
+        orders.sort_unstable_by_key(|&(item, k)| {
+            let o = &plan.orders_of(item)[k];
+            (o.release, rank[item], o.due)
+        });
+        PlanIndex {
+            slip: slips(plan),
+            orders,
+            production,
+            purchase,
+        }
+    }
+
+    /// Planned orders (phantoms left out).
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+}
+
+/// Which planned orders a page holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderFilter {
+    /// Only purchase requisitions (`Some(true)`) or production orders.
+    pub purchase: Option<bool>,
+    /// Part of the item code, case-insensitive.
+    pub item: Option<String>,
+    /// Only orders whose supply chain is late.
+    pub late: bool,
+}
+
+/// Labels of a plan's rows: names, units, dates, what demand is.
+pub struct Labeller<'a> {
+    plan: &'a Plan,
+    weeks: Weeks,
+    names: HashMap<&'a str, (&'a str, &'a str)>,
+    orders: &'a HashMap<DemandId, OrderLabel>,
+    forecasts: HashMap<DemandId, (ItemId, usize)>,
+}
+
+impl<'a> Labeller<'a> {
+    pub fn new(
+        plan: &'a Plan,
+        booked: &Booked,
+        master: &'a MasterData,
+        orders: &'a HashMap<DemandId, OrderLabel>,
+    ) -> Labeller<'a> {
+        Labeller {
+            plan,
+            weeks: booked.weeks,
+            names: master
+                .items
+                .iter()
+                .map(|i| (i.code.as_str(), (i.name.as_str(), i.uom.as_str())))
+                .collect(),
+            orders,
+            forecasts: plan
+                .input()
+                .demands
+                .iter()
+                .filter(|d| d.id >= FORECAST_ID_BASE)
+                .map(|d| (d.id, (d.item, d.bucket)))
+                .collect(),
+        }
+    }
+
+    fn code(&self, i: ItemId) -> &'a str {
+        self.plan
+            .input()
+            .items
+            .get(i)
+            .map_or("?", |it| it.code.as_str())
+    }
+
+    fn name_of(&self, i: ItemId) -> (&'a str, &'a str) {
+        self.names.get(self.code(i)).copied().unwrap_or(("", ""))
+    }
+
+    fn peg(&self, p: &crate::mrp::Peg) -> PegRow {
+        let (kind, reference, date) = match p.source {
+            PegSource::Demand { id } if id >= FORECAST_ID_BASE => match self.forecasts.get(&id) {
+                Some(&(item, bucket)) => (
+                    "forecast",
+                    self.code(item).to_owned(),
+                    date_of(&self.weeks, bucket),
+                ),
+                None => ("forecast", String::new(), String::new()),
+            },
+            PegSource::Demand { id } => match self.orders.get(&id) {
+                Some(o) => ("order", o.number.clone(), format_date(o.due)),
+                None => ("order", format!("#{id}"), String::new()),
+            },
+            PegSource::Order { item, due } => (
+                "parent",
+                self.code(item).to_owned(),
+                date_of(&self.weeks, due),
+            ),
+        };
+        PegRow {
+            kind,
+            reference,
+            date,
+            quantity: p.quantity,
+        }
+    }
+
+    fn row(&self, index: &PlanIndex, item: ItemId, k: usize) -> PlannedOrderRow {
+        let o = &self.plan.orders_of(item)[k];
+        let (name, uom) = self.name_of(item);
+        let weeks = &self.weeks;
+        PlannedOrderRow {
+            key: format!("{}@{}", self.code(item), date_of(weeks, o.due)),
+            item: self.code(item).to_owned(),
+            name: name.to_owned(),
+            uom: uom.to_owned(),
+            purchase: o.purchase,
+            release_week: o.release,
+            due_week: o.due,
+            release_date: date_of(weeks, o.release),
+            due_date: date_of(weeks, o.due),
+            quantity: o.quantity,
+            late_weeks: index.slip.get(&(item, o.due)).copied().unwrap_or(0),
+            pegs: o.pegs.iter().map(|p| self.peg(p)).collect(),
+        }
+    }
+
+    /// A page of planned orders matching `filter`, and how many match.
+    pub fn planned_orders(
+        &self,
+        index: &PlanIndex,
+        filter: &OrderFilter,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<PlannedOrderRow>, usize) {
+        let needle = filter.item.as_ref().map(|s| s.to_lowercase());
+        let matching = index.orders.iter().filter(|&&(item, k)| {
+            let o = &self.plan.orders_of(item)[k];
+            filter.purchase.is_none_or(|p| p == o.purchase)
+                && (!filter.late || index.slip.get(&(item, o.due)).is_some_and(|s| *s > 0))
+                && needle
+                    .as_ref()
+                    .is_none_or(|n| self.code(item).to_lowercase().contains(n.as_str()))
+        });
+        let mut total = 0;
+        let mut rows = Vec::new();
+        for &(item, k) in matching {
+            if total >= offset && rows.len() < limit {
+                rows.push(self.row(index, item, k));
+            }
+            total += 1;
+        }
+        (rows, total)
+    }
+
+    /// The planned order named `key` (`ITEM@due date`).
+    pub fn planned_order(&self, index: &PlanIndex, key: &str) -> Option<PlannedOrderRow> {
+        let (code, date) = key.split_once('@')?;
+        let item = self
+            .plan
+            .input()
+            .items
+            .iter()
+            .position(|i| i.code == code)?;
+        let k = self
+            .plan
+            .orders_of(item)
+            .iter()
+            .position(|o| !o.phantom && date_of(&self.weeks, o.due) == date)?;
+        Some(self.row(index, item, k))
+    }
+}
+
 /// The report of `plan`, built from `booked` on `master`, with its
-/// rough-cut `load`; `orders` labels customer-order demand.
+/// rough-cut `load`; `orders` labels customer-order demand. Planned orders
+/// are counted here and served a page at a time by [`Labeller`].
 pub fn report(
     plan: &Plan,
     booked: &Booked,
     master: &MasterData,
     load: &CapacityLoad,
     orders: &HashMap<DemandId, OrderLabel>,
+    index: &PlanIndex,
 ) -> PlanReport {
     let weeks = &booked.weeks;
     let input = plan.input();
-    let code = |i: ItemId| input.items.get(i).map_or("?", |it| it.code.as_str());
-    let names: HashMap<&str, (&str, &str)> = master
-        .items
-        .iter()
-        .map(|i| (i.code.as_str(), (i.name.as_str(), i.uom.as_str())))
-        .collect();
-    let name_of = |i: ItemId| names.get(code(i)).copied().unwrap_or(("", ""));
-    let slip = slips(plan);
-    let label = |id: DemandId| -> (&'static str, String, String) {
-        if id >= FORECAST_ID_BASE {
-            let k = input.demands.iter().find(|d| d.id == id);
-            (
-                "forecast",
-                k.map_or(String::new(), |d| code(d.item).to_owned()),
-                k.map_or(String::new(), |d| date_of(weeks, d.bucket)),
-            )
-        } else {
-            match orders.get(&id) {
-                Some(o) => ("order", o.number.clone(), format_date(o.due)),
-                None => ("order", format!("#{id}"), String::new()),
-            }
-        }
-    };
-    let mut planned_orders = Vec::new();
-    let mut production = 0;
-    let mut purchase = 0;
-    for &item in plan.order() {
-        for o in plan.orders_of(item) {
-            if o.phantom {
-                continue;
-            }
-            if o.purchase {
-                purchase += 1;
-            } else {
-                production += 1;
-            }
-            let (name, uom) = name_of(item);
-            planned_orders.push(PlannedOrderRow {
-                key: format!("{}@{}", code(item), date_of(weeks, o.due)),
-                item: code(item).to_owned(),
-                name: name.to_owned(),
-                uom: uom.to_owned(),
-                purchase: o.purchase,
-                release_week: o.release,
-                due_week: o.due,
-                release_date: date_of(weeks, o.release),
-                due_date: date_of(weeks, o.due),
-                quantity: o.quantity,
-                late_weeks: slip.get(&(item, o.due)).copied().unwrap_or(0),
-                pegs: o
-                    .pegs
-                    .iter()
-                    .map(|p| match p.source {
-                        PegSource::Demand { id } => {
-                            let (kind, reference, date) = label(id);
-                            PegRow {
-                                kind,
-                                reference,
-                                date,
-                                quantity: p.quantity,
-                            }
-                        }
-                        PegSource::Order { item: parent, due } => PegRow {
-                            kind: "parent",
-                            reference: code(parent).to_owned(),
-                            date: date_of(weeks, due),
-                            quantity: p.quantity,
-                        },
-                    })
-                    .collect(),
-            });
-        }
-    }
-    planned_orders.sort_by(|a, b| {
-        (a.release_week, &a.item, a.due_week).cmp(&(b.release_week, &b.item, b.due_week))
-    });
+    let labels = Labeller::new(plan, booked, master, orders);
+    let code = |i: ItemId| labels.code(i);
+    let name_of = |i: ItemId| labels.name_of(i);
+    let slip = &index.slip;
+    let (production, purchase) = (index.production, index.purchase);
     let exceptions: Vec<ExceptionRow> = plan
         .exceptions()
         .map(|e| ExceptionRow {
@@ -335,7 +476,6 @@ pub fn report(
     PlanReport {
         weeks: (0..weeks.count).map(|b| date_of(weeks, b)).collect(),
         summary,
-        planned_orders,
         exceptions,
         capacity,
         deliveries,
@@ -417,7 +557,8 @@ mod tests {
                 )
             })
             .collect();
-        let r = report(&plan, &booked, &master, &load, &labels);
+        let index = PlanIndex::new(&plan);
+        let r = report(&plan, &booked, &master, &load, &labels, &index);
         assert_eq!(r.weeks[0], "2026-11-30");
         let so1 = &r.deliveries[0];
         assert_eq!((so1.number.as_str(), so1.late_weeks), ("SO-1", 3));
@@ -425,13 +566,33 @@ mod tests {
         assert_eq!(r.deliveries[1].late_weeks, 0);
         assert_eq!(r.summary.late_deliveries, 1);
         assert_eq!(r.summary.on_time_pct, Some(50.0));
-        let pump = r
-            .planned_orders
-            .iter()
-            .find(|o| o.key == "PUMP@2026-12-14")
-            .unwrap_or_else(|| panic!("{:?}", r.planned_orders));
+        let rows = Labeller::new(&plan, &booked, &master, &labels);
+        let pump = rows
+            .planned_order(&index, "PUMP@2026-12-14")
+            .unwrap_or_else(|| panic!("no pump order"));
         assert_eq!(pump.pegs[0].reference, "SO-1");
         assert_eq!(pump.late_weeks, 3);
+        // Pages in release order: BAR (released week 0, bought, late) and
+        // SHAFT first; only the late ones when asked.
+        let (all, total) = rows.planned_orders(&index, &OrderFilter::default(), 0, 100);
+        assert_eq!(total, index.len());
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].release_week <= w[1].release_week)
+        );
+        let late = OrderFilter {
+            late: true,
+            ..Default::default()
+        };
+        let (late_rows, n) = rows.planned_orders(&index, &late, 0, 100);
+        assert_eq!(n, 3, "{late_rows:?}");
+        let bought = OrderFilter {
+            purchase: Some(true),
+            item: Some("ba".into()),
+            ..Default::default()
+        };
+        let (page, n) = rows.planned_orders(&index, &bought, 1, 1);
+        assert_eq!((n, page.len(), page[0].due_week), (2, 1, 3));
         // 10 shafts × 2 h over week 0 on a 10-hour centre: overloaded.
         assert_eq!(r.capacity[0].load[0], 20.0);
         assert_eq!(r.capacity[0].peak_pct, 200.0);

@@ -426,9 +426,22 @@ impl Store {
                     .bind(c.hours_per_week).bind(&c.note)
                     .execute(&mut *tx).await?;
             }
+            sqlx::query(
+                "INSERT INTO plan_master_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET version = plan_master_versions.version + 1, updated_at = excluded.updated_at")
+                .bind(tenant_id).bind(now_ms())
+                .execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// How many times the tenant's master data was replaced (0: never).
+    pub async fn plan_master_version(&self, tenant_id: i64) -> Result<i64> {
+        let v: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT version FROM plan_master_versions WHERE tenant_id = $1")
+            .bind(tenant_id).fetch_optional(p).await?);
+        Ok(v.unwrap_or(0))
     }
 
     /// The codes of the tenant's items.
@@ -762,16 +775,23 @@ impl Store {
         })
     }
 
-    /// Work orders not yet completed (open supply for MRP).
-    pub async fn open_work_orders(&self, tenant_id: i64) -> Result<Vec<WorkOrder>> {
+    /// Open work orders with the good quantity reported at their last
+    /// operation (what has been finished), in one query.
+    pub async fn open_work_order_progress(&self, tenant_id: i64) -> Result<Vec<(WorkOrder, f64)>> {
+        #[derive(FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            order: WorkOrder,
+            done: f64,
+        }
         let sql = format!(
-            "SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 \
-             AND status IN ('released', 'in_progress') ORDER BY due_date, number"
+            "SELECT {WORK_ORDER_COLUMNS}, COALESCE((SELECT o.qty_good FROM work_order_operations o \
+             WHERE o.work_order_id = work_orders.id ORDER BY o.seq DESC LIMIT 1), 0.0) AS done \
+             FROM work_orders WHERE tenant_id = $1 AND status IN ('released', 'in_progress') ORDER BY due_date, number"
         );
-        Ok(
-            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id).fetch_all(p).await?),
-        )
+        let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).fetch_all(p).await?);
+        Ok(rows.into_iter().map(|r| (r.order, r.done)).collect())
     }
 
     pub async fn work_order_operations(

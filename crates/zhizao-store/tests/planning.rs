@@ -46,8 +46,10 @@ async fn master_data_is_replaced_whole_and_reads_back_the_same() {
         let a = s.create_tenant("plant-a", "A").await.unwrap();
         let b = s.create_tenant("plant-b", "B").await.unwrap();
         assert_eq!(s.plan_master(a.id).await.unwrap(), MasterData::default());
+        assert_eq!(s.plan_master_version(a.id).await.unwrap(), 0);
         let mut m = master();
         s.put_plan_master(a.id, &m).await.unwrap();
+        assert_eq!(s.plan_master_version(a.id).await.unwrap(), 1);
         // Items and centres come back by code; BOM lines in their order.
         m.items.sort_by(|x, y| x.code.cmp(&y.code));
         assert_eq!(s.plan_master(a.id).await.unwrap(), m);
@@ -57,6 +59,8 @@ async fn master_data_is_replaced_whole_and_reads_back_the_same() {
         smaller.items.truncate(1); // BAR
         smaller.bom.clear();
         s.put_plan_master(a.id, &smaller).await.unwrap();
+        assert_eq!(s.plan_master_version(a.id).await.unwrap(), 2);
+        assert_eq!(s.plan_master_version(b.id).await.unwrap(), 0);
         assert_eq!(s.plan_master(a.id).await.unwrap(), smaller);
         t.cleanup().await;
     }
@@ -196,7 +200,7 @@ async fn runs_keep_the_newest_and_work_orders_move_through_their_states() {
         assert_eq!(made[0].number, "WO-000001");
         assert_eq!(made[0].status, "released");
         let id = made[0].id;
-        assert_eq!(s.open_work_orders(a.id).await.unwrap().len(), 1);
+        assert_eq!(s.open_work_order_progress(a.id).await.unwrap().len(), 1);
         assert!(
             s.set_work_order_status(a.id, id, "released", "in_progress")
                 .await
@@ -215,6 +219,12 @@ async fn runs_keep_the_newest_and_work_orders_move_through_their_states() {
             .unwrap();
         let ops = s.work_order_operations(a.id, id).await.unwrap();
         assert_eq!((ops[0].qty_good, ops[0].qty_scrap), (8.0, 1.0));
+        // What is finished is what the last operation made good.
+        s.report_work_order_operation(a.id, id, 20, 5.0, 0.0)
+            .await
+            .unwrap();
+        let open = s.open_work_order_progress(a.id).await.unwrap();
+        assert_eq!((open[0].0.id, open[0].1), (id, 5.0));
         assert!(
             s.report_work_order_operation(a.id, id, 30, 1.0, 0.0)
                 .await

@@ -175,6 +175,10 @@ struct MrpBenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also through the platform: the plant stored, runs and promises
+    /// asked over HTTP.
+    #[arg(long)]
+    platform: bool,
 }
 
 #[derive(Args, Debug)]
@@ -370,6 +374,46 @@ fn main() -> Result<()> {
                 "order promising, {} new orders: ms median {:.2}, max {:.2}; {} promised within the horizon",
                 r.promise_ms.0, r.promise_ms.1, r.promise_ms.2, r.promised
             );
+        }
+        if args.platform {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let p = runtime.block_on(zhizao_bench::mrp_platform::run(
+                args.orders,
+                args.buckets,
+                args.changes,
+            ))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+            } else {
+                println!(
+                    "through the platform: {} items, {} orders, {} open work orders stored (master data {:.0} ms)",
+                    p.items, p.orders, p.work_orders, p.store_master_ms
+                );
+                println!(
+                    "POST /plan/runs regenerative ms: {} (planning in the server {}); run {:.1} MB",
+                    p.regenerate_ms
+                        .iter()
+                        .map(|x| format!("{x:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    p.regenerate_server_ms
+                        .iter()
+                        .map(|x| format!("{x:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    p.run_bytes as f64 / 1e6
+                );
+                println!(
+                    "PUT /orders then POST /plan/runs net change, {} times: ms median {:.1}, max {:.1}",
+                    p.net_change_ms.0, p.net_change_ms.1, p.net_change_ms.2
+                );
+                println!(
+                    "POST /plan/promise, {} orders: ms median {:.1}, max {:.1}; {} on time",
+                    p.promise_ms.0, p.promise_ms.1, p.promise_ms.2, p.promised_on_time
+                );
+            }
         }
         return Ok(());
     }

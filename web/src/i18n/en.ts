@@ -405,6 +405,7 @@ export const en: Messages = {
   'plan.mrp.lateOrders': 'Late orders',
   'plan.mrp.overloaded': 'Overloaded work centres',
   'plan.mrp.plannedOrders': 'Planned orders',
+  'plan.mrp.lateOnly': 'Late only',
   'plan.mrp.showPurchase': 'Show purchase requisitions',
   'plan.mrp.item': 'Item',
   'plan.mrp.type': 'Type',

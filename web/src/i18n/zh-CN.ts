@@ -402,6 +402,7 @@ export const zhCN = {
   'plan.mrp.lateOrders': '延期订单',
   'plan.mrp.overloaded': '超负荷工作中心',
   'plan.mrp.plannedOrders': '计划订单',
+  'plan.mrp.lateOnly': '只看延期',
   'plan.mrp.showPurchase': '显示采购申请',
   'plan.mrp.item': '物料',
   'plan.mrp.type': '类型',

@@ -22,7 +22,9 @@ use zhizao_plan::book::{
     self, Booked, CapacityChange, Forecast, MasterData, OpenSupply, OrderLine, OrderStatus, Weeks,
     format_date, parse_date,
 };
-use zhizao_plan::report::{OrderLabel, PlanReport, report};
+use zhizao_plan::report::{
+    Labeller, OrderFilter, OrderLabel, PlanIndex, PlanReport, PlannedOrderRow, report,
+};
 use zhizao_plan::{Demand, DemandId, Plan, PlanError, Shortage, WhatIf, promise_with, rough_cut};
 
 use crate::AppState;
@@ -34,10 +36,14 @@ use crate::extract::ValidJson;
 pub const DEFAULT_WEEKS: usize = 26;
 
 /// The newest plan of a tenant, kept for promising and net change.
+#[derive(Clone)]
 pub struct CachedPlan {
     pub plan: Plan,
+    pub index: PlanIndex,
     pub booked: Booked,
-    pub master: MasterData,
+    pub master: Arc<MasterData>,
+    /// The store's version of the master data the plan was built on.
+    pub master_version: i64,
     pub labels: HashMap<DemandId, OrderLabel>,
 }
 
@@ -55,6 +61,13 @@ impl std::fmt::Debug for PlanCache {
 impl PlanCache {
     fn get(&self, tenant: i64) -> Option<Arc<CachedPlan>> {
         self.0.lock().ok()?.get(&tenant).cloned()
+    }
+
+    /// Takes the tenant's plan out to change it (cloned only when a
+    /// request still reads it).
+    fn take(&self, tenant: i64) -> Option<CachedPlan> {
+        let p = self.0.lock().ok()?.remove(&tenant)?;
+        Some(Arc::try_unwrap(p).unwrap_or_else(|shared| (*shared).clone()))
     }
 
     fn put(&self, tenant: i64, plan: Arc<CachedPlan>) {
@@ -118,12 +131,24 @@ fn stored_date(s: &str, what: &str) -> Result<time::Date, ApiError> {
 /// Everything a run reads, loaded from the store and put on `weeks`.
 struct Loaded {
     booked: Booked,
-    master: MasterData,
+    master: Arc<MasterData>,
+    master_version: i64,
     labels: HashMap<DemandId, OrderLabel>,
 }
 
-async fn load(s: &AppState, tenant: i64, weeks: Weeks) -> Result<Loaded, ApiError> {
-    let master = s.store.plan_master(tenant).await?;
+/// `known` is master data already loaded at some version; it is used when
+/// the store's is still that version.
+async fn load(
+    s: &AppState,
+    tenant: i64,
+    weeks: Weeks,
+    known: Option<(Arc<MasterData>, i64)>,
+) -> Result<Loaded, ApiError> {
+    let master_version = s.store.plan_master_version(tenant).await?;
+    let master = match known {
+        Some((m, v)) if v == master_version => m,
+        _ => Arc::new(s.store.plan_master(tenant).await?),
+    };
     let orders = s.store.all_customer_orders(tenant).await?;
     let mut lines = Vec::with_capacity(orders.len());
     let mut labels = HashMap::with_capacity(orders.len());
@@ -161,20 +186,24 @@ async fn load(s: &AppState, tenant: i64, weeks: Weeks) -> Result<Loaded, ApiErro
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let mut supply = Vec::new();
-    for w in s.store.open_work_orders(tenant).await? {
-        let ops = s.store.work_order_operations(tenant, w.id).await?;
-        let done = ops.last().map_or(0.0, |op| op.qty_good);
-        supply.push(OpenSupply {
-            item: w.item,
-            due: stored_date(&w.due_date, "work order due date")?,
-            quantity: (w.quantity - done).max(0.0),
-        });
-    }
+    let supply = s
+        .store
+        .open_work_order_progress(tenant)
+        .await?
+        .into_iter()
+        .map(|(w, done)| {
+            Ok(OpenSupply {
+                due: stored_date(&w.due_date, "work order due date")?,
+                item: w.item,
+                quantity: (w.quantity - done).max(0.0),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let booked = book::build(&master, &lines, &forecasts, &supply, weeks).map_err(plan_error)?;
     Ok(Loaded {
         booked,
         master,
+        master_version,
         labels,
     })
 }
@@ -262,21 +291,30 @@ pub async fn run_mrp(
         None => today(s, tenant).await?,
     };
     let weeks = Weeks::from_today(as_of, count);
-    let loaded = load(s, tenant, weeks).await?;
+    let loading = Instant::now();
+    let known = s
+        .plans
+        .get(tenant)
+        .map(|c| (c.master.clone(), c.master_version));
+    let loaded = load(s, tenant, weeks, known).await?;
     let previous = match req.kind {
-        RunKind::NetChange => s.plans.get(tenant),
+        RunKind::NetChange => s.plans.take(tenant),
         RunKind::Regenerative => None,
     };
+    let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
     let (cached, kind, replanned, report) = tokio::task::spawn_blocking(move || {
         let Loaded {
             booked,
             master,
+            master_version,
             labels,
         } = loaded;
         let (plan, kind, replanned) = match previous {
-            Some(prev) if same_plant(&prev.booked, &booked) && prev.master == master => {
-                let mut plan = prev.plan.clone();
+            Some(prev)
+                if prev.master_version == master_version && same_plant(&prev.booked, &booked) =>
+            {
+                let mut plan = prev.plan;
                 let mut replanned = 0;
                 for d in
                     demand_changes(plan.input().demands.as_slice(), &booked.plant.input.demands)
@@ -298,12 +336,15 @@ pub async fn run_mrp(
             &[],
             &booked.plant.what_if,
         )?;
-        let report = report(&plan, &booked, &master, &load, &labels);
+        let index = PlanIndex::new(&plan);
+        let report = report(&plan, &booked, &master, &load, &labels, &index);
         Ok::<_, PlanError>((
             Arc::new(CachedPlan {
+                index,
                 plan,
                 booked,
                 master,
+                master_version,
                 labels,
             }),
             kind,
@@ -314,7 +355,8 @@ pub async fn run_mrp(
     .await
     .map_err(|e| ApiError::unavailable(format!("planning stopped: {e}")))?
     .map_err(plan_error)?;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let plan_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed_ms = load_ms + plan_ms;
     let mut dto = RunDto {
         id: 0,
         kind,
@@ -336,6 +378,15 @@ pub async fn run_mrp(
         .insert_plan_run(tenant, kind_text, by_user, &json)
         .await?;
     s.plans.put(tenant, cached);
+    tracing::debug!(
+        tenant,
+        ?kind,
+        load_ms,
+        plan_ms,
+        store_ms = started.elapsed().as_secs_f64() * 1000.0 - plan_ms,
+        bytes = json.len(),
+        "MRP run"
+    );
     Ok(dto)
 }
 
@@ -436,19 +487,94 @@ pub async fn latest_run(State(s): State<AppState>, u: AuthUser) -> Result<Respon
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedOrdersDto {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<PlannedOrderRow>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    /// Monday of the plan's first week.
+    pub as_of: String,
+}
+
+/// Planned orders of the newest plan, a page at a time, by release week:
+/// `purchase=true|false`, `item` (part of the code), `late=true` (its
+/// supply chain starts too late), `limit` (≤ 500), `offset`.
+#[utoipa::path(get, path = "/plan/orders", tag = "planning", security(("bearer" = [])),
+    responses((status = 200, body = PlannedOrdersDto), (status = 422, body = ErrorBody)))]
+pub async fn planned_orders(
+    State(s): State<AppState>,
+    u: AuthUser,
+    crate::extract::QueryMap(q): crate::extract::QueryMap,
+) -> Result<Json<PlannedOrdersDto>, ApiError> {
+    let mut filter = OrderFilter::default();
+    let (mut limit, mut offset) = (50usize, 0usize);
+    let flag = |k: &str, v: &str| match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::validation(
+            k,
+            format!("{k}: `{v}` is not true or false"),
+        )),
+    };
+    for (k, v) in &q {
+        match k.as_str() {
+            "purchase" if !v.is_empty() => filter.purchase = Some(flag(k, v)?),
+            "late" => filter.late = flag(k, v)?,
+            "item" if !v.trim().is_empty() => filter.item = Some(v.trim().to_owned()),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::validation("limit", "limit: must be between 1 and 500")
+                    })?;
+            }
+            "offset" => {
+                offset = v.parse().map_err(|_| {
+                    ApiError::validation("offset", "offset: must be an integer ≥ 0")
+                })?;
+            }
+            "purchase" | "item" => {}
+            other => {
+                return Err(ApiError::validation(
+                    other,
+                    format!(
+                        "unknown query parameter `{other}`; expected purchase, item, late, limit, offset"
+                    ),
+                ));
+            }
+        }
+    }
+    let c = current_plan(&s, &u).await?;
+    let rows = Labeller::new(&c.plan, &c.booked, &c.master, &c.labels);
+    let (items, total) = rows.planned_orders(&c.index, &filter, offset, limit);
+    Ok(Json(PlannedOrdersDto {
+        items,
+        total,
+        limit,
+        offset,
+        as_of: format_date(c.booked.weeks.start),
+    }))
+}
+
 /// The plan in memory, or a fresh regeneration when there is none.
-async fn current_plan(s: &AppState, u: &AuthUser) -> Result<Arc<CachedPlan>, ApiError> {
+pub(crate) async fn current_plan(s: &AppState, u: &AuthUser) -> Result<Arc<CachedPlan>, ApiError> {
     if let Some(p) = s.plans.get(u.tenant()) {
         return Ok(p);
     }
     let weeks = Weeks::from_today(today(s, u.tenant()).await?, DEFAULT_WEEKS);
-    let loaded = load(s, u.tenant(), weeks).await?;
+    let loaded = load(s, u.tenant(), weeks, None).await?;
     let cached = tokio::task::spawn_blocking(move || {
         Plan::regenerate(loaded.booked.plant.input.clone()).map(|plan| {
             Arc::new(CachedPlan {
+                index: PlanIndex::new(&plan),
                 plan,
                 booked: loaded.booked,
                 master: loaded.master,
+                master_version: loaded.master_version,
                 labels: loaded.labels,
             })
         })

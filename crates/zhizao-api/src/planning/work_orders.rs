@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhizao_plan::book::{is_made, routing_of};
+use zhizao_plan::report::Labeller;
 use zhizao_store::{NewWorkOrder, WorkOrder, WorkOrderOperation};
 
 use super::{RunDto, RunKind, RunRequest, require_planner, run_mrp};
@@ -96,7 +97,8 @@ pub struct WorkOrderDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
-    /// Keys of planned production orders of the newest run (`ITEM@date`).
+    /// Keys of planned production orders of the current plan
+    /// (`ITEM@due date`, as `GET /plan/orders` lists them).
     pub keys: Vec<String>,
 }
 
@@ -107,7 +109,7 @@ pub struct ReleaseDto {
     pub run: RunDto,
 }
 
-/// Release planned production orders of the newest MRP run as work orders
+/// Release planned production orders of the current plan as work orders
 /// with their routing's operations; then MRP runs again, counting them as
 /// open supply. Purchase requisitions are not released here.
 #[utoipa::path(post, path = "/plan/release", tag = "planning", security(("bearer" = [])),
@@ -125,34 +127,9 @@ pub async fn release(
             "keys: name at least one planned order",
         ));
     }
-    let run = s.store.latest_plan_run(u.tenant()).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no MRP run yet to release from",
-        )
-    })?;
-    #[derive(Deserialize)]
-    struct Stored {
-        report: StoredReport,
-    }
-    #[derive(Deserialize)]
-    struct StoredReport {
-        planned_orders: Vec<StoredOrder>,
-    }
-    #[derive(Deserialize)]
-    struct StoredOrder {
-        key: String,
-        item: String,
-        purchase: bool,
-        release_date: String,
-        due_date: String,
-        quantity: f64,
-        pegs: serde_json::Value,
-    }
-    let stored: Stored = serde_json::from_str(&run.result)
-        .map_err(|e| ApiError::unavailable(format!("stored run unreadable: {e}")))?;
-    let master = s.store.plan_master(u.tenant()).await?;
+    let cached = super::current_plan(&s, &u).await?;
+    let rows = Labeller::new(&cached.plan, &cached.booked, &cached.master, &cached.labels);
+    let master = &cached.master;
     let mut new = Vec::with_capacity(req.keys.len());
     let mut seen = std::collections::HashSet::new();
     for (k, key) in req.keys.iter().enumerate() {
@@ -163,20 +140,12 @@ pub async fn release(
                 format!("{field}: `{key}` is named twice"),
             ));
         }
-        let o = stored
-            .report
-            .planned_orders
-            .iter()
-            .find(|o| &o.key == key)
-            .ok_or_else(|| {
-                ApiError::validation(
-                    field.clone(),
-                    format!(
-                        "{field}: the newest run (#{}) has no planned order `{key}`",
-                        run.id
-                    ),
-                )
-            })?;
+        let o = rows.planned_order(&cached.index, key).ok_or_else(|| {
+            ApiError::validation(
+                field.clone(),
+                format!("{field}: the current plan has no planned order `{key}`"),
+            )
+        })?;
         let made = master
             .items
             .iter()
@@ -190,7 +159,7 @@ pub async fn release(
                 ),
             ));
         }
-        let operations = routing_of(&master, &o.item)
+        let operations = routing_of(master, &o.item)
             .into_iter()
             .map(|op| {
                 (
@@ -201,12 +170,14 @@ pub async fn release(
                 )
             })
             .collect();
+        let pegs = serde_json::to_string(&o.pegs)
+            .map_err(|e| ApiError::unavailable(format!("pegs not storable: {e}")))?;
         new.push(NewWorkOrder {
             item: o.item.clone(),
             quantity: o.quantity,
             release_date: o.release_date.clone(),
             due_date: o.due_date.clone(),
-            pegs: o.pegs.to_string(),
+            pegs,
             operations,
         });
     }

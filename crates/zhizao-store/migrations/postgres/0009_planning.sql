@@ -3,6 +3,14 @@
 -- application checked it), customer orders and forecasts, MRP runs as the
 -- JSON they produced, and the work orders released from them with their
 -- operations.
+-- Bumped by every replacement of the master data, so a plan built on it
+-- knows whether it is still current.
+CREATE TABLE plan_master_versions (
+    tenant_id BIGINT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE plan_units (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     from_unit TEXT NOT NULL,
