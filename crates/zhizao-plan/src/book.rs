@@ -554,6 +554,60 @@ pub fn build(
             })
         })
         .collect::<Result<Vec<_>, PlanError>>()?;
+    let (demands, receipts, beyond_horizon) =
+        demand_and_supply(&item_of, orders, forecasts, supply, weeks)?;
+    // A change covers the weeks whose Monday to Sunday meets its days.
+    let what_if = ix
+        .changes
+        .iter()
+        .filter_map(|&(work_centre, from, to, hours)| {
+            let a = weeks.index_of(from).max(0);
+            let b = (weeks.index_of(to) + 1).min(h as i64);
+            (a < b).then_some(crate::capacity::WhatIf::AddHours {
+                work_centre,
+                from: a as usize,
+                to: b as usize,
+                hours,
+            })
+        })
+        .collect();
+    let work_centres = master
+        .work_centres
+        .iter()
+        .map(|wc| WorkCentre {
+            code: wc.code.clone(),
+            hours_per_bucket: f64::from(wc.machines) * wc.hours_per_week,
+            efficiency: wc.efficiency,
+        })
+        .collect();
+    Ok(Booked {
+        plant: Plant {
+            input: PlanInput {
+                horizon: h,
+                items,
+                bom,
+                demands,
+                receipts,
+            },
+            work_centres,
+            routings: ix.routings,
+            what_if,
+        },
+        weeks,
+        beyond_horizon,
+    })
+}
+
+/// Demand and open supply on `weeks`, items found by `item_of`:
+/// (demands, receipts, orders beyond the horizon).
+fn demand_and_supply(
+    item_of: &dyn Fn(&str, String) -> Result<usize, PlanError>,
+    orders: &[OrderLine],
+    forecasts: &[Forecast],
+    supply: &[OpenSupply],
+    weeks: Weeks,
+) -> Result<(Vec<Demand>, Vec<Receipt>, Vec<DemandId>), PlanError> {
+    let h = weeks.count;
     let mut demands = Vec::new();
     let mut beyond_horizon = Vec::new();
     let mut ordered: HashMap<(usize, usize), f64> = HashMap::new();
@@ -615,46 +669,44 @@ pub fn build(
             });
         }
     }
-    // A change covers the weeks whose Monday to Sunday meets its days.
-    let what_if = ix
-        .changes
-        .iter()
-        .filter_map(|&(work_centre, from, to, hours)| {
-            let a = weeks.index_of(from).max(0);
-            let b = (weeks.index_of(to) + 1).min(h as i64);
-            (a < b).then_some(crate::capacity::WhatIf::AddHours {
-                work_centre,
-                from: a as usize,
-                to: b as usize,
-                hours,
-            })
+    Ok((demands, receipts, beyond_horizon))
+}
+
+impl Booked {
+    /// This plant with new demand and open supply (the master data and
+    /// the weeks unchanged): what a net change needs, without building
+    /// the bills of material again.
+    pub fn with_demand(
+        &self,
+        orders: &[OrderLine],
+        forecasts: &[Forecast],
+        supply: &[OpenSupply],
+    ) -> Result<Booked, PlanError> {
+        let index: HashMap<&str, usize> = self
+            .plant
+            .input
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.code.as_str(), i))
+            .collect();
+        let item_of = |code: &str, field: String| {
+            index
+                .get(code)
+                .copied()
+                .ok_or_else(|| bad(field, format!("no item `{code}`")))
+        };
+        let (demands, receipts, beyond_horizon) =
+            demand_and_supply(&item_of, orders, forecasts, supply, self.weeks)?;
+        let mut plant = self.plant.clone();
+        plant.input.demands = demands;
+        plant.input.receipts = receipts;
+        Ok(Booked {
+            plant,
+            weeks: self.weeks,
+            beyond_horizon,
         })
-        .collect();
-    let work_centres = master
-        .work_centres
-        .iter()
-        .map(|wc| WorkCentre {
-            code: wc.code.clone(),
-            hours_per_bucket: f64::from(wc.machines) * wc.hours_per_week,
-            efficiency: wc.efficiency,
-        })
-        .collect();
-    Ok(Booked {
-        plant: Plant {
-            input: PlanInput {
-                horizon: h,
-                items,
-                bom,
-                demands,
-                receipts,
-            },
-            work_centres,
-            routings: ix.routings,
-            what_if,
-        },
-        weeks,
-        beyond_horizon,
-    })
+    }
 }
 
 /// `item`'s routing steps in order.

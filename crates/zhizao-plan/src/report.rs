@@ -3,7 +3,11 @@
 //! each customer order can be expected given material (an order whose
 //! supply chain must start before today slips by as many weeks).
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// Keys here are small integers hashed by the hundred thousand per plan: a
+/// fast hasher, not one hardened against chosen keys.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 use serde::Serialize;
 
@@ -159,15 +163,31 @@ pub struct PlanIndex {
     orders: Vec<(ItemId, usize)>,
     production: usize,
     purchase: usize,
+    /// Each demand's slip: the most any order serving it slips.
+    serving: HashMap<DemandId, usize>,
 }
 
 impl PlanIndex {
     pub fn new(plan: &Plan) -> PlanIndex {
         let input = plan.input();
-        let mut orders = Vec::new();
+        let slip = slips(plan);
+        // Items in code order, each item's orders in due order: dealt
+        // into release weeks, that is (release, code, due) order without
+        // comparing orders.
+        let mut by_code: Vec<ItemId> = (0..input.items.len()).collect();
+        by_code.sort_by(|&a, &b| input.items[a].code.cmp(&input.items[b].code));
+        let mut weeks: Vec<Vec<(ItemId, usize)>> = vec![Vec::new(); input.horizon];
         let (mut production, mut purchase) = (0, 0);
-        for &item in plan.order() {
+        let mut serving: HashMap<DemandId, usize> = HashMap::default();
+        for &item in &by_code {
             for (k, o) in plan.orders_of(item).iter().enumerate() {
+                let s = slip.get(&(item, o.due)).copied().unwrap_or(0);
+                for p in &o.pegs {
+                    if let PegSource::Demand { id } = p.source {
+                        let e = serving.entry(id).or_insert(0);
+                        *e = (*e).max(s);
+                    }
+                }
                 if o.phantom {
                     continue;
                 }
@@ -176,25 +196,17 @@ impl PlanIndex {
                 } else {
                     production += 1;
                 }
-                orders.push((item, k));
+                if let Some(w) = weeks.get_mut(o.release) {
+                    w.push((item, k));
+                }
             }
         }
-        // Items ranked by code once, so the sort compares numbers.
-        let mut by_code: Vec<ItemId> = (0..input.items.len()).collect();
-        by_code.sort_by(|&a, &b| input.items[a].code.cmp(&input.items[b].code));
-        let mut rank = vec![0; input.items.len()];
-        for (r, &i) in by_code.iter().enumerate() {
-            rank[i] = r;
-        }
-        orders.sort_unstable_by_key(|&(item, k)| {
-            let o = &plan.orders_of(item)[k];
-            (o.release, rank[item], o.due)
-        });
         PlanIndex {
-            slip: slips(plan),
-            orders,
+            slip,
+            orders: weeks.concat(),
             production,
             purchase,
+            serving,
         }
     }
 
@@ -224,7 +236,7 @@ pub struct Labeller<'a> {
     plan: &'a Plan,
     weeks: Weeks,
     names: HashMap<&'a str, (&'a str, &'a str)>,
-    orders: &'a HashMap<DemandId, OrderLabel>,
+    orders: &'a StdHashMap<DemandId, OrderLabel>,
     forecasts: HashMap<DemandId, (ItemId, usize)>,
 }
 
@@ -233,7 +245,7 @@ impl<'a> Labeller<'a> {
         plan: &'a Plan,
         booked: &Booked,
         master: &'a MasterData,
-        orders: &'a HashMap<DemandId, OrderLabel>,
+        orders: &'a StdHashMap<DemandId, OrderLabel>,
     ) -> Labeller<'a> {
         Labeller {
             plan,
@@ -368,7 +380,7 @@ pub fn report(
     booked: &Booked,
     master: &MasterData,
     load: &CapacityLoad,
-    orders: &HashMap<DemandId, OrderLabel>,
+    orders: &StdHashMap<DemandId, OrderLabel>,
     index: &PlanIndex,
 ) -> PlanReport {
     let weeks = &booked.weeks;
@@ -376,7 +388,6 @@ pub fn report(
     let labels = Labeller::new(plan, booked, master, orders);
     let code = |i: ItemId| labels.code(i);
     let name_of = |i: ItemId| labels.name_of(i);
-    let slip = &index.slip;
     let (production, purchase) = (index.production, index.purchase);
     let exceptions: Vec<ExceptionRow> = plan
         .exceptions()
@@ -423,18 +434,7 @@ pub fn report(
         .collect();
     // Each customer order slips as much as the most-slipping order that
     // serves it; one served from stock is on time.
-    let mut serving: HashMap<DemandId, usize> = HashMap::new();
-    for &item in plan.order() {
-        for o in plan.orders_of(item) {
-            let s = slip.get(&(item, o.due)).copied().unwrap_or(0);
-            for p in &o.pegs {
-                if let PegSource::Demand { id } = p.source {
-                    let e = serving.entry(id).or_insert(0);
-                    *e = (*e).max(s);
-                }
-            }
-        }
-    }
+    let serving = &index.serving;
     let mut deliveries: Vec<Delivery> = input
         .demands
         .iter()

@@ -136,18 +136,20 @@ struct Loaded {
     labels: HashMap<DemandId, OrderLabel>,
 }
 
-/// `known` is master data already loaded at some version; it is used when
-/// the store's is still that version.
+/// `known` is the plan in memory: while the store's master data is still
+/// the version it was built on, its master data and bills of material are
+/// used again.
 async fn load(
     s: &AppState,
     tenant: i64,
     weeks: Weeks,
-    known: Option<(Arc<MasterData>, i64)>,
+    known: Option<Arc<CachedPlan>>,
 ) -> Result<Loaded, ApiError> {
     let master_version = s.store.plan_master_version(tenant).await?;
-    let master = match known {
-        Some((m, v)) if v == master_version => m,
-        _ => Arc::new(s.store.plan_master(tenant).await?),
+    let known = known.filter(|c| c.master_version == master_version);
+    let master = match &known {
+        Some(c) => c.master.clone(),
+        None => Arc::new(s.store.plan_master(tenant).await?),
     };
     let orders = s.store.all_customer_orders(tenant).await?;
     let mut lines = Vec::with_capacity(orders.len());
@@ -199,7 +201,11 @@ async fn load(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let booked = book::build(&master, &lines, &forecasts, &supply, weeks).map_err(plan_error)?;
+    let booked = match known.filter(|c| c.booked.weeks == weeks) {
+        Some(c) => c.booked.with_demand(&lines, &forecasts, &supply),
+        None => book::build(&master, &lines, &forecasts, &supply, weeks),
+    }
+    .map_err(plan_error)?;
     Ok(Loaded {
         booked,
         master,
@@ -292,11 +298,7 @@ pub async fn run_mrp(
     };
     let weeks = Weeks::from_today(as_of, count);
     let loading = Instant::now();
-    let known = s
-        .plans
-        .get(tenant)
-        .map(|c| (c.master.clone(), c.master_version));
-    let loaded = load(s, tenant, weeks, known).await?;
+    let loaded = load(s, tenant, weeks, s.plans.get(tenant)).await?;
     let previous = match req.kind {
         RunKind::NetChange => s.plans.take(tenant),
         RunKind::Regenerative => None,
