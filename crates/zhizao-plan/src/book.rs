@@ -598,15 +598,17 @@ pub fn build(
     })
 }
 
-/// Demand and open supply on `weeks`, items found by `item_of`:
-/// (demands, receipts, orders beyond the horizon).
+/// Demands, receipts, and the orders beyond the horizon.
+type DemandAndSupply = (Vec<Demand>, Vec<Receipt>, Vec<DemandId>);
+
+/// Demand and open supply on `weeks`, items found by `item_of`.
 fn demand_and_supply(
     item_of: &dyn Fn(&str, String) -> Result<usize, PlanError>,
     orders: &[OrderLine],
     forecasts: &[Forecast],
     supply: &[OpenSupply],
     weeks: Weeks,
-) -> Result<(Vec<Demand>, Vec<Receipt>, Vec<DemandId>), PlanError> {
+) -> Result<DemandAndSupply, PlanError> {
     let h = weeks.count;
     let mut demands = Vec::new();
     let mut beyond_horizon = Vec::new();
