@@ -827,6 +827,31 @@ mod tests {
     }
 
     #[test]
+    fn new_demand_on_a_booked_plant_is_the_same_as_booking_again() {
+        let w = Weeks::from_today(d("2026-11-30"), 6);
+        let first = build(&master(), &[order(1, "SO-1", 6.0, "2026-12-23")], &[], &[], w)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let orders = [order(1, "SO-1", 9.0, "2026-12-09"), order(2, "SO-2", 3.0, "2027-03-01")];
+        let supply = [OpenSupply {
+            item: "SHAFT".into(),
+            due: d("2026-12-08"),
+            quantity: 2.0,
+        }];
+        let again = first
+            .with_demand(&orders, &[], &supply)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let whole = build(&master(), &orders, &[], &supply, w).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.plant, whole.plant);
+        assert_eq!(again.beyond_horizon, whole.beyond_horizon);
+        let mut unknown = orders.to_vec();
+        unknown[0].item = "GEAR".into();
+        assert_eq!(
+            first.with_demand(&unknown, &[], &[]).unwrap_err().field,
+            "orders[0].item"
+        );
+    }
+
+    #[test]
     fn bad_master_data_is_named() {
         let mut m = master();
         m.bom[1].uom = Some("kg".into());
