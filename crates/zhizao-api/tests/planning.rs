@@ -121,15 +121,7 @@ async fn env(db: zhizao_testkit::TestStore) -> Env {
 
 /// Today in Shanghai (the planning day when a tenant has no site).
 fn today() -> time::Date {
-    let d = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
-        .date();
-    time::Date::from_calendar_date(
-        i32::from(d.year()),
-        time::Month::try_from(d.month() as u8).unwrap(),
-        d.day() as u8,
-    )
-    .unwrap()
+    zhizao_api::planning::local_date("Asia/Shanghai").unwrap()
 }
 
 fn monday() -> time::Date {

@@ -69,17 +69,7 @@ fn master_of(
         items: input
             .items
             .iter()
-            .map(|i| MasterItem {
-                code: i.code.clone(),
-                name: String::new(),
-                kind: i.kind,
-                uom: "pcs".into(),
-                lead_time_weeks: i.lead_time,
-                lot: i.lot,
-                safety_stock: i.safety_stock,
-                on_hand: i.on_hand,
-                allocated: i.allocated,
-            })
+            .map(|i| MasterItem::of(i, String::new(), "pcs".into()))
             .collect(),
         bom: input
             .bom
@@ -154,17 +144,7 @@ pub async fn run(
 
     // Due dates and receipts from this week's Monday (the API plans from
     // today, in Shanghai when the tenant has no site).
-    let today = {
-        let d = jiff::Timestamp::now()
-            .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").map_err(err)?)
-            .date();
-        time::Date::from_calendar_date(
-            i32::from(d.year()),
-            time::Month::try_from(d.month() as u8).map_err(err)?,
-            d.day() as u8,
-        )
-        .map_err(err)?
-    };
+    let today = zhizao_api::planning::local_date("Asia/Shanghai").ok_or_else(|| err("no date"))?;
     let weeks = Weeks::from_today(today, horizon);
     let date = move |bucket: usize, day: i64| {
         format_date(weeks.start_of(bucket) + time::Duration::days(day))

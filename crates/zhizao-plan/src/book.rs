@@ -50,6 +50,23 @@ pub struct MasterItem {
     pub allocated: f64,
 }
 
+impl MasterItem {
+    /// A planning item with its name and stock unit.
+    pub fn of(item: &Item, name: String, uom: String) -> MasterItem {
+        MasterItem {
+            code: item.code.clone(),
+            name,
+            kind: item.kind,
+            uom,
+            lead_time_weeks: item.lead_time,
+            lot: item.lot,
+            safety_stock: item.safety_stock,
+            on_hand: item.on_hand,
+            allocated: item.allocated,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MasterBomLine {
@@ -829,9 +846,18 @@ mod tests {
     #[test]
     fn new_demand_on_a_booked_plant_is_the_same_as_booking_again() {
         let w = Weeks::from_today(d("2026-11-30"), 6);
-        let first = build(&master(), &[order(1, "SO-1", 6.0, "2026-12-23")], &[], &[], w)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let orders = [order(1, "SO-1", 9.0, "2026-12-09"), order(2, "SO-2", 3.0, "2027-03-01")];
+        let first = build(
+            &master(),
+            &[order(1, "SO-1", 6.0, "2026-12-23")],
+            &[],
+            &[],
+            w,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let orders = [
+            order(1, "SO-1", 9.0, "2026-12-09"),
+            order(2, "SO-2", 3.0, "2027-03-01"),
+        ];
         let supply = [OpenSupply {
             item: "SHAFT".into(),
             due: d("2026-12-08"),

@@ -433,17 +433,7 @@ pub fn demo_master() -> MasterData {
             .iter()
             .map(|i| {
                 let (n, uom) = name(&i.code);
-                MasterItem {
-                    code: i.code.clone(),
-                    name: n,
-                    kind: i.kind,
-                    uom,
-                    lead_time_weeks: i.lead_time,
-                    lot: i.lot,
-                    safety_stock: i.safety_stock,
-                    on_hand: i.on_hand,
-                    allocated: i.allocated,
-                }
+                MasterItem::of(i, n, uom)
             })
             .collect(),
         bom: file

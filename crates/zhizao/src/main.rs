@@ -786,7 +786,7 @@ async fn alarm_ticks(hub: Arc<LiveHub>) {
 /// On the demo's first start: its planning data, and a first MRP run so
 /// the plan, the capacity chart and the screen have something to show.
 async fn seed_demo_planning(state: &zhizao_api::AppState) -> Result<()> {
-    use zhizao_api::planning::{RunKind, RunRequest, run_mrp, today};
+    use zhizao_api::planning::{RunRequest, run_mrp, today};
     let plain = |e: zhizao_api::error::ApiError| anyhow::anyhow!("{}", e.message);
     let tenant = state
         .store
@@ -795,12 +795,7 @@ async fn seed_demo_planning(state: &zhizao_api::AppState) -> Result<()> {
         .context("the default tenant is missing")?;
     let today = today(state, tenant.id).await.map_err(plain)?;
     if zhizao_sim::planning::seed(&state.store, tenant.id, today).await? {
-        let run = RunRequest {
-            kind: RunKind::Regenerative,
-            weeks: None,
-            as_of: None,
-        };
-        run_mrp(state, tenant.id, "demo", &run)
+        run_mrp(state, tenant.id, "demo", &RunRequest::regenerate(None))
             .await
             .map_err(plain)?;
         tracing::info!("seeded the demo planning data and ran MRP");

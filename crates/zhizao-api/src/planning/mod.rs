@@ -116,12 +116,18 @@ pub async fn today(s: &AppState, tenant: i64) -> Result<time::Date, ApiError> {
         .into_iter()
         .next()
         .map_or_else(|| "Asia/Shanghai".to_owned(), |site| site.timezone);
-    let tz = jiff::tz::TimeZone::get(&tz_name).unwrap_or(jiff::tz::TimeZone::UTC);
-    let d = jiff::Timestamp::now().to_zoned(tz).date();
-    let month = time::Month::try_from(d.month() as u8)
-        .map_err(|e| ApiError::unavailable(format!("clock: {e}")))?;
-    time::Date::from_calendar_date(i32::from(d.year()), month, d.day() as u8)
-        .map_err(|e| ApiError::unavailable(format!("clock: {e}")))
+    local_date(&tz_name)
+        .or_else(|| local_date("UTC"))
+        .ok_or_else(|| ApiError::unavailable("the clock gives no date"))
+}
+
+/// Today's date in the IANA time zone `tz`; `None` for an unknown zone.
+pub fn local_date(tz: &str) -> Option<time::Date> {
+    let d = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get(tz).ok()?)
+        .date();
+    let month = time::Month::try_from(u8::try_from(d.month()).ok()?).ok()?;
+    time::Date::from_calendar_date(i32::from(d.year()), month, u8::try_from(d.day()).ok()?).ok()
 }
 
 fn stored_date(s: &str, what: &str) -> Result<time::Date, ApiError> {
@@ -240,6 +246,17 @@ pub struct RunRequest {
 
 fn regenerative() -> RunKind {
     RunKind::Regenerative
+}
+
+impl RunRequest {
+    /// A regenerative run from today over `weeks` (default 26).
+    pub fn regenerate(weeks: Option<usize>) -> RunRequest {
+        RunRequest {
+            kind: RunKind::Regenerative,
+            weeks,
+            as_of: None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1068,11 +1085,7 @@ pub async fn apply_what_if(
         &s,
         u.tenant(),
         &u.0.username,
-        &RunRequest {
-            kind: RunKind::Regenerative,
-            weeks: Some(cached.booked.weeks.count),
-            as_of: None,
-        },
+        &RunRequest::regenerate(Some(cached.booked.weeks.count)),
     )
     .await?;
     Ok(Json(run))

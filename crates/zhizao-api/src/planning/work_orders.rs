@@ -12,7 +12,7 @@ use zhizao_plan::book::{is_made, routing_of};
 use zhizao_plan::report::Labeller;
 use zhizao_store::{NewWorkOrder, WorkOrder, WorkOrderOperation};
 
-use super::{RunDto, RunKind, RunRequest, require_planner, run_mrp};
+use super::{RunDto, RunRequest, require_planner, run_mrp};
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
@@ -182,17 +182,7 @@ pub async fn release(
         });
     }
     let made = s.store.create_work_orders(u.tenant(), &new).await?;
-    let run = run_mrp(
-        &s,
-        u.tenant(),
-        &u.0.username,
-        &RunRequest {
-            kind: RunKind::Regenerative,
-            weeks: None,
-            as_of: None,
-        },
-    )
-    .await?;
+    let run = run_mrp(&s, u.tenant(), &u.0.username, &RunRequest::regenerate(None)).await?;
     Ok((
         StatusCode::CREATED,
         Json(ReleaseDto {
