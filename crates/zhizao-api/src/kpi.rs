@@ -303,7 +303,7 @@ impl MachineSum {
 }
 
 /// A site's calendar (the default when none is set) in its time zone.
-async fn site_calendar(
+pub(crate) async fn site_calendar(
     s: &AppState,
     tenant: i64,
     site: &zhizao_core::Site,

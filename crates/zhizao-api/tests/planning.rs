@@ -77,6 +77,7 @@ async fn call(
 
 struct Env {
     app: axum::Router,
+    tenant: i64,
     planner: String,
     viewer: String,
     _db: zhizao_testkit::TestStore,
@@ -112,6 +113,7 @@ async fn env(db: zhizao_testkit::TestStore) -> Env {
     }
     Env {
         app,
+        tenant: tenant.id,
         viewer: tokens.pop().unwrap(),
         planner: tokens.pop().unwrap(),
         _db: db,
@@ -860,5 +862,95 @@ async fn mrp_plans_promises_tries_changes_and_releases_work_orders() {
             .sum();
         assert_eq!(booked, 2, "{ov}");
         assert!(ov["run_at"].is_i64());
+    }
+}
+
+#[tokio::test]
+async fn centres_without_hours_work_the_site_calendar() {
+    for db in zhizao_testkit::each_backend().await {
+        let store = db.store.clone();
+        let e = env(db).await;
+        let mut m = master();
+        m["work_centres"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("hours_per_week");
+        let (st, body) = call(
+            &e.app,
+            Method::PUT,
+            "/api/v1/plan/master",
+            &e.planner,
+            Some(m),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let run = json!({"kind": "regenerative", "as_of": day(0, 0), "weeks": 4});
+        // No site yet: no calendar to take CNC's hours from.
+        let (st, body) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/plan/runs",
+            &e.planner,
+            Some(run.clone()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["field"], "work_centres[1].hours_per_week");
+
+        // Three 8-hour shifts with half-hour breaks every day: 22.5 h a
+        // day, 157.5 h a week; a Wednesday holiday in week 2 takes its
+        // three shifts away (135 h).
+        let site = store
+            .create_site(
+                e.tenant,
+                zhizao_store::NewSite {
+                    code: "S1".into(),
+                    name: "一厂".into(),
+                    timezone: Some("Asia/Shanghai".into()),
+                },
+            )
+            .await
+            .unwrap();
+        let calendar = zhizao_core::Calendar {
+            code: "plant".into(),
+            pattern: zhizao_core::ShiftPattern::three_eight(),
+            working_weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+            holidays: vec![day(2, 2)],
+            extra_working_days: Vec::new(),
+        };
+        store
+            .put_site_calendar(e.tenant, site.id, &calendar)
+            .await
+            .unwrap();
+        let (st, body) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/plan/runs",
+            &e.planner,
+            Some(run),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let cnc = body["report"]["capacity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == "CNC")
+            .unwrap();
+        let cap: Vec<f64> = cnc["capacity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(cap, [157.5, 157.5, 135.0, 157.5]);
+        // Centres with their own hours keep them.
+        let asm = body["report"]["capacity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == "ASM")
+            .unwrap();
+        assert_eq!(asm["capacity"][2], 40.0);
     }
 }

@@ -175,6 +175,7 @@ pub fn centres(
             code: format!("WC{c:02}"),
             hours_per_bucket: 0.0,
             efficiency: 1.0,
+            hours_by_bucket: None,
         })
         .collect();
     let load = rough_cut(plan, &probe, routings, &[], &[])?;

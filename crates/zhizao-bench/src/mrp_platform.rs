@@ -94,7 +94,7 @@ fn master_of(
                     code: c.code.clone(),
                     name: String::new(),
                     machines: machines as u32,
-                    hours_per_week: (c.hours_per_bucket / machines).max(1.0),
+                    hours_per_week: Some((c.hours_per_bucket / machines).max(1.0)),
                     efficiency: c.efficiency,
                 }
             })

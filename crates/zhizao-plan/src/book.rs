@@ -93,8 +93,11 @@ pub struct MasterWorkCentre {
     #[serde(default)]
     pub name: String,
     pub machines: u32,
-    /// Hours each machine works in a week on the plant calendar.
-    pub hours_per_week: f64,
+    /// Hours each machine works in a week; from the plant calendar (its
+    /// shifts, breaks, holidays and make-up days, week by week) when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_per_week: Option<f64>,
     /// Share of the hours that are productive, 0 to 1.
     pub efficiency: f64,
 }
@@ -361,14 +364,16 @@ impl MasterData {
             if wc.machines == 0 {
                 return Err(bad(f("machines"), "must be at least 1"));
             }
-            if !(wc.hours_per_week.is_finite() && wc.hours_per_week > 0.0) {
-                return Err(bad(
-                    f("hours_per_week"),
-                    "no calendar: the hours a machine works in a week must be > 0",
-                ));
-            }
-            if wc.hours_per_week > 168.0 {
-                return Err(bad(f("hours_per_week"), "a week has 168 hours"));
+            if let Some(h) = wc.hours_per_week {
+                if !(h.is_finite() && h > 0.0) {
+                    return Err(bad(
+                        f("hours_per_week"),
+                        "the hours a machine works in a week must be > 0 (leave it out to take them from the plant calendar)",
+                    ));
+                }
+                if h > 168.0 {
+                    return Err(bad(f("hours_per_week"), "a week has 168 hours"));
+                }
             }
             if !(wc.efficiency > 0.0 && wc.efficiency <= 1.0) {
                 return Err(bad(f("efficiency"), "must be above 0 and at most 1"));
@@ -506,13 +511,26 @@ struct MasterIndex {
 /// The plant on `weeks`: customer orders still to deliver and forecasts
 /// (less the orders due the same week) as demand, open supply as
 /// receipts. Orders past due are due now; those after the horizon are left
-/// out and listed.
+/// out and listed. Every work centre must have its hours per week.
 pub fn build(
     master: &MasterData,
     orders: &[OrderLine],
     forecasts: &[Forecast],
     supply: &[OpenSupply],
     weeks: Weeks,
+) -> Result<Booked, PlanError> {
+    build_on_calendar(master, orders, forecasts, supply, weeks, None)
+}
+
+/// [`build`], with the hours one machine works in each week by the plant
+/// calendar, for the work centres that do not give their own.
+pub fn build_on_calendar(
+    master: &MasterData,
+    orders: &[OrderLine],
+    forecasts: &[Forecast],
+    supply: &[OpenSupply],
+    weeks: Weeks,
+    calendar_hours: Option<&[f64]>,
 ) -> Result<Booked, PlanError> {
     if !(1..=MAX_HORIZON).contains(&weeks.count) {
         return Err(bad(
@@ -591,12 +609,34 @@ pub fn build(
     let work_centres = master
         .work_centres
         .iter()
-        .map(|wc| WorkCentre {
-            code: wc.code.clone(),
-            hours_per_bucket: f64::from(wc.machines) * wc.hours_per_week,
-            efficiency: wc.efficiency,
+        .enumerate()
+        .map(|(c, wc)| {
+            let machines = f64::from(wc.machines);
+            Ok(match (wc.hours_per_week, calendar_hours) {
+                (Some(h), _) => WorkCentre {
+                    code: wc.code.clone(),
+                    hours_per_bucket: machines * h,
+                    efficiency: wc.efficiency,
+                    hours_by_bucket: None,
+                },
+                (None, Some(by_week)) => WorkCentre {
+                    code: wc.code.clone(),
+                    hours_per_bucket: machines * by_week.iter().copied().fold(0.0, f64::max),
+                    efficiency: wc.efficiency,
+                    hours_by_bucket: Some(by_week.iter().map(|h| machines * h).collect()),
+                },
+                (None, None) => {
+                    return Err(bad(
+                        format!("work_centres[{c}].hours_per_week"),
+                        format!(
+                            "`{}` gives no hours per week and there is no plant calendar to take them from (add a site)",
+                            wc.code
+                        ),
+                    ));
+                }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, PlanError>>()?;
     Ok(Booked {
         plant: Plant {
             input: PlanInput {
@@ -892,11 +932,23 @@ mod tests {
             "bom[0].component: no item `BOLT`"
         );
         let mut m = master();
-        m.work_centres[0].hours_per_week = 0.0;
+        m.work_centres[0].hours_per_week = Some(0.0);
         assert_eq!(
             m.check().unwrap_err().field,
             "work_centres[0].hours_per_week"
         );
+        // Without hours of its own a centre needs the plant calendar.
+        let mut m = master();
+        m.work_centres[0].hours_per_week = None;
+        m.check().unwrap_or_else(|e| panic!("{e}"));
+        let w = Weeks::from_today(d("2026-11-30"), 3);
+        let e = build(&m, &[], &[], &[], w).map(|_| ()).unwrap_err();
+        assert_eq!(e.field, "work_centres[0].hours_per_week");
+        // A holiday week has fewer hours: 2 machines × the calendar's.
+        let b = build_on_calendar(&m, &[], &[], &[], w, Some(&[120.0, 96.0, 120.0]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cnc = &b.plant.work_centres[0];
+        assert_eq!((cnc.hours_in(0), cnc.hours_in(1)), (240.0, 192.0));
         let mut m = master();
         m.bom[0].quantity = -1.0;
         assert_eq!(m.check().unwrap_err().field, "bom[0].quantity");

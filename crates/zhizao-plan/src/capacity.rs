@@ -17,6 +17,21 @@ pub struct WorkCentre {
     pub hours_per_bucket: f64,
     /// Share of the hours that are productive, 0 to 1.
     pub efficiency: f64,
+    /// Hours in each bucket when the plant calendar gives them (holidays,
+    /// make-up days); `hours_per_bucket` past its end or when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_by_bucket: Option<Vec<f64>>,
+}
+
+impl WorkCentre {
+    /// Hours available in `bucket`, before efficiency.
+    pub fn hours_in(&self, bucket: usize) -> f64 {
+        self.hours_by_bucket
+            .as_ref()
+            .and_then(|h| h.get(bucket))
+            .copied()
+            .unwrap_or(self.hours_per_bucket)
+    }
 }
 
 /// One step of an item's routing.
@@ -87,7 +102,10 @@ pub fn validate(
         message: message.into(),
     };
     for (i, c) in centres.iter().enumerate() {
-        if !(c.hours_per_bucket.is_finite() && c.hours_per_bucket >= 0.0) {
+        let by_bucket = c.hours_by_bucket.as_deref().unwrap_or(&[]);
+        if !(c.hours_per_bucket.is_finite() && c.hours_per_bucket >= 0.0)
+            || by_bucket.iter().any(|h| !(h.is_finite() && *h >= 0.0))
+        {
             return Err(bad(
                 format!("work_centres[{i}].hours_per_bucket"),
                 "must be ≥ 0",
@@ -187,7 +205,7 @@ pub(crate) fn capacity(
 ) -> Vec<Vec<f64>> {
     let mut cap: Vec<Vec<f64>> = centres
         .iter()
-        .map(|c| vec![c.hours_per_bucket * c.efficiency; horizon])
+        .map(|c| (0..horizon).map(|t| c.hours_in(t) * c.efficiency).collect())
         .collect();
     for w in changes {
         if let WhatIf::AddHours {

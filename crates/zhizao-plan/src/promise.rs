@@ -293,11 +293,13 @@ mod tests {
                 code: "ASSEMBLY".into(),
                 hours_per_bucket: 40.0,
                 efficiency: 1.0,
+                hours_by_bucket: None,
             },
             WorkCentre {
                 code: "LATHE".into(),
                 hours_per_bucket: 20.0,
                 efficiency: 1.0,
+                hours_by_bucket: None,
             },
         ];
         let routings = vec![

@@ -57,6 +57,7 @@ fn centre(code: &str, machines: f64) -> WorkCentre {
         code: code.into(),
         hours_per_bucket: machines * HOURS_PER_MACHINE_WEEK,
         efficiency: 0.85,
+        hours_by_bucket: None,
     }
 }
 
@@ -459,7 +460,7 @@ pub fn demo_master() -> MasterData {
                     .find(|(k, _)| *k == c.code)
                     .map_or_else(String::new, |(_, n)| (*n).to_owned()),
                 machines: (c.hours_per_bucket / HOURS_PER_MACHINE_WEEK).round() as u32,
-                hours_per_week: HOURS_PER_MACHINE_WEEK,
+                hours_per_week: Some(HOURS_PER_MACHINE_WEEK),
                 efficiency: c.efficiency,
             })
             .collect(),

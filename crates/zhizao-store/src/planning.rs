@@ -68,7 +68,7 @@ struct CentreRow {
     code: String,
     name: String,
     machines: i64,
-    hours_per_week: f64,
+    hours_per_week: Option<f64>,
     efficiency: f64,
 }
 

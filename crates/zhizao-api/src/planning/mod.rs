@@ -38,6 +38,9 @@ pub const DEFAULT_WEEKS: usize = 26;
 /// The newest plan of a tenant, kept for promising and net change.
 #[derive(Clone)]
 pub struct CachedPlan {
+    /// Hours one machine works in each week by the plant calendar, when a
+    /// centre takes its hours from it.
+    pub calendar_hours: Option<Vec<f64>>,
     pub plan: Plan,
     pub index: PlanIndex,
     pub booked: Booked,
@@ -136,10 +139,67 @@ fn stored_date(s: &str, what: &str) -> Result<time::Date, ApiError> {
 
 /// Everything a run reads, loaded from the store and put on `weeks`.
 struct Loaded {
+    calendar_hours: Option<Vec<f64>>,
     booked: Booked,
     master: Arc<MasterData>,
     master_version: i64,
     labels: HashMap<DemandId, OrderLabel>,
+}
+
+/// Hours one machine works in each of `weeks` by the calendar of the
+/// tenant's first site (shifts less breaks, on its working days, in its
+/// time zone); `None` without a site.
+async fn calendar_hours(
+    s: &AppState,
+    tenant: i64,
+    weeks: Weeks,
+) -> Result<Option<Vec<f64>>, ApiError> {
+    let q = zhizao_store::ListQuery {
+        limit: 1,
+        sort: zhizao_store::Sort::Id,
+        ..Default::default()
+    };
+    let Some(site) = s
+        .store
+        .list_sites(tenant, &q)
+        .await?
+        .items
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let calendar = crate::kpi::site_calendar(s, tenant, &site).await?;
+    let tz = jiff::tz::TimeZone::get(&site.timezone)
+        .map_err(|e| ApiError::unavailable(format!("site time zone: {e}")))?;
+    let midnight = |d: time::Date| -> Result<i64, ApiError> {
+        jiff::civil::date(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8)
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|e| ApiError::unavailable(format!("site calendar: {e}")))
+    };
+    let mut hours = Vec::with_capacity(weeks.count);
+    for b in 0..weeks.count {
+        let from = midnight(weeks.start_of(b))?;
+        let to = midnight(weeks.start_of(b + 1))?;
+        let shifts = calendar
+            .shifts_between(from, to)
+            .map_err(|e| ApiError::unavailable(format!("site calendar: {e}")))?;
+        let ms: i64 = shifts
+            .iter()
+            .map(|sh| {
+                let (a, z) = (sh.start_ms.max(from), sh.end_ms.min(to));
+                let breaks: i64 = sh
+                    .breaks
+                    .iter()
+                    .map(|&(x, y)| (y.min(z) - x.max(a)).max(0))
+                    .sum();
+                (z - a).max(0) - breaks
+            })
+            .sum();
+        hours.push(ms as f64 / 3_600_000.0);
+    }
+    Ok(Some(hours))
 }
 
 /// `known` is the plan in memory: while the store's master data is still
@@ -207,12 +267,30 @@ async fn load(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let booked = match known.filter(|c| c.booked.weeks == weeks) {
-        Some(c) => c.booked.with_demand(&lines, &forecasts, &supply),
-        None => book::build(&master, &lines, &forecasts, &supply, weeks),
-    }
-    .map_err(plan_error)?;
+    let calendar_hours = if master
+        .work_centres
+        .iter()
+        .any(|c| c.hours_per_week.is_none())
+    {
+        calendar_hours(s, tenant, weeks).await?
+    } else {
+        None
+    };
+    let booked =
+        match known.filter(|c| c.booked.weeks == weeks && c.calendar_hours == calendar_hours) {
+            Some(c) => c.booked.with_demand(&lines, &forecasts, &supply),
+            None => book::build_on_calendar(
+                &master,
+                &lines,
+                &forecasts,
+                &supply,
+                weeks,
+                calendar_hours.as_deref(),
+            ),
+        }
+        .map_err(plan_error)?;
     Ok(Loaded {
+        calendar_hours,
         booked,
         master,
         master_version,
@@ -324,6 +402,7 @@ pub async fn run_mrp(
     let started = Instant::now();
     let (cached, kind, replanned, report) = tokio::task::spawn_blocking(move || {
         let Loaded {
+            calendar_hours,
             booked,
             master,
             master_version,
@@ -359,6 +438,7 @@ pub async fn run_mrp(
         let report = report(&plan, &booked, &master, &load, &labels, &index);
         Ok::<_, PlanError>((
             Arc::new(CachedPlan {
+                calendar_hours,
                 index,
                 plan,
                 booked,
@@ -589,6 +669,7 @@ pub(crate) async fn current_plan(s: &AppState, u: &AuthUser) -> Result<Arc<Cache
     let cached = tokio::task::spawn_blocking(move || {
         Plan::regenerate(loaded.booked.plant.input.clone()).map(|plan| {
             Arc::new(CachedPlan {
+                calendar_hours: loaded.calendar_hours,
                 index: PlanIndex::new(&plan),
                 plan,
                 booked: loaded.booked,
@@ -648,7 +729,8 @@ pub(crate) async fn check_master(master: MasterData) -> Result<MasterData, ApiEr
         master.check()?;
         // A cycle is found by planning one empty week.
         let weeks = Weeks::from_today(time::macros::date!(2000 - 01 - 03), 1);
-        let booked = book::build(&master, &[], &[], &[], weeks)?;
+        // Centres without hours take them from the calendar at run time.
+        let booked = book::build_on_calendar(&master, &[], &[], &[], weeks, Some(&[1.0]))?;
         Plan::regenerate(booked.plant.input)?;
         Ok(master)
     })

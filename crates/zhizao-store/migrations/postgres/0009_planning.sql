@@ -51,7 +51,8 @@ CREATE TABLE plan_work_centres (
     code TEXT NOT NULL,
     name TEXT NOT NULL,
     machines BIGINT NOT NULL,
-    hours_per_week DOUBLE PRECISION NOT NULL,
+    -- NULL: from the plant calendar.
+    hours_per_week DOUBLE PRECISION,
     efficiency DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (tenant_id, code)
 );

@@ -51,7 +51,8 @@ CREATE TABLE plan_work_centres (
     code TEXT NOT NULL,
     name TEXT NOT NULL,
     machines INTEGER NOT NULL,
-    hours_per_week REAL NOT NULL,
+    -- NULL: from the plant calendar.
+    hours_per_week REAL,
     efficiency REAL NOT NULL,
     PRIMARY KEY (tenant_id, code)
 );
