@@ -64,6 +64,21 @@ export interface MasterOperation {
   alternatives: string[];
 }
 
+/** Master data as stored, every field (what `PUT /plan/master` takes). */
+export interface FullMasterData {
+  units: { from: string; to: string; factor: number }[];
+  items: (MasterItem & {
+    lot: { rule: 'lot_for_lot' | 'fixed' | 'min_multiple' | 'period_order_quantity'; quantity?: number; minimum?: number; multiple?: number; buckets?: number };
+    safety_stock: number;
+    on_hand: number;
+    allocated: number;
+  })[];
+  bom: { parent: string; component: string; quantity: number; uom?: string; scrap_pct: number; valid_from?: string; valid_to?: string }[];
+  work_centres: (Omit<MasterWorkCentre, 'hours_per_week'> & { hours_per_week?: number | null })[];
+  routings: (MasterOperation & { setup_hours: number; run_hours_per_unit: number })[];
+  capacity_changes: MasterData['capacity_changes'];
+}
+
 export interface MasterData {
   items: MasterItem[];
   work_centres: MasterWorkCentre[];
@@ -213,6 +228,7 @@ export const createOrder = (o: OrderInput) => request<CustomerOrder>('POST', '/o
 export const updateOrder = (id: number, o: OrderInput) => request<CustomerOrder>('PUT', `/orders/${id}`, o);
 export const deleteOrder = (id: number) => request<void>('DELETE', `/orders/${id}`);
 export const planMaster = () => request<{ master: MasterData }>('GET', '/plan/master');
+export const putPlanMaster = (master: unknown) => request<{ master: MasterData }>('PUT', '/plan/master', master);
 export const runMrp = (kind: 'regenerative' | 'net_change') => request<PlanRun>('POST', '/plan/runs', { kind });
 export const promiseOrder = (item: string, quantity: number, due_date: string) =>
   request<OrderPromise>('POST', '/plan/promise', { item, quantity, due_date });

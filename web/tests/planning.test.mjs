@@ -154,6 +154,32 @@ describe('production planning', () => {
     await page.screenshot({ path: join(resultsDir, 'planning-capacity.png'), fullPage: true });
   });
 
+  it('shows master data and refuses a bill of material that loops, naming the item', async () => {
+    await page.click(tid('plan-tab-master'));
+    await page.waitForSelector(tid('master-items'));
+    await page.click(tid('master-item-GZ-H400'));
+    const bom = await page.textContent(tid('master-bom'));
+    assert.match(bom ?? '', /COL-WELD-400/);
+    assert.match((await page.textContent(tid('master-routing'))) ?? '', /L-BLS/);
+    const { master } = await api('GET', '/plan/master');
+    const looped = structuredClone(master);
+    looped.bom.push({ parent: 'H400x200-12M', component: 'GZ-H400', quantity: 1 });
+    await page.setInputFiles(tid('master-upload'), {
+      name: 'master.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(looped)),
+    });
+    const message = await page.textContent(tid('master-error'));
+    assert.match(message ?? '', /loop/);
+    assert.match(message ?? '', /GZ-H400|H400x200-12M|COL-WELD-400|H400-CUT/);
+    const after = await api('GET', '/plan/master');
+    assert.equal(after.master.bom.length, master.bom.length, 'nothing stored');
+    // The page speaks English too.
+    await page.click(tid('lang-toggle'));
+    assert.equal((await page.textContent(tid('plan-tab-master')))?.trim(), 'Master data');
+    await page.click(tid('lang-toggle'));
+  });
+
   it('shows the order book, on-time forecast and overloads on the big screen', async () => {
     await page.goto(`${server.baseUrl}/#/screen`);
     await page.waitForSelector(tid('plan-strip'));
