@@ -106,22 +106,27 @@ pub(crate) fn require_planner(u: &AuthUser) -> Result<(), ApiError> {
 /// Today at the tenant's first site (its time zone), or in Shanghai when
 /// there is no site yet.
 pub async fn today(s: &AppState, tenant: i64) -> Result<time::Date, ApiError> {
+    let tz_name = first_site(s, tenant)
+        .await?
+        .map_or_else(|| "Asia/Shanghai".to_owned(), |site| site.timezone);
+    local_date(&tz_name)
+        .or_else(|| local_date("UTC"))
+        .ok_or_else(|| ApiError::unavailable("the clock gives no date"))
+}
+
+/// The tenant's first site: its calendar and time zone are the plant's.
+async fn first_site(s: &AppState, tenant: i64) -> Result<Option<zhizao_core::Site>, ApiError> {
     let q = zhizao_store::ListQuery {
         limit: 1,
         sort: zhizao_store::Sort::Id,
         ..Default::default()
     };
-    let tz_name = s
-        .store
+    Ok(s.store
         .list_sites(tenant, &q)
         .await?
         .items
         .into_iter()
-        .next()
-        .map_or_else(|| "Asia/Shanghai".to_owned(), |site| site.timezone);
-    local_date(&tz_name)
-        .or_else(|| local_date("UTC"))
-        .ok_or_else(|| ApiError::unavailable("the clock gives no date"))
+        .next())
 }
 
 /// Today's date in the IANA time zone `tz`; `None` for an unknown zone.
