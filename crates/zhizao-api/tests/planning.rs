@@ -759,6 +759,17 @@ async fn mrp_plans_promises_tries_changes_and_releases_work_orders() {
         .await;
         assert_eq!(st, StatusCode::CREATED, "{rel}");
         let wo = &rel["work_orders"][0];
+        // The released order still loads CNC in W1: 1 + 0.8 × 8 = 7.4 h.
+        let cnc = rel["run"]["report"]["capacity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == "CNC")
+            .unwrap();
+        assert!(
+            (cnc["load"][1].as_f64().unwrap() - 7.4).abs() < 1e-9,
+            "{cnc}"
+        );
         assert_eq!(
             (
                 wo["item"].as_str(),

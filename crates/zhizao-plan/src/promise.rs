@@ -175,15 +175,18 @@ pub fn promise(
     quantity: f64,
     requested: usize,
 ) -> Result<Promise, PlanError> {
-    promise_with(plan, centres, routings, &[], item, quantity, requested)
+    promise_with(plan, centres, routings, &[], &[], item, quantity, requested)
 }
 
-/// [`promise`] on centres whose hours `changes` alter (the plant's
-/// capacity changes in force).
+/// [`promise`] with released orders loading the centres too (item,
+/// release bucket, due bucket, quantity; see [`rough_cut`]) and the
+/// centres' hours altered by `changes` (the capacity changes in force).
+#[allow(clippy::too_many_arguments)]
 pub fn promise_with(
     plan: &Plan,
     centres: &[WorkCentre],
     routings: &[Operation],
+    released: &[(ItemId, usize, usize, f64)],
     changes: &[WhatIf],
     item: ItemId,
     quantity: f64,
@@ -202,7 +205,7 @@ pub fn promise_with(
         });
     }
     let h = plan.input().horizon;
-    let load = rough_cut(plan, centres, routings, &[], changes)?;
+    let load = rough_cut(plan, centres, routings, released, changes)?;
     let mut hours: Vec<Vec<f64>> = capacity(centres, changes, h)
         .into_iter()
         .zip(&load.load)

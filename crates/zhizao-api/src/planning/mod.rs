@@ -38,6 +38,8 @@ pub const DEFAULT_WEEKS: usize = 26;
 /// The newest plan of a tenant, kept for promising and net change.
 #[derive(Clone)]
 pub struct CachedPlan {
+    /// Released work orders: (item, release week, due week, quantity left).
+    pub released: Vec<(usize, usize, usize, f64)>,
     /// Hours one machine works in each week by the plant calendar, when a
     /// centre takes its hours from it.
     pub calendar_hours: Option<Vec<f64>>,
@@ -144,6 +146,8 @@ fn stored_date(s: &str, what: &str) -> Result<time::Date, ApiError> {
 
 /// Everything a run reads, loaded from the store and put on `weeks`.
 struct Loaded {
+    /// Released work orders: (item, release week, due week, quantity left).
+    released: Vec<(usize, usize, usize, f64)>,
     calendar_hours: Option<Vec<f64>>,
     booked: Booked,
     master: Arc<MasterData>,
@@ -259,19 +263,23 @@ async fn load(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let supply = s
-        .store
-        .open_work_order_progress(tenant)
-        .await?
-        .into_iter()
-        .map(|(w, done)| {
-            Ok(OpenSupply {
-                due: stored_date(&w.due_date, "work order due date")?,
-                item: w.item,
-                quantity: (w.quantity - done).max(0.0),
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut supply = Vec::new();
+    let mut started = Vec::new();
+    for (w, done) in s.store.open_work_order_progress(tenant).await? {
+        let left = (w.quantity - done).max(0.0);
+        let due = stored_date(&w.due_date, "work order due date")?;
+        started.push((
+            w.item.clone(),
+            stored_date(&w.release_date, "work order release date")?,
+            due,
+            left,
+        ));
+        supply.push(OpenSupply {
+            due,
+            item: w.item,
+            quantity: left,
+        });
+    }
     let calendar_hours = if master
         .work_centres
         .iter()
@@ -294,7 +302,29 @@ async fn load(
             ),
         }
         .map_err(plan_error)?;
+    // Released work orders load their centres from release (or now) to due.
+    let items: HashMap<&str, usize> = booked
+        .plant
+        .input
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.code.as_str(), i))
+        .collect();
+    let released = started
+        .iter()
+        .filter_map(|(item, release, due, left)| {
+            let item = *items.get(item.as_str())?;
+            let release = weeks.bucket_of(*release)?;
+            let due = weeks
+                .bucket_of(*due)
+                .unwrap_or(weeks.count - 1)
+                .max(release);
+            Some((item, release, due, *left))
+        })
+        .collect();
     Ok(Loaded {
+        released,
         calendar_hours,
         booked,
         master,
@@ -358,18 +388,15 @@ pub struct RunDto {
     pub report: PlanReport,
 }
 
-fn rough_cut_of(
-    plan: &Plan,
-    booked: &Booked,
-    extra: &[WhatIf],
-) -> Result<zhizao_plan::CapacityLoad, ApiError> {
-    let mut changes = booked.plant.what_if.clone();
+/// The load of the planned and released orders with `extra` changes.
+fn rough_cut_of(c: &CachedPlan, extra: &[WhatIf]) -> Result<zhizao_plan::CapacityLoad, ApiError> {
+    let mut changes = c.booked.plant.what_if.clone();
     changes.extend_from_slice(extra);
     rough_cut(
-        plan,
-        &booked.plant.work_centres,
-        &booked.plant.routings,
-        &[],
+        &c.plan,
+        &c.booked.plant.work_centres,
+        &c.booked.plant.routings,
+        &c.released,
         &changes,
     )
     .map_err(plan_error)
@@ -407,6 +434,7 @@ pub async fn run_mrp(
     let started = Instant::now();
     let (cached, kind, replanned, report) = tokio::task::spawn_blocking(move || {
         let Loaded {
+            released,
             calendar_hours,
             booked,
             master,
@@ -436,13 +464,14 @@ pub async fn run_mrp(
             &plan,
             &booked.plant.work_centres,
             &booked.plant.routings,
-            &[],
+            &released,
             &booked.plant.what_if,
         )?;
         let index = PlanIndex::new(&plan);
         let report = report(&plan, &booked, &master, &load, &labels, &index);
         Ok::<_, PlanError>((
             Arc::new(CachedPlan {
+                released,
                 calendar_hours,
                 index,
                 plan,
@@ -674,6 +703,7 @@ pub(crate) async fn current_plan(s: &AppState, u: &AuthUser) -> Result<Arc<Cache
     let cached = tokio::task::spawn_blocking(move || {
         Plan::regenerate(loaded.booked.plant.input.clone()).map(|plan| {
             Arc::new(CachedPlan {
+                released: loaded.released,
                 calendar_hours: loaded.calendar_hours,
                 index: PlanIndex::new(&plan),
                 plan,
@@ -905,6 +935,7 @@ pub async fn promise_order(
             &c.plan,
             &c.booked.plant.work_centres,
             &c.booked.plant.routings,
+            &c.released,
             &c.booked.plant.what_if,
             item,
             req.quantity,
@@ -1086,8 +1117,8 @@ pub async fn what_if(
 ) -> Result<Json<WhatIfDto>, ApiError> {
     let cached = current_plan(&s, &u).await?;
     let changes = what_ifs(&cached, &req.changes)?;
-    let base = rough_cut_of(&cached.plan, &cached.booked, &[])?;
-    let trial = rough_cut_of(&cached.plan, &cached.booked, &changes)?;
+    let base = rough_cut_of(&cached, &[])?;
+    let trial = rough_cut_of(&cached, &changes)?;
     let over = |l: &[f64], k: &[f64]| l.iter().zip(k).filter(|(l, k)| **l > **k + 1e-9).count();
     let centres: Vec<CentreCompare> = cached
         .booked
@@ -1132,7 +1163,7 @@ pub async fn apply_what_if(
     // Checked in the plan's terms first: an unknown centre or a move to a
     // centre that is not an alternative is refused before anything changes.
     let changes = what_ifs(&cached, &req.changes)?;
-    rough_cut_of(&cached.plan, &cached.booked, &changes)?;
+    rough_cut_of(&cached, &changes)?;
     let mut master = s.store.plan_master(u.tenant()).await?;
     for c in &req.changes {
         match c {
