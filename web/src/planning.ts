@@ -235,7 +235,28 @@ export const promiseOrder = (item: string, quantity: number, due_date: string) =
 export const whatIf = (changes: WhatIfChange[]) => request<WhatIfResult>('POST', '/plan/what-if', { changes });
 export const applyWhatIf = (changes: WhatIfChange[]) => request<PlanRun>('POST', '/plan/what-if/apply', { changes });
 export const releaseOrders = (keys: string[]) =>
-  request<{ work_orders: WorkOrder[]; run: PlanRun }>('POST', '/plan/release', { keys });
+  request<{ work_orders: WorkOrder[]; purchase_orders: PurchaseOrder[]; run: PlanRun }>('POST', '/plan/release', { keys });
+
+export type PurchaseStatus = 'open' | 'received' | 'cancelled';
+export const PURCHASE_STATUSES: PurchaseStatus[] = ['open', 'received', 'cancelled'];
+
+export interface PurchaseOrder {
+  id: number;
+  number: string;
+  item: string;
+  quantity: number;
+  received: number;
+  order_date: string;
+  due_date: string;
+  status: PurchaseStatus;
+  pegs: Peg[] | null;
+}
+
+export const listPurchaseOrders = (q: { limit: number; offset: number; status?: string }) =>
+  request<Page<PurchaseOrder>>('GET', '/purchase-orders', undefined, { ...q });
+export const receivePurchaseOrder = (id: number, quantity: number) =>
+  request<PurchaseOrder>('POST', `/purchase-orders/${id}/receive`, { quantity });
+export const cancelPurchaseOrder = (id: number) => request<PurchaseOrder>('POST', `/purchase-orders/${id}/cancel`);
 export const listWorkOrders = (q: { limit: number; offset: number; status?: string }) =>
   request<Page<WorkOrder>>('GET', '/work-orders', undefined, { ...q });
 export const workOrder = (id: number) => request<WorkOrderDetail>('GET', `/work-orders/${id}`);

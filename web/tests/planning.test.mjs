@@ -134,6 +134,32 @@ describe('production planning', () => {
     assert.equal(detail.order.status, 'in_progress', 'the first report starts the order');
   });
 
+  it('releases a purchase requisition and receives the purchase order', async () => {
+    await page.click(tid('plan-tab-mrp'));
+    await page.check(tid('mrp-show-purchase'));
+    await page.fill(tid('mrp-item'), 'MOTOR-7KW');
+    const motors = await api('GET', '/plan/orders?item=MOTOR-7KW&purchase=true');
+    assert.ok(motors.total > 0, 'motors are bought');
+    const req = motors.items[0];
+    await page.waitForSelector(tid(`planned-${req.key}`));
+    await page.check(`${tid(`planned-${req.key}`)} ${tid('planned-select')}`);
+    await page.click(tid('mrp-release'));
+    await page.waitForFunction((sel) => /1 张采购订单/.test(document.querySelector(sel)?.textContent ?? ''), tid('mrp-notice'));
+    const before = (await api('GET', '/plan/master')).master.items.find((i) => i.code === 'MOTOR-7KW').on_hand;
+    await page.click(tid('plan-tab-purchase'));
+    const pos = await api('GET', '/purchase-orders');
+    const po = pos.items[0];
+    assert.equal(po.item, 'MOTOR-7KW');
+    await page.click(`${tid(`po-${po.number}`)} ${tid('po-receive')}`);
+    await page.waitForFunction(
+      ([sel, q]) => document.querySelector(sel)?.textContent?.trim() === String(q),
+      [`${tid(`po-${po.number}`)} ${tid('po-received')}`, po.quantity],
+    );
+    const after = (await api('GET', '/plan/master')).master.items.find((i) => i.code === 'MOTOR-7KW').on_hand;
+    assert.equal(after, before + po.quantity, 'the delivery is on hand');
+    assert.equal((await api('GET', `/purchase-orders?status=received`)).total, 1);
+  });
+
   it('shows load by week and tries overtime without touching the plan', async () => {
     await page.click(tid('plan-tab-capacity'));
     await page.waitForSelector(tid('cap-heat'));

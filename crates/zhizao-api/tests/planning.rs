@@ -788,13 +788,117 @@ async fn mrp_plans_promises_tries_changes_and_releases_work_orders() {
             Method::POST,
             "/api/v1/plan/release",
             &e.planner,
-            Some(json!({"keys": [format!("BAR@{}", w(2))]})),
+            Some(json!({"keys": [key.clone(), format!("PUMP@{}", w(40))]})),
         )
         .await;
         assert_eq!(
             (st, body["error"]["field"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("keys[0]"))
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("keys[0]")),
+            "released already: {body}"
         );
+        let (_, wos) = call(&e.app, Method::GET, "/api/v1/work-orders", &e.viewer, None).await;
+        assert_eq!(wos["total"], 1, "nothing made of a refused release");
+
+        // A purchase requisition for bar becomes a purchase order; what
+        // is received goes on hand, and the order is done when all is in.
+        let (_, bars) = call(
+            &e.app,
+            Method::GET,
+            "/api/v1/plan/orders?item=BAR&purchase=true",
+            &e.viewer,
+            None,
+        )
+        .await;
+        let bar = bars["items"][0].clone();
+        let bar_key = bar["key"].as_str().unwrap().to_owned();
+        let (st, rel) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/plan/release",
+            &e.planner,
+            Some(json!({"keys": [bar_key]})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{rel}");
+        let po = &rel["purchase_orders"][0];
+        assert_eq!(
+            (
+                po["item"].as_str(),
+                po["status"].as_str(),
+                po["quantity"].as_f64()
+            ),
+            (Some("BAR"), Some("open"), bar["quantity"].as_f64())
+        );
+        assert!(rel["work_orders"].as_array().unwrap().is_empty());
+        let now = keys(&e.app, &e.viewer).await;
+        assert!(
+            !now.iter().any(|k| k.starts_with(&format!("{bar_key}="))),
+            "netted by the purchase order: {now:?}"
+        );
+        let po_id = po["id"].as_i64().unwrap();
+        let total = po["quantity"].as_f64().unwrap();
+        let (st, got) = call(
+            &e.app,
+            Method::POST,
+            &format!("/api/v1/purchase-orders/{po_id}/receive"),
+            &e.planner,
+            Some(json!({"quantity": 1000})),
+        )
+        .await;
+        assert_eq!(
+            (st, got["status"].as_str(), got["received"].as_f64()),
+            (StatusCode::OK, Some("open"), Some(1000.0))
+        );
+        let (_, m) = call(&e.app, Method::GET, "/api/v1/plan/master", &e.viewer, None).await;
+        let on_hand = m["master"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == "BAR")
+            .unwrap()["on_hand"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(on_hand, 1000.0, "received bar is on hand");
+        let (_, got) = call(
+            &e.app,
+            Method::POST,
+            &format!("/api/v1/purchase-orders/{po_id}/receive"),
+            &e.planner,
+            Some(json!({"quantity": total - 1000.0})),
+        )
+        .await;
+        assert_eq!(got["status"], "received");
+        let (st, _) = call(
+            &e.app,
+            Method::POST,
+            &format!("/api/v1/purchase-orders/{po_id}/receive"),
+            &e.planner,
+            Some(json!({"quantity": 1})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+        let (st, _) = call(
+            &e.app,
+            Method::POST,
+            &format!("/api/v1/purchase-orders/{po_id}/cancel"),
+            &e.planner,
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::CONFLICT,
+            "a received order is not cancelled"
+        );
+        let (_, pos) = call(
+            &e.app,
+            Method::GET,
+            "/api/v1/purchase-orders?status=received",
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(pos["total"], 1);
         let id = wo["id"].as_i64().unwrap();
         let (_, detail) = call(
             &e.app,

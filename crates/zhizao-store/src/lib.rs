@@ -33,8 +33,8 @@ pub use hierarchy::{
 };
 pub use list::{Filter, ListQuery, MAX_LIMIT, Page, Sort};
 pub use planning::{
-    CustomerOrder, NewCustomerOrder, NewWorkOrder, OrderQuery, OrderSort, PlanRun, RUNS_KEPT,
-    WorkOrder, WorkOrderOperation,
+    CustomerOrder, NewCustomerOrder, NewPurchaseOrder, NewWorkOrder, OrderQuery, OrderSort,
+    PlanRun, PurchaseOrder, RUNS_KEPT, WorkOrder, WorkOrderOperation,
 };
 pub use reasons::StopReason;
 pub use status::{EquipmentStatus, StateEvent};

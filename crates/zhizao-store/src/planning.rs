@@ -846,3 +846,166 @@ impl Store {
         Ok(())
     }
 }
+
+/// A purchase order for a bought item, released from a purchase
+/// requisition; open until all of it is received or it is cancelled.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct PurchaseOrder {
+    pub id: i64,
+    pub number: String,
+    pub item: String,
+    pub quantity: f64,
+    pub received: f64,
+    pub order_date: String,
+    pub due_date: String,
+    /// `open`, `received` or `cancelled`.
+    pub status: String,
+    /// JSON: what the order serves.
+    pub pegs: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A purchase order to create; numbered by the store (`PO-000123`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPurchaseOrder {
+    pub item: String,
+    pub quantity: f64,
+    pub order_date: String,
+    pub due_date: String,
+    pub pegs: String,
+}
+
+const PURCHASE_COLUMNS: &str = "id, number, item, quantity, received, order_date, due_date, status, pegs, created_at, updated_at";
+
+impl Store {
+    pub async fn create_purchase_orders(
+        &self,
+        tenant_id: i64,
+        orders: &[NewPurchaseOrder],
+    ) -> Result<Vec<PurchaseOrder>> {
+        let now = now_ms();
+        let ids: Vec<i64> = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM purchase_orders WHERE tenant_id = $1")
+                .bind(tenant_id).fetch_one(&mut *tx).await?;
+            let mut ids = Vec::with_capacity(orders.len());
+            for (k, o) in orders.iter().enumerate() {
+                let number = format!("PO-{:06}", count + k as i64 + 1);
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO purchase_orders (tenant_id, number, item, quantity, received, order_date, due_date, status, pegs, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 0, $5, $6, 'open', $7, $8, $8) RETURNING id")
+                    .bind(tenant_id).bind(&number).bind(&o.item).bind(o.quantity)
+                    .bind(&o.order_date).bind(&o.due_date).bind(&o.pegs).bind(now)
+                    .fetch_one(&mut *tx).await
+                    .map_err(|e| StoreError::from_write(e, "number", &format!("purchase order `{number}`")))?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            ids
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.purchase_order(tenant_id, id).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn purchase_order(&self, tenant_id: i64, id: i64) -> Result<PurchaseOrder> {
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchase_orders WHERE tenant_id = $1 AND id = $2"
+        );
+        let row: Option<PurchaseOrder> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound {
+            entity: "purchase order",
+            id,
+        })
+    }
+
+    /// A page of purchase orders by due date, optionally of one status.
+    pub async fn list_purchase_orders(
+        &self,
+        tenant_id: i64,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<PurchaseOrder>, i64)> {
+        let cond = if status.is_some() {
+            " WHERE tenant_id = $1 AND status = $2"
+        } else {
+            " WHERE tenant_id = $1 AND $2 = ''"
+        };
+        let rows_sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchase_orders{cond} ORDER BY due_date, number LIMIT {} OFFSET {}",
+            limit.clamp(1, crate::MAX_LIMIT),
+            offset.max(0)
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM purchase_orders{cond}");
+        let s = status.unwrap_or("");
+        on_pool!(self, p => {
+            let total: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql.as_str()))
+                .bind(tenant_id).bind(s).fetch_one(p).await?;
+            let items: Vec<PurchaseOrder> = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()))
+                .bind(tenant_id).bind(s).fetch_all(p).await?;
+            Ok((items, total))
+        })
+    }
+
+    /// Purchase orders still open (open supply for MRP).
+    pub async fn open_purchase_orders(&self, tenant_id: i64) -> Result<Vec<PurchaseOrder>> {
+        let sql = format!(
+            "SELECT {PURCHASE_COLUMNS} FROM purchase_orders WHERE tenant_id = $1 AND status = 'open' ORDER BY due_date, number"
+        );
+        Ok(
+            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).fetch_all(p).await?),
+        )
+    }
+
+    /// Books `quantity` received against an open purchase order, in one
+    /// transaction: the item's stock on hand rises by it (a new master-data
+    /// version), and the order is `received` once nothing is left.
+    /// `false` when the order is not open.
+    pub async fn receive_purchase_order(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        quantity: f64,
+    ) -> Result<bool> {
+        let order = self.purchase_order(tenant_id, id).await?;
+        let now = now_ms();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE purchase_orders SET received = received + $3, \
+                 status = CASE WHEN received + $3 >= quantity THEN 'received' ELSE status END, updated_at = $4 \
+                 WHERE tenant_id = $1 AND id = $2 AND status = 'open'")
+                .bind(tenant_id).bind(id).bind(quantity).bind(now)
+                .execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE plan_items SET on_hand = on_hand + $3 WHERE tenant_id = $1 AND code = $2")
+                .bind(tenant_id).bind(&order.item).bind(quantity)
+                .execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO plan_master_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET version = plan_master_versions.version + 1, updated_at = excluded.updated_at")
+                .bind(tenant_id).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Cancels an open purchase order; `false` when it was not open.
+    pub async fn cancel_purchase_order(&self, tenant_id: i64, id: i64) -> Result<bool> {
+        self.purchase_order(tenant_id, id).await?;
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE purchase_orders SET status = 'cancelled', updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'open'")
+            .bind(tenant_id).bind(id).bind(now_ms())
+            .execute(p).await?.rows_affected());
+        Ok(n > 0)
+    }
+}

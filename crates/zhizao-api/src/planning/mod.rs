@@ -280,6 +280,13 @@ async fn load(
             quantity: left,
         });
     }
+    for p in s.store.open_purchase_orders(tenant).await? {
+        supply.push(OpenSupply {
+            due: stored_date(&p.due_date, "purchase order due date")?,
+            quantity: (p.quantity - p.received).max(0.0),
+            item: p.item,
+        });
+    }
     let calendar_hours = if master
         .work_centres
         .iter()

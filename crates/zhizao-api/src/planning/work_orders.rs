@@ -1,7 +1,9 @@
-//! Releasing planned orders as work orders, and the work orders' life:
-//! released → in progress → completed → closed (a released order may be
-//! closed without being made), with good and scrap quantities reported
-//! per operation. A released order is open supply for the next MRP run.
+//! Releasing planned orders as work orders (and purchase requisitions as
+//! purchase orders), and their life: a work order goes released → in
+//! progress → completed → closed (a released order may be closed without
+//! being made), with good and scrap quantities reported per operation; a
+//! purchase order is open until received in full or cancelled. Open ones
+//! are supply for the next MRP run.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zhizao_plan::book::{is_made, routing_of};
 use zhizao_plan::report::Labeller;
-use zhizao_store::{NewWorkOrder, WorkOrder, WorkOrderOperation};
+use zhizao_store::{NewPurchaseOrder, NewWorkOrder, PurchaseOrder, WorkOrder, WorkOrderOperation};
 
 use super::{RunDto, RunRequest, require_planner, run_mrp};
 use crate::AppState;
@@ -97,21 +99,23 @@ pub struct WorkOrderDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
-    /// Keys of planned production orders of the current plan
-    /// (`ITEM@due date`, as `GET /plan/orders` lists them).
+    /// Keys of planned orders of the current plan (`ITEM@due date`, as
+    /// `GET /plan/orders` lists them).
     pub keys: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReleaseDto {
     pub work_orders: Vec<WorkOrderDto>,
-    /// MRP run again with the new work orders as open supply.
+    pub purchase_orders: Vec<PurchaseOrderDto>,
+    /// MRP run again with the new orders as open supply.
     pub run: RunDto,
 }
 
-/// Release planned production orders of the current plan as work orders
-/// with their routing's operations; then MRP runs again, counting them as
-/// open supply. Purchase requisitions are not released here.
+/// Release planned orders of the current plan: production orders become
+/// work orders with their routing's operations, purchase requisitions
+/// become purchase orders. Every key is checked before anything is
+/// created; then MRP runs again, counting them as open supply.
 #[utoipa::path(post, path = "/plan/release", tag = "planning", security(("bearer" = [])),
     request_body = ReleaseRequest,
     responses((status = 201, body = ReleaseDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -131,6 +135,7 @@ pub async fn release(
     let rows = Labeller::new(&cached.plan, &cached.booked, &cached.master, &cached.labels);
     let master = &cached.master;
     let mut new = Vec::with_capacity(req.keys.len());
+    let mut bought = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (k, key) in req.keys.iter().enumerate() {
         let field = format!("keys[{k}]");
@@ -146,18 +151,22 @@ pub async fn release(
                 format!("{field}: the current plan has no planned order `{key}`"),
             )
         })?;
+        let pegs = serde_json::to_string(&o.pegs)
+            .map_err(|e| ApiError::unavailable(format!("pegs not storable: {e}")))?;
         let made = master
             .items
             .iter()
             .find(|i| i.code == o.item)
             .is_some_and(|i| is_made(i.kind));
         if o.purchase || !made {
-            return Err(ApiError::validation(
-                field.clone(),
-                format!(
-                    "{field}: `{key}` is a purchase requisition; only production orders are released as work orders"
-                ),
-            ));
+            bought.push(NewPurchaseOrder {
+                item: o.item.clone(),
+                quantity: o.quantity,
+                order_date: o.release_date.clone(),
+                due_date: o.due_date.clone(),
+                pegs,
+            });
+            continue;
         }
         let operations = routing_of(master, &o.item)
             .into_iter()
@@ -170,8 +179,6 @@ pub async fn release(
                 )
             })
             .collect();
-        let pegs = serde_json::to_string(&o.pegs)
-            .map_err(|e| ApiError::unavailable(format!("pegs not storable: {e}")))?;
         new.push(NewWorkOrder {
             item: o.item.clone(),
             quantity: o.quantity,
@@ -182,14 +189,151 @@ pub async fn release(
         });
     }
     let made = s.store.create_work_orders(u.tenant(), &new).await?;
+    let ordered = s.store.create_purchase_orders(u.tenant(), &bought).await?;
     let run = run_mrp(&s, u.tenant(), &u.0.username, &RunRequest::regenerate(None)).await?;
     Ok((
         StatusCode::CREATED,
         Json(ReleaseDto {
             work_orders: made.into_iter().map(WorkOrderDto::from).collect(),
+            purchase_orders: ordered.into_iter().map(PurchaseOrderDto::from).collect(),
             run,
         }),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchaseOrderDto {
+    pub id: i64,
+    pub number: String,
+    pub item: String,
+    pub quantity: f64,
+    pub received: f64,
+    pub order_date: String,
+    pub due_date: String,
+    /// `open`, `received` or `cancelled`.
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub pegs: serde_json::Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<PurchaseOrder> for PurchaseOrderDto {
+    fn from(p: PurchaseOrder) -> Self {
+        Self {
+            id: p.id,
+            number: p.number,
+            item: p.item,
+            quantity: p.quantity,
+            received: p.received,
+            order_date: p.order_date,
+            due_date: p.due_date,
+            status: p.status,
+            pegs: serde_json::from_str(&p.pegs).unwrap_or(serde_json::Value::Null),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+const PURCHASE_STATUSES: [&str; 3] = ["open", "received", "cancelled"];
+
+/// Purchase orders by due date, a page at a time; `status` filters.
+#[utoipa::path(get, path = "/purchase-orders", tag = "planning", security(("bearer" = [])),
+    responses((status = 200, body = PageDto<PurchaseOrderDto>), (status = 422, body = ErrorBody)))]
+pub async fn list_purchase_orders(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> Result<Json<PageDto<PurchaseOrderDto>>, ApiError> {
+    let status = q.get("status").filter(|v| !v.is_empty()).cloned();
+    if let Some(st) = &status
+        && !PURCHASE_STATUSES.contains(&st.as_str())
+    {
+        return Err(ApiError::validation(
+            "status",
+            format!(
+                "status: `{st}` is not one of {}",
+                PURCHASE_STATUSES.join(", ")
+            ),
+        ));
+    }
+    let mut rest = q.clone();
+    rest.remove("status");
+    let lq = crate::extract::list_query(&rest, &[])?;
+    let (items, total) = s
+        .store
+        .list_purchase_orders(u.tenant(), status.as_deref(), lq.limit, lq.offset)
+        .await?;
+    Ok(Json(PageDto {
+        items: items.into_iter().map(PurchaseOrderDto::from).collect(),
+        total,
+        limit: lq.limit,
+        offset: lq.offset,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveBody {
+    pub quantity: f64,
+}
+
+/// Book a delivery against an open purchase order: the item's stock on
+/// hand rises by it, and the order is received once nothing is left.
+#[utoipa::path(post, path = "/purchase-orders/{id}/receive", tag = "planning", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ReceiveBody,
+    responses((status = 200, body = PurchaseOrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn receive_purchase_order(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(b): ValidJson<ReceiveBody>,
+) -> Result<Json<PurchaseOrderDto>, ApiError> {
+    require_planner(&u)?;
+    if !(b.quantity.is_finite() && b.quantity > 0.0) {
+        return Err(ApiError::validation("quantity", "quantity: must be > 0"));
+    }
+    if !s
+        .store
+        .receive_purchase_order(u.tenant(), id, b.quantity)
+        .await?
+    {
+        let p = s.store.purchase_order(u.tenant(), id).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "purchase order {} is {}; only an open one receives",
+                p.number, p.status
+            ),
+        ));
+    }
+    Ok(Json(s.store.purchase_order(u.tenant(), id).await?.into()))
+}
+
+/// Cancel an open purchase order.
+#[utoipa::path(post, path = "/purchase-orders/{id}/cancel", tag = "planning", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = PurchaseOrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel_purchase_order(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<PurchaseOrderDto>, ApiError> {
+    require_planner(&u)?;
+    if !s.store.cancel_purchase_order(u.tenant(), id).await? {
+        let p = s.store.purchase_order(u.tenant(), id).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "purchase order {} is {} and cannot be cancelled",
+                p.number, p.status
+            ),
+        ));
+    }
+    Ok(Json(s.store.purchase_order(u.tenant(), id).await?.into()))
 }
 
 /// Work orders by due date, a page at a time; `status` filters.

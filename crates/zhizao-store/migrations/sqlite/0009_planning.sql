@@ -1,8 +1,9 @@
 -- Production planning: a tenant's master data (units, items, bills of
 -- material, work centres, routings; replaced as a whole after the
 -- application checked it), customer orders and forecasts, MRP runs as the
--- JSON they produced, and the work orders released from them with their
--- operations.
+-- JSON they produced, the work orders released from them with their
+-- operations, and the purchase orders released from purchase
+-- requisitions.
 -- Bumped by every replacement of the master data, so a plan built on it
 -- knows whether it is still current.
 CREATE TABLE plan_master_versions (
@@ -141,4 +142,20 @@ CREATE TABLE work_order_operations (
     qty_good REAL NOT NULL,
     qty_scrap REAL NOT NULL,
     PRIMARY KEY (work_order_id, seq)
+);
+
+CREATE TABLE purchase_orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    number TEXT NOT NULL,
+    item TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    received REAL NOT NULL,
+    order_date TEXT NOT NULL,
+    due_date TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pegs TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (tenant_id, number)
 );
