@@ -746,7 +746,7 @@ impl Store {
         })
     }
 
-    /// A page of work orders (newest first), optionally of one status.
+    /// A page of work orders by due date, optionally of one status.
     pub async fn list_work_orders(
         &self,
         tenant_id: i64,
@@ -754,22 +754,50 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<WorkOrder>, i64)> {
+        self.page_by_status(
+            "work_orders",
+            WORK_ORDER_COLUMNS,
+            tenant_id,
+            status,
+            limit,
+            offset,
+        )
+        .await
+    }
+
+    /// Rows of `table` by due date, optionally of one status, and how many
+    /// match. `table` and `columns` are the caller's constants.
+    async fn page_by_status<T>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        tenant_id: i64,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<T>, i64)>
+    where
+        T: Send
+            + Unpin
+            + for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+    {
         let cond = if status.is_some() {
             " WHERE tenant_id = $1 AND status = $2"
         } else {
             " WHERE tenant_id = $1 AND $2 = ''"
         };
         let rows_sql = format!(
-            "SELECT {WORK_ORDER_COLUMNS} FROM work_orders{cond} ORDER BY due_date, number LIMIT {} OFFSET {}",
+            "SELECT {columns} FROM {table}{cond} ORDER BY due_date, number LIMIT {} OFFSET {}",
             limit.clamp(1, crate::MAX_LIMIT),
             offset.max(0)
         );
-        let count_sql = format!("SELECT COUNT(*) FROM work_orders{cond}");
+        let count_sql = format!("SELECT COUNT(*) FROM {table}{cond}");
         let s = status.unwrap_or("");
         on_pool!(self, p => {
             let total: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql.as_str()))
                 .bind(tenant_id).bind(s).fetch_one(p).await?;
-            let items: Vec<WorkOrder> = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()))
+            let items: Vec<T> = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()))
                 .bind(tenant_id).bind(s).fetch_all(p).await?;
             Ok((items, total))
         })
@@ -931,25 +959,15 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<PurchaseOrder>, i64)> {
-        let cond = if status.is_some() {
-            " WHERE tenant_id = $1 AND status = $2"
-        } else {
-            " WHERE tenant_id = $1 AND $2 = ''"
-        };
-        let rows_sql = format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchase_orders{cond} ORDER BY due_date, number LIMIT {} OFFSET {}",
-            limit.clamp(1, crate::MAX_LIMIT),
-            offset.max(0)
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM purchase_orders{cond}");
-        let s = status.unwrap_or("");
-        on_pool!(self, p => {
-            let total: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql.as_str()))
-                .bind(tenant_id).bind(s).fetch_one(p).await?;
-            let items: Vec<PurchaseOrder> = sqlx::query_as(AssertSqlSafe(rows_sql.as_str()))
-                .bind(tenant_id).bind(s).fetch_all(p).await?;
-            Ok((items, total))
-        })
+        self.page_by_status(
+            "purchase_orders",
+            PURCHASE_COLUMNS,
+            tenant_id,
+            status,
+            limit,
+            offset,
+        )
+        .await
     }
 
     /// Purchase orders still open (open supply for MRP).

@@ -246,21 +246,7 @@ pub async fn list_purchase_orders(
     u: AuthUser,
     QueryMap(q): QueryMap,
 ) -> Result<Json<PageDto<PurchaseOrderDto>>, ApiError> {
-    let status = q.get("status").filter(|v| !v.is_empty()).cloned();
-    if let Some(st) = &status
-        && !PURCHASE_STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::validation(
-            "status",
-            format!(
-                "status: `{st}` is not one of {}",
-                PURCHASE_STATUSES.join(", ")
-            ),
-        ));
-    }
-    let mut rest = q.clone();
-    rest.remove("status");
-    let lq = crate::extract::list_query(&rest, &[])?;
+    let (status, lq) = status_and_page(&q, &PURCHASE_STATUSES)?;
     let (items, total) = s
         .store
         .list_purchase_orders(u.tenant(), status.as_deref(), lq.limit, lq.offset)
@@ -336,6 +322,25 @@ pub async fn cancel_purchase_order(
     Ok(Json(s.store.purchase_order(u.tenant(), id).await?.into()))
 }
 
+/// A list's `status` filter (one of `allowed`) and its page.
+fn status_and_page(
+    q: &std::collections::HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(Option<String>, zhizao_store::ListQuery), ApiError> {
+    let status = q.get("status").filter(|v| !v.is_empty()).cloned();
+    if let Some(st) = &status
+        && !allowed.contains(&st.as_str())
+    {
+        return Err(ApiError::validation(
+            "status",
+            format!("status: `{st}` is not one of {}", allowed.join(", ")),
+        ));
+    }
+    let mut rest = q.clone();
+    rest.remove("status");
+    Ok((status, crate::extract::list_query(&rest, &[])?))
+}
+
 /// Work orders by due date, a page at a time; `status` filters.
 #[utoipa::path(get, path = "/work-orders", tag = "planning", security(("bearer" = [])),
     responses((status = 200, body = PageDto<WorkOrderDto>), (status = 422, body = ErrorBody)))]
@@ -344,18 +349,7 @@ pub async fn list_work_orders(
     u: AuthUser,
     QueryMap(q): QueryMap,
 ) -> Result<Json<PageDto<WorkOrderDto>>, ApiError> {
-    let status = q.get("status").filter(|v| !v.is_empty()).cloned();
-    if let Some(st) = &status
-        && !STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::validation(
-            "status",
-            format!("status: `{st}` is not one of {}", STATUSES.join(", ")),
-        ));
-    }
-    let mut rest = q.clone();
-    rest.remove("status");
-    let lq = crate::extract::list_query(&rest, &[])?;
+    let (status, lq) = status_and_page(&q, &STATUSES)?;
     let (items, total) = s
         .store
         .list_work_orders(u.tenant(), status.as_deref(), lq.limit, lq.offset)
