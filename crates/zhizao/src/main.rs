@@ -4,6 +4,7 @@
 mod import;
 mod notify;
 mod plan;
+mod schedule;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,6 +118,9 @@ enum Command {
     /// Production planning on a plant file: MRP, capacity, promising.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
+    /// Job-shop scheduling of benchmark instances: solve, check.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -442,6 +446,9 @@ fn main() -> Result<()> {
     if let Command::Plan(command) = &cli.command {
         return plan::run(command);
     }
+    if let Command::Schedule(command) = &cli.command {
+        return schedule::run(command);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -456,7 +463,11 @@ fn main() -> Result<()> {
                 Ok(())
             }
             // Benchmarks and imports run before this runtime is built.
-            Command::Bench(_) | Command::Import(_) | Command::Kpi(_) | Command::Plan(_) => Ok(()),
+            Command::Bench(_)
+            | Command::Import(_)
+            | Command::Kpi(_)
+            | Command::Plan(_)
+            | Command::Schedule(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())
