@@ -771,3 +771,72 @@ fn plan_run_and_promise_on_a_plant_file() {
     ]);
     assert!(!ok && stderr.contains("no item `NOPE`"), "{stderr}");
 }
+
+/// `schedule solve --json` gives a schedule that `schedule check` accepts
+/// (Brandimarte mk01, best known 40); a bad instance names its line.
+#[test]
+fn schedule_solve_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mk01.fjs");
+    let out = Command::new(BIN)
+        .args([
+            "schedule",
+            "solve",
+            fixture,
+            "--time-limit",
+            "20",
+            "--iterations",
+            "3000",
+            "--threads",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let makespan = v["makespan"].as_u64().unwrap();
+    assert!((40..=44).contains(&makespan), "{makespan}");
+    assert_eq!(v["operations"].as_array().unwrap().len(), 55);
+    let solution = dir.path().join("solution.json");
+    std::fs::write(&solution, &out.stdout).unwrap();
+    let ok = Command::new(BIN)
+        .args(["schedule", "check", fixture, solution.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A tampered solution is refused with the reason.
+    let mut bad = v.clone();
+    bad["operations"][0]["end"] = Value::from(bad["operations"][0]["end"].as_u64().unwrap() + 1);
+    std::fs::write(&solution, bad.to_string()).unwrap();
+    let refused = Command::new(BIN)
+        .args(["schedule", "check", fixture, solution.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("takes"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let broken = dir.path().join("broken.txt");
+    std::fs::write(&broken, "2 2\n0 3 1 2\n1 4 5 1\n").unwrap();
+    let err = Command::new(BIN)
+        .args(["schedule", "solve", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("line 3: machine 5 is out of range (0 to 1)"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
+}
