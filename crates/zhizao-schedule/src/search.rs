@@ -3,9 +3,9 @@
 //! disjunctive graph (job order plus machine order). The search starts
 //! from an earliest-completion dispatching rule and improves it by tabu
 //! search: moves swap the first or last two operations of a block of the
-//! critical path (Nowicki and Smutnicki's N5), estimated from heads and
-//! tails before one is made, and, in a flexible shop, move a critical
-//! operation to another of its machines. When the search stalls it goes
+//! critical path (Nowicki and Smutnicki's N5) and, in a flexible shop,
+//! move a critical operation to another of its machines; both are
+//! estimated from heads and tails before one is made. When the search stalls it goes
 //! back to its best schedule and shakes it. Threads search apart from
 //! different seeds; the best schedule wins (ties to the lowest thread), so
 //! with an iteration budget the answer depends only on seed and threads.
@@ -19,6 +19,10 @@ use rand::{Rng, SeedableRng};
 use crate::model::{Instance, ScheduledOp, Solution};
 
 const NONE: usize = usize::MAX;
+
+/// Machine moves made on a copy per iteration, the best estimated first
+/// (those that would close a cycle not counted).
+const EXACT_MACHINE_MOVES: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct SolveOptions {
@@ -356,6 +360,21 @@ fn estimate_swap(shop: &Shop, st: &State, u: usize, v: usize) -> u64 {
     (hv + st.dur[v] + tv).max(hu + st.dur[u] + tu)
 }
 
+/// An estimate of the makespan with `o` moved to machine `m` at position
+/// `p`: the longest path through it there, from heads and tails as they
+/// are.
+fn estimate_reassign(shop: &Shop, st: &State, o: usize, m: usize, p: usize) -> u64 {
+    let Some(&(_, d)) = shop.modes[o].iter().find(|x| x.0 == m) else {
+        return u64::MAX;
+    };
+    let seq = &st.seq[m];
+    let pred = if p == 0 { NONE } else { seq[p - 1] };
+    let succ = seq.get(p).copied().unwrap_or(NONE);
+    let head = st.end(shop.job_prev[o]).max(st.end(pred));
+    let tail = st.after(shop.job_next[o]).max(st.after(succ));
+    head + u64::from(d) + tail
+}
+
 struct Search<'a> {
     shop: &'a Shop,
     flexible: bool,
@@ -369,6 +388,25 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
+    /// Back to the best, shaken by a few random moves; the tabu lists
+    /// start again.
+    fn shake(&mut self, st: &mut State, best: &State, moves: &mut Vec<Move>) {
+        *st = best.clone();
+        for _ in 0..3 + self.rng.gen_range(0..5) {
+            neighbours(self.shop, st, self.flexible, moves);
+            if moves.is_empty() {
+                break;
+            }
+            let mv = moves[self.rng.gen_range(0..moves.len())];
+            let keep = st.clone();
+            if !self.apply(st, mv) {
+                *st = keep;
+            }
+        }
+        self.tabu_arc.clear();
+        self.tabu_machine.clear();
+    }
+
     fn apply(&mut self, st: &mut State, mv: Move) -> bool {
         match mv {
             Move::Swap(u, v) => st.swap(u, v),
@@ -405,28 +443,41 @@ impl Search<'_> {
             if moves.is_empty() {
                 break;
             }
+            // Machine moves are estimated, and the few most promising are
+            // then made on a copy to know their makespan.
+            let mut valued: Vec<(u64, bool, Move)> = Vec::with_capacity(moves.len());
+            let mut machine_moves: Vec<(u64, bool, Move)> = Vec::new();
+            for &mv in &moves {
+                match mv {
+                    Move::Swap(u, v) => valued.push((
+                        estimate_swap(self.shop, &st, u, v),
+                        self.tabu_arc.get(&(u, v)).is_some_and(|&t| t > it),
+                        mv,
+                    )),
+                    Move::Reassign(o, m, p) => machine_moves.push((
+                        estimate_reassign(self.shop, &st, o, m, p),
+                        self.tabu_machine.get(&(o, m)).is_some_and(|&t| t > it),
+                        mv,
+                    )),
+                }
+            }
+            machine_moves.sort_by_key(|c| c.0);
+            let mut made = 0;
+            for &(_, tabu, mv) in &machine_moves {
+                if made == EXACT_MACHINE_MOVES {
+                    break;
+                }
+                let mut trial = st.clone();
+                // A move that would close a cycle is no schedule.
+                if self.apply(&mut trial, mv) {
+                    valued.push((trial.makespan, tabu, mv));
+                    made += 1;
+                }
+            }
             // The best move not tabu (or better than the best found).
             let mut chosen: Option<(u64, Move)> = None;
             let mut fallback: Option<(u64, Move)> = None;
-            for &mv in &moves {
-                let (value, tabu) = match mv {
-                    Move::Swap(u, v) => (
-                        estimate_swap(self.shop, &st, u, v),
-                        self.tabu_arc.get(&(u, v)).is_some_and(|&t| t > it),
-                    ),
-                    Move::Reassign(o, m, _) => {
-                        let mut trial = st.clone();
-                        let value = if self.apply(&mut trial, mv) {
-                            trial.makespan
-                        } else {
-                            u64::MAX
-                        };
-                        (
-                            value,
-                            self.tabu_machine.get(&(o, m)).is_some_and(|&t| t > it),
-                        )
-                    }
-                };
+            for (value, tabu, mv) in valued {
                 if value == u64::MAX {
                     continue;
                 }
@@ -441,9 +492,13 @@ impl Search<'_> {
                 }
             }
             let Some((_, mv)) = chosen.or(fallback) else {
-                break;
+                // Nowhere to go from here: shake the best instead.
+                self.shake(&mut st, &best, &mut moves);
+                since_best = 0;
+                continue;
             };
-            let before = st.clone();
+            // Only a machine move can close a cycle; keep what to go back to.
+            let before = matches!(mv, Move::Reassign(..)).then(|| st.clone());
             let t = it + self.tenure();
             match mv {
                 Move::Swap(u, v) => {
@@ -455,7 +510,9 @@ impl Search<'_> {
                 }
             }
             if !self.apply(&mut st, mv) {
-                st = before;
+                if let Some(b) = before {
+                    st = b;
+                }
                 continue;
             }
             if st.makespan < best.makespan {
@@ -465,21 +522,7 @@ impl Search<'_> {
                 since_best += 1;
             }
             if since_best > stall {
-                // Back to the best, shaken by a few random moves.
-                st = best.clone();
-                for _ in 0..3 + self.rng.gen_range(0..5) {
-                    neighbours(self.shop, &st, self.flexible, &mut moves);
-                    if moves.is_empty() {
-                        break;
-                    }
-                    let mv = moves[self.rng.gen_range(0..moves.len())];
-                    let keep = st.clone();
-                    if !self.apply(&mut st, mv) {
-                        st = keep;
-                    }
-                }
-                self.tabu_arc.clear();
-                self.tabu_machine.clear();
+                self.shake(&mut st, &best, &mut moves);
                 since_best = 0;
             }
         }
