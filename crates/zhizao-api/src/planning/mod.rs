@@ -140,6 +140,16 @@ pub fn local_date(tz: &str) -> Option<time::Date> {
     time::Date::from_calendar_date(i32::from(d.year()), month, u8::try_from(d.day()).ok()?).ok()
 }
 
+/// A request's date field, or a 422 naming it.
+pub(crate) fn date_field(field: &str, value: &str) -> Result<time::Date, ApiError> {
+    parse_date(value).ok_or_else(|| {
+        ApiError::validation(
+            field,
+            format!("{field}: `{value}` is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
 fn stored_date(s: &str, what: &str) -> Result<time::Date, ApiError> {
     parse_date(s).ok_or_else(|| ApiError::unavailable(format!("stored {what} `{s}` is not a date")))
 }
@@ -425,9 +435,7 @@ pub async fn run_mrp(
         ));
     }
     let as_of = match &req.as_of {
-        Some(d) => parse_date(d).ok_or_else(|| {
-            ApiError::validation("as_of", format!("as_of: `{d}` is not a date (YYYY-MM-DD)"))
-        })?,
+        Some(d) => date_field("as_of", d)?,
         None => today(s, tenant).await?,
     };
     let weeks = Weeks::from_today(as_of, count);
@@ -837,12 +845,7 @@ pub async fn put_forecasts(
                 format!("{}: no item `{}`", field("item"), f.item),
             ));
         }
-        let week = parse_date(&f.week).ok_or_else(|| {
-            ApiError::validation(
-                field("week"),
-                format!("{}: `{}` is not a date (YYYY-MM-DD)", field("week"), f.week),
-            )
-        })?;
+        let week = date_field(&field("week"), &f.week)?;
         if !(f.quantity.is_finite() && f.quantity >= 0.0) {
             return Err(ApiError::validation(
                 field("quantity"),
@@ -908,12 +911,7 @@ pub async fn promise_order(
     u: AuthUser,
     ValidJson(req): ValidJson<PromiseRequest>,
 ) -> Result<Json<PromiseDto>, ApiError> {
-    let due = parse_date(&req.due_date).ok_or_else(|| {
-        ApiError::validation(
-            "due_date",
-            format!("due_date: `{}` is not a date (YYYY-MM-DD)", req.due_date),
-        )
-    })?;
+    let due = date_field("due_date", &req.due_date)?;
     let cached = current_plan(&s, &u).await?;
     let weeks = cached.booked.weeks;
     let item = cached
@@ -1060,15 +1058,7 @@ fn what_ifs(cached: &CachedPlan, changes: &[WhatIfChange]) -> Result<Vec<WhatIf>
                 to,
                 hours_per_week,
             } => {
-                let date = |s: &str, n: &str| {
-                    parse_date(s).ok_or_else(|| {
-                        ApiError::validation(
-                            f(n),
-                            format!("{}: `{s}` is not a date (YYYY-MM-DD)", f(n)),
-                        )
-                    })
-                };
-                let (a, b) = (date(from, "from")?, date(to, "to")?);
+                let (a, b) = (date_field(&f("from"), from)?, date_field(&f("to"), to)?);
                 if b < a || !hours_per_week.is_finite() {
                     return Err(ApiError::validation(
                         f("to"),

@@ -194,12 +194,7 @@ fn order_query(q: &HashMap<String, String>) -> Result<OrderQuery, ApiError> {
             }
             "item" if !v.is_empty() => out.item = Some(v.to_owned()),
             "due_from" | "due_to" if !v.is_empty() => {
-                let d = parse_date(v).ok_or_else(|| {
-                    ApiError::validation(
-                        k.clone(),
-                        format!("{k}: `{v}` is not a date (YYYY-MM-DD)"),
-                    )
-                })?;
+                let d = super::date_field(k, v)?;
                 let d = Some(zhizao_plan::book::format_date(d));
                 if k == "due_from" {
                     out.due_from = d;
