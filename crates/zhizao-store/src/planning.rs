@@ -207,6 +207,11 @@ impl Default for OrderQuery {
     }
 }
 
+/// Bumps a tenant's master-data version (`$1` tenant, `$2` now), inside
+/// the transaction that changes the master data.
+const BUMP_MASTER_VERSION: &str = "INSERT INTO plan_master_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
+     ON CONFLICT (tenant_id) DO UPDATE SET version = plan_master_versions.version + 1, updated_at = excluded.updated_at";
+
 const ORDER_COLUMNS: &str = "id, number, customer, item, quantity, due_date, priority, status, note, created_at, updated_at";
 
 /// A stored MRP run (its result is the caller's JSON).
@@ -426,9 +431,7 @@ impl Store {
                     .bind(c.hours_per_week).bind(&c.note)
                     .execute(&mut *tx).await?;
             }
-            sqlx::query(
-                "INSERT INTO plan_master_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (tenant_id) DO UPDATE SET version = plan_master_versions.version + 1, updated_at = excluded.updated_at")
+            sqlx::query(BUMP_MASTER_VERSION)
                 .bind(tenant_id).bind(now_ms())
                 .execute(&mut *tx).await?;
             tx.commit().await?;
@@ -527,14 +530,14 @@ impl Store {
     }
 
     pub async fn customer_order(&self, tenant_id: i64, id: i64) -> Result<CustomerOrder> {
-        let sql =
-            format!("SELECT {ORDER_COLUMNS} FROM customer_orders WHERE tenant_id = $1 AND id = $2");
-        let row: Option<CustomerOrder> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id).bind(id).fetch_optional(p).await?);
-        row.ok_or(StoreError::NotFound {
-            entity: "customer order",
+        self.row_by_id(
+            "customer_orders",
+            ORDER_COLUMNS,
+            "customer order",
+            tenant_id,
             id,
-        })
+        )
+        .await
     }
 
     pub async fn create_customer_order(
@@ -735,15 +738,14 @@ impl Store {
     }
 
     pub async fn work_order(&self, tenant_id: i64, id: i64) -> Result<WorkOrder> {
-        let sql = format!(
-            "SELECT {WORK_ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id = $2"
-        );
-        let row: Option<WorkOrder> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id).bind(id).fetch_optional(p).await?);
-        row.ok_or(StoreError::NotFound {
-            entity: "work order",
+        self.row_by_id(
+            "work_orders",
+            WORK_ORDER_COLUMNS,
+            "work order",
+            tenant_id,
             id,
-        })
+        )
+        .await
     }
 
     /// A page of work orders by due date, optionally of one status.
@@ -763,6 +765,28 @@ impl Store {
             offset,
         )
         .await
+    }
+
+    /// The tenant's row `id` of `table`; `table` and `columns` are the
+    /// caller's constants.
+    async fn row_by_id<T>(
+        &self,
+        table: &'static str,
+        columns: &'static str,
+        entity: &'static str,
+        tenant_id: i64,
+        id: i64,
+    ) -> Result<T>
+    where
+        T: Send
+            + Unpin
+            + for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let sql = format!("SELECT {columns} FROM {table} WHERE tenant_id = $1 AND id = $2");
+        let row: Option<T> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound { entity, id })
     }
 
     /// Rows of `table` by due date, optionally of one status, and how many
@@ -940,15 +964,14 @@ impl Store {
     }
 
     pub async fn purchase_order(&self, tenant_id: i64, id: i64) -> Result<PurchaseOrder> {
-        let sql = format!(
-            "SELECT {PURCHASE_COLUMNS} FROM purchase_orders WHERE tenant_id = $1 AND id = $2"
-        );
-        let row: Option<PurchaseOrder> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id).bind(id).fetch_optional(p).await?);
-        row.ok_or(StoreError::NotFound {
-            entity: "purchase order",
+        self.row_by_id(
+            "purchase_orders",
+            PURCHASE_COLUMNS,
+            "purchase order",
+            tenant_id,
             id,
-        })
+        )
+        .await
     }
 
     /// A page of purchase orders by due date, optionally of one status.
@@ -1007,9 +1030,7 @@ impl Store {
             sqlx::query("UPDATE plan_items SET on_hand = on_hand + $3 WHERE tenant_id = $1 AND code = $2")
                 .bind(tenant_id).bind(&order.item).bind(quantity)
                 .execute(&mut *tx).await?;
-            sqlx::query(
-                "INSERT INTO plan_master_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (tenant_id) DO UPDATE SET version = plan_master_versions.version + 1, updated_at = excluded.updated_at")
+            sqlx::query(BUMP_MASTER_VERSION)
                 .bind(tenant_id).bind(now)
                 .execute(&mut *tx).await?;
             tx.commit().await?;
