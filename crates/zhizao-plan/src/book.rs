@@ -732,6 +732,17 @@ fn demand_and_supply(
 }
 
 impl Booked {
+    /// Each item's place in the plan, by code.
+    pub fn item_index(&self) -> HashMap<&str, usize> {
+        self.plant
+            .input
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.code.as_str(), i))
+            .collect()
+    }
+
     /// This plant with new demand and open supply (the master data and
     /// the weeks unchanged): what a net change needs, without building
     /// the bills of material again.
@@ -741,14 +752,7 @@ impl Booked {
         forecasts: &[Forecast],
         supply: &[OpenSupply],
     ) -> Result<Booked, PlanError> {
-        let index: HashMap<&str, usize> = self
-            .plant
-            .input
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, it)| (it.code.as_str(), i))
-            .collect();
+        let index = self.item_index();
         let item_of = |code: &str, field: String| {
             index
                 .get(code)

@@ -320,14 +320,7 @@ async fn load(
         }
         .map_err(plan_error)?;
     // Released work orders load their centres from release (or now) to due.
-    let items: HashMap<&str, usize> = booked
-        .plant
-        .input
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| (it.code.as_str(), i))
-        .collect();
+    let items = booked.item_index();
     let released = started
         .iter()
         .filter_map(|(item, release, due, left)| {
