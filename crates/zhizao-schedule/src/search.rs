@@ -497,7 +497,9 @@ impl Search<'_> {
                 since_best = 0;
                 continue;
             };
-            // Only a machine move can close a cycle; keep what to go back to.
+            // A machine move may close a cycle, and with zero durations so
+            // may a swap (a tie hides another path between the two); a
+            // cycle is no schedule, so the move is undone.
             let before = matches!(mv, Move::Reassign(..)).then(|| st.clone());
             let t = it + self.tenure();
             match mv {
@@ -510,8 +512,14 @@ impl Search<'_> {
                 }
             }
             if !self.apply(&mut st, mv) {
-                if let Some(b) = before {
-                    st = b;
+                match (before, mv) {
+                    (Some(b), _) => st = b,
+                    (None, Move::Swap(u, v)) => {
+                        // Swapping back restores the acyclic order it was.
+                        st.swap(v, u);
+                        st.evaluate(self.shop, &mut self.order, &mut self.indeg);
+                    }
+                    (None, Move::Reassign(..)) => {}
                 }
                 continue;
             }
