@@ -1,19 +1,31 @@
-//! Job-shop scheduling as plain data and pure functions: a (flexible) job
-//! shop read from the standard benchmark formats, schedules built by a
-//! dispatching rule and improved by tabu search over critical blocks, and
-//! an independent checker. No I/O: callers read files and print results.
+//! Scheduling as plain data and pure functions: a (flexible) job shop
+//! read from the standard benchmark formats or from JSON, schedules built
+//! by dispatching rules and improved by search, an independent checker,
+//! and explanations of late jobs. No I/O: callers read files and print
+//! results.
 //!
-//! The model is the benchmarks' for now: jobs are chains of operations,
-//! each eligible on one or more machines with its own duration; the
-//! objective is the makespan. Calendars, setups and due dates come with
-//! the platform's scheduling.
+//! A plain job shop (chains of operations, always-working machines,
+//! makespan) gets a tabu search over critical blocks; a plant's shop, with
+//! precedence graphs, calendars, setups, due dates, fixed operations and
+//! other objectives, gets a late-acceptance search over a decoder that
+//! knows all of them. A previous schedule can be repaired in one pass.
 
+mod calendar;
 mod check;
+mod explain;
+mod general;
 mod model;
 mod parse;
 mod search;
+mod validate;
 
 pub use check::{CheckError, check};
-pub use model::{Instance, Operation, ScheduledOp, Solution};
+pub use explain::{LateJob, late_jobs};
+pub use general::repair;
+pub use model::{
+    Costs, Instance, Job, Link, MachineCalendar, Objective, OpRef, Operation, Placement,
+    ScheduledOp, Solution, Term,
+};
 pub use parse::{Format, ParseError, parse};
 pub use search::{SolveOptions, solve};
+pub use validate::{MAX_TIME, ModelError};

@@ -11,6 +11,9 @@ use crate::model::{Instance, Operation};
 pub enum Format {
     Jssp,
     Fjsp,
+    /// The whole model as JSON ([`Instance`]'s fields): what the platform
+    /// sends, and what a planner can write by hand.
+    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,9 @@ fn numbers(line_no: usize, line: &str) -> Result<Vec<i64>, ParseError> {
 }
 
 pub fn parse(text: &str, format: Format) -> Result<Instance, ParseError> {
+    if format == Format::Json {
+        return parse_json(text);
+    }
     let mut lines = text
         .lines()
         .enumerate()
@@ -56,13 +62,13 @@ pub fn parse(text: &str, format: Format) -> Result<Instance, ParseError> {
         _ => numbers(first_no, first)?,
     };
     let (jobs, machines) = match (format, head.as_slice()) {
-        (Format::Jssp, [j, m]) | (Format::Fjsp, [j, m]) => (*j, *m),
+        (Format::Jssp | Format::Fjsp, [j, m]) => (*j, *m),
         _ => {
             return Err(err(
                 first_no,
                 match format {
-                    Format::Jssp => "the first line must be `jobs machines`",
                     Format::Fjsp => "the first line must be `jobs machines [flexibility]`",
+                    _ => "the first line must be `jobs machines`",
                 },
             ));
         }
@@ -81,7 +87,7 @@ pub fn parse(text: &str, format: Format) -> Result<Instance, ParseError> {
         })?;
         let v = numbers(no, line)?;
         let ops = match format {
-            Format::Jssp => jssp_job(no, &v, machines)?,
+            Format::Jssp | Format::Json => jssp_job(no, &v, machines)?,
             Format::Fjsp => fjsp_job(no, &v, machines)?,
         };
         out.push(ops);
@@ -92,10 +98,148 @@ pub fn parse(text: &str, format: Format) -> Result<Instance, ParseError> {
             format!("more lines than the {jobs} jobs the first line announces"),
         ));
     }
-    Ok(Instance {
-        machines,
-        jobs: out,
-    })
+    Ok(Instance::job_shop(machines, out))
+}
+
+/// A JSON instance, read and then validated; either kind of fault names
+/// its line (for a model fault, the line where the faulty part begins).
+fn parse_json(text: &str) -> Result<Instance, ParseError> {
+    let inst: Instance = serde_json::from_str(text).map_err(|e| err(e.line(), e.to_string()))?;
+    inst.validate()
+        .map_err(|e| err(json_line(text, &e.path), e.to_string()))?;
+    Ok(inst)
+}
+
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The 1-based line where the value at `path` (`jobs[2].modes`) begins in
+/// well-formed JSON text, or where the longest part of the path found
+/// does; 0 when not even the first step is there.
+pub(crate) fn json_line(text: &str, path: &str) -> usize {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            if i > 0 {
+                steps.push(Step::Key(&rest[..i]));
+            }
+            rest = &rest[i..];
+            while let Some(close) = rest.find(']') {
+                if let Ok(k) = rest[1..close].parse() {
+                    steps.push(Step::Index(k));
+                }
+                rest = &rest[close + 1..];
+            }
+        } else if !rest.is_empty() {
+            steps.push(Step::Key(rest));
+        }
+    }
+    let b = text.as_bytes();
+    let mut found = None;
+    let mut at = skip_ws(b, 0);
+    for step in &steps {
+        match find_child(b, at, step) {
+            Some(child) => {
+                at = child;
+                found = Some(child);
+            }
+            None => break,
+        }
+    }
+    found.map_or(0, |o| 1 + b[..o].iter().filter(|&&c| c == b'\n').count())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the string that starts at `i` (after its closing quote).
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
+fn skip_value(b: &[u8], i: usize) -> usize {
+    let mut i = skip_ws(b, i);
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i = skip_string(b, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            i
+        }
+        _ => {
+            while i < b.len() && !matches!(b[i], b',' | b'}' | b']') && !b[i].is_ascii_whitespace()
+            {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// Where the child `step` of the container at `i` begins.
+fn find_child(b: &[u8], i: usize, step: &Step) -> Option<usize> {
+    let open = *b.get(i)?;
+    let mut i = skip_ws(b, i + 1);
+    let mut index = 0;
+    loop {
+        if matches!(b.get(i), Some(b'}' | b']') | None) {
+            return None;
+        }
+        let mut hit = false;
+        match (open, step) {
+            (b'{', Step::Key(k)) => {
+                let end = skip_string(b, i);
+                hit = b.get(i + 1..end.saturating_sub(1)) == Some(k.as_bytes());
+                i = skip_ws(b, end);
+                i = skip_ws(b, i + 1); // the colon
+            }
+            (b'{', Step::Index(_)) => {
+                let end = skip_string(b, i);
+                i = skip_ws(b, skip_ws(b, end) + 1);
+            }
+            (_, Step::Index(k)) => hit = index == *k,
+            _ => {}
+        }
+        if hit {
+            return Some(i);
+        }
+        i = skip_ws(b, skip_value(b, i));
+        if b.get(i) == Some(&b',') {
+            i = skip_ws(b, i + 1);
+        }
+        index += 1;
+    }
 }
 
 fn mode(
@@ -131,11 +275,7 @@ fn jssp_job(no: usize, v: &[i64], machines: usize) -> Result<Vec<Operation>, Par
         ));
     }
     v.chunks(2)
-        .map(|p| {
-            Ok(Operation {
-                modes: vec![mode(no, p[0], p[1], machines, 0)?],
-            })
-        })
+        .map(|p| Ok(Operation::on(vec![mode(no, p[0], p[1], machines, 0)?])))
         .collect()
 }
 
@@ -179,7 +319,7 @@ fn fjsp_job(no: usize, v: &[i64], machines: usize) -> Result<Vec<Operation>, Par
             }
             modes.push(md);
         }
-        ops.push(Operation { modes });
+        ops.push(Operation::on(modes));
     }
     if it.next().is_some() {
         return Err(err(
@@ -197,10 +337,10 @@ mod tests {
     #[test]
     fn both_formats_read_and_bad_lines_are_named() {
         let j = parse("2 2\n0 3 1 2\n1 4 0 1\n", Format::Jssp).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(j.jobs[1][0].modes, vec![(1, 4)]);
+        assert_eq!(j.jobs[1].operations[0].modes, vec![(1, 4)]);
         let f = parse("2 3 1.5\n2 1 1 5 2 2 4 3 6\n1 1 3 2\n", Format::Fjsp);
         let f = f.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(f.jobs[0][1].modes, vec![(1, 4), (2, 6)]);
+        assert_eq!(f.jobs[0].operations[1].modes, vec![(1, 4), (2, 6)]);
         let bad = |t: &str, fmt| parse(t, fmt).unwrap_err().to_string();
         assert_eq!(
             bad("2 2\n0 3 1 2\n1 4 2 1\n", Format::Jssp),

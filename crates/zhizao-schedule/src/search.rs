@@ -69,7 +69,8 @@ impl Shop {
             modes: Vec::new(),
             work_left: Vec::new(),
         };
-        for (j, ops) in inst.jobs.iter().enumerate() {
+        for (j, job) in inst.jobs.iter().enumerate() {
+            let ops = &job.operations;
             let first = s.job.len();
             for (k, op) in ops.iter().enumerate() {
                 let o = s.job.len();
@@ -546,18 +547,33 @@ fn solution(shop: &Shop, st: &State) -> Solution {
             machine: st.machine[o],
             start: st.head[o],
             end: st.head[o] + st.dur[o],
+            setup_start: None,
         })
         .collect();
     Solution {
         makespan: st.makespan,
         operations,
+        costs: None,
     }
 }
 
 /// The best schedule found within the options' limits; `stop` ends the
-/// search early (its best so far is returned). Every operation of the
-/// instance must have at least one machine (the parser sees to it).
+/// search early (its best so far is returned). The instance must be valid
+/// ([`Instance::validate`]; the parsers see to it). A plain job shop gets
+/// the tabu search, anything more the plant's search.
 pub fn solve(instance: &Instance, options: &SolveOptions, stop: &AtomicBool) -> Solution {
+    let mut s = if instance.is_plain_job_shop() {
+        solve_job_shop(instance, options, stop)
+    } else {
+        crate::general::solve(instance, options, stop)
+    };
+    if s.costs.is_none() {
+        s.costs = crate::check::check(instance, &s).ok();
+    }
+    s
+}
+
+fn solve_job_shop(instance: &Instance, options: &SolveOptions, stop: &AtomicBool) -> Solution {
     let shop = Shop::new(instance);
     let flexible = shop.modes.iter().any(|m| m.len() > 1);
     let deadline = Instant::now() + options.time_limit;
@@ -673,10 +689,11 @@ mod properties {
                 proptest::collection::vec((0..machines, 0u32..21), 1..4).prop_map(|mut modes| {
                     modes.sort_by_key(|m| m.0);
                     modes.dedup_by_key(|m| m.0);
-                    Operation { modes }
+                    Operation::on(modes)
                 });
             let job = proptest::collection::vec(op, 1..6);
-            proptest::collection::vec(job, 1..7).prop_map(move |jobs| Instance { machines, jobs })
+            proptest::collection::vec(job, 1..7)
+                .prop_map(move |jobs| Instance::job_shop(machines, jobs))
         })
     }
 

@@ -22,13 +22,17 @@ pub enum ScheduleCommand {
 pub enum FormatArg {
     Jssp,
     Fjsp,
+    /// The whole plant model (calendars, setups, due dates, links, fixed
+    /// operations, objective) as JSON.
+    Json,
 }
 
 #[derive(Args, Debug)]
 pub struct SolveArgs {
     file: PathBuf,
-    /// `jssp` (pairs of 0-based machine and duration) or `fjsp`
-    /// (Brandimarte); by the file's extension when absent (`.fjs` is fjsp).
+    /// `jssp` (pairs of 0-based machine and duration), `fjsp`
+    /// (Brandimarte) or `json` (the plant model); by the file's extension
+    /// when absent (`.fjs` is fjsp, `.json` is json).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
     /// Seconds to search.
@@ -60,7 +64,9 @@ fn read(file: &Path, format: Option<FormatArg>) -> Result<Instance> {
     let format = match format {
         Some(FormatArg::Jssp) => Format::Jssp,
         Some(FormatArg::Fjsp) => Format::Fjsp,
+        Some(FormatArg::Json) => Format::Json,
         None if file.extension().is_some_and(|e| e == "fjs") => Format::Fjsp,
+        None if file.extension().is_some_and(|e| e == "json") => Format::Json,
         None => Format::Jssp,
     };
     let text =
@@ -104,9 +110,12 @@ pub fn run(command: &ScheduleCommand) -> Result<()> {
                 .with_context(|| format!("reading {}", a.solution.display()))?;
             let s: Solution = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not a solution", a.solution.display()))?;
-            check(&inst, &s)
+            let costs = check(&inst, &s)
                 .with_context(|| format!("{} is not a valid schedule", a.solution.display()))?;
-            println!("valid: makespan {}", s.makespan);
+            println!(
+                "valid: makespan {}, weighted tardiness {}, setup time {}",
+                s.makespan, costs.weighted_tardiness, costs.setup_time
+            );
             Ok(())
         }
     }

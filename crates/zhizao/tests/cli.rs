@@ -839,4 +839,52 @@ fn schedule_solve_and_check() {
         "{}",
         String::from_utf8_lossy(&err.stderr)
     );
+    // A plant in JSON: its precedence loops, and the error says where.
+    let plant = dir.path().join("plant.json");
+    std::fs::write(
+        &plant,
+        r#"{"machines": 1,
+"jobs": [
+ {"operations": [{"modes": [[0, 3]]}], "due": 5},
+ {"operations": [{"modes": [[0, 4]]}]}
+],
+"links": [{"before": {"job": 0, "operation": 0}, "after": {"job": 1, "operation": 0}},
+          {"before": {"job": 1, "operation": 0}, "after": {"job": 0, "operation": 0}}]}"#,
+    )
+    .unwrap();
+    let err = Command::new(BIN)
+        .args(["schedule", "solve", plant.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&err.stderr);
+    assert!(!err.status.success());
+    assert!(
+        stderr.contains("line 4: jobs[1].operations[0]: the precedence is a cycle"),
+        "{stderr}"
+    );
+    let fixed = std::fs::read_to_string(&plant).unwrap().replace(
+        r#",
+          {"before": {"job": 1, "operation": 0}, "after": {"job": 0, "operation": 0}}"#,
+        "",
+    );
+    std::fs::write(&plant, fixed).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "schedule",
+            "solve",
+            plant.to_str().unwrap(),
+            "--json",
+            "--iterations",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["makespan"], 7);
+    assert_eq!(v["costs"]["weighted_tardiness"], 0);
 }
