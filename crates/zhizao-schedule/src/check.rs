@@ -40,16 +40,6 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
     let name = |r: OpRef| format!("job {} operation {}", r.job, r.operation);
     let down =
         |m: usize| -> &[(u64, u64)] { instance.calendars.get(m).map_or(&[][..], |c| &c.downtime) };
-    let family_setup = |a: Option<usize>, b: Option<usize>| -> u64 {
-        match (a, b) {
-            (Some(a), Some(b)) => instance
-                .setups
-                .get(a)
-                .and_then(|r| r.get(b))
-                .map_or(0, |&s| u64::from(s)),
-            _ => 0,
-        }
-    };
     let mut seen: Vec<Vec<Option<(u64, u64, usize)>>> = instance
         .jobs
         .iter()
@@ -172,7 +162,6 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
         let initial = instance.calendars.get(m).and_then(|c| c.initial_family);
         for &(start, end, setup_start, r) in list.iter() {
             let op = instance.operation(r);
-            let family = op.and_then(|o| o.family);
             let fixed = op.is_some_and(|o| o.fixed.is_some());
             let prev_family = match prev {
                 Some((_, _, p)) => instance.operation(p).and_then(|o| o.family),
@@ -182,7 +171,7 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
             let need = if fixed {
                 0
             } else {
-                family_setup(prev_family, family)
+                op.map_or(0, |o| u64::from(o.setup_after(prev_family, &instance.setups)))
             };
             // Two instants at one time cannot be told apart: no setup
             // between them is asked for.

@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::calendar::Calendar;
-use crate::model::{Costs, Instance, Objective, ScheduledOp, Solution, Term};
+use crate::model::{Costs, Instance, Objective, Operation, ScheduledOp, Solution, Term};
 use crate::search::SolveOptions;
 
 const NONE: usize = usize::MAX;
@@ -31,6 +31,7 @@ const HISTORY: usize = 64;
 /// The instance flattened: operation `o` of job `job[o]`.
 struct Model<'a> {
     n: usize,
+    ops: Vec<&'a Operation>,
     objective: &'a Objective,
     job: Vec<usize>,
     index: Vec<usize>,
@@ -65,6 +66,7 @@ impl<'a> Model<'a> {
         let n = inst.operation_count();
         let mut m = Model {
             n,
+            ops: inst.jobs.iter().flat_map(|j| &j.operations).collect(),
             objective: &inst.objective,
             job: Vec::with_capacity(n),
             index: Vec::with_capacity(n),
@@ -159,17 +161,6 @@ impl<'a> Model<'a> {
         order
     }
 
-    fn setup(&self, from: Option<usize>, to: Option<usize>) -> u64 {
-        match (from, to) {
-            (Some(a), Some(b)) => self
-                .setups
-                .get(a)
-                .and_then(|r| r.get(b))
-                .map_or(0, |&s| u64::from(s)),
-            _ => 0,
-        }
-    }
-
     fn duration(&self, o: usize, machine: usize) -> u64 {
         self.modes[o]
             .iter()
@@ -205,7 +196,7 @@ impl<'a> Model<'a> {
                 continue;
             }
             after = after.max(self.now);
-            let s = self.setup(fam_prev, self.family[o]);
+            let s = u64::from(self.ops[o].setup_after(fam_prev, self.setups));
             let (ss, se) = cal.run_split(after, s);
             let (st, en) = cal.run(ready.max(se), d, self.split[o]);
             if let Some(&(fs, fe, ff)) = fixed.get(idx)

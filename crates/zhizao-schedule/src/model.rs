@@ -16,6 +16,10 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+fn is_zero32(v: &u32) -> bool {
+    *v == 0
+}
+
 fn one() -> u32 {
     1
 }
@@ -43,6 +47,11 @@ pub struct Operation {
     /// Product family, for setup times between families.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<usize>,
+    /// Setup time when the machine comes to it from another family (or
+    /// from one not known), where the instance has no setup matrix for
+    /// the pair.
+    #[serde(default, skip_serializing_if = "is_zero32")]
+    pub setup: u32,
     /// May pause over a machine's downtime and resume after it; otherwise
     /// it needs one uninterrupted stretch of working time.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -61,6 +70,20 @@ impl Operation {
             modes,
             ..Self::default()
         }
+    }
+
+    /// The setup it needs after an operation of family `from` (`setups`
+    /// being the instance's matrix).
+    pub fn setup_after(&self, from: Option<usize>, setups: &[Vec<u32>]) -> u32 {
+        if let (Some(a), Some(b)) = (from, self.family) {
+            if let Some(&s) = setups.get(a).and_then(|r| r.get(b)) {
+                return s;
+            }
+            if a == b {
+                return 0;
+            }
+        }
+        self.setup
     }
 
     pub fn duration_on(&self, machine: usize) -> Option<u32> {
@@ -259,6 +282,7 @@ impl Instance {
         self.calendars.iter().all(|c| c.downtime.is_empty())
             && self.links.is_empty()
             && self.setups.iter().flatten().all(|&s| s == 0)
+            && self.jobs.iter().flat_map(|j| &j.operations).all(|o| o.setup == 0)
             && self.now == 0
             && self.objective == Objective::default()
             && self.jobs.iter().all(|j| {

@@ -46,6 +46,7 @@ prop_compose! {
         modes in proptest::collection::vec((0..machines, 1u32..20), 1..4),
         family in 0..families.max(1),
         splittable in any::<bool>(),
+        setup in proptest::option::weighted(0.3, 1u32..8),
     ) -> Operation {
         let mut modes = modes;
         modes.sort_by_key(|m| m.0);
@@ -54,6 +55,7 @@ prop_compose! {
             modes,
             family: (families > 0).then_some(family),
             splittable,
+            setup: setup.unwrap_or(0),
             ..Operation::default()
         }
     }
