@@ -19,6 +19,7 @@ pub mod live;
 pub mod planning;
 pub mod reasons;
 pub mod report;
+pub mod scheduling;
 pub mod series;
 pub mod users;
 
@@ -80,6 +81,7 @@ impl AppState {
         (name = "alarms", description = "Alarm rules, alarms, acknowledgement and shelving"),
         (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
         (name = "planning", description = "Production planning: master data, the order book, MRP, capacity, promising, work orders"),
+        (name = "scheduling", description = "Finite-capacity scheduling of work orders onto machines: runs, events, moves, dispatch lists"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -179,6 +181,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(planning::work_orders::list_purchase_orders))
         .routes(routes!(planning::work_orders::receive_purchase_order))
         .routes(routes!(planning::work_orders::cancel_purchase_order))
+        .routes(routes!(scheduling::get_schedule))
+        .routes(routes!(scheduling::list_versions))
+        .routes(routes!(scheduling::create_run))
+        .routes(routes!(scheduling::post_event))
+        .routes(routes!(scheduling::move_operation))
+        .routes(routes!(scheduling::lock_operation))
+        .routes(routes!(scheduling::dispatch_list))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

@@ -68,7 +68,13 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
             return fail(format!("{} ends before it starts", name(r)));
         }
         if let Some(f) = op.fixed {
-            if f.machine != s.machine || f.start != s.start || s.end != s.start + d {
+            let setup = u64::from(op.fixed_setup).min(f.start);
+            let setup_start = (setup > 0).then(|| f.start - setup);
+            if f.machine != s.machine
+                || f.start != s.start
+                || s.end != s.start + d
+                || s.setup_start != setup_start
+            {
                 return fail(format!(
                     "{} is fixed on machine {} from {} but runs on {} {}–{}",
                     name(r),
@@ -168,10 +174,12 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
                 None => initial,
             };
             let prev_end = prev.map_or(0, |p| p.1);
-            let need = if fixed {
-                0
+            let need = if let Some(o) = op.filter(|_| fixed) {
+                u64::from(o.fixed_setup).min(start)
             } else {
-                op.map_or(0, |o| u64::from(o.setup_after(prev_family, &instance.setups)))
+                op.map_or(0, |o| {
+                    u64::from(o.setup_after(prev_family, &instance.setups))
+                })
             };
             // Two instants at one time cannot be told apart: no setup
             // between them is asked for.
@@ -196,7 +204,12 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
                         name(r)
                     ));
                 };
-                if ss < prev_end || ss < instance.now || working(down(m), ss, start) < need {
+                let fits = if fixed {
+                    ss >= prev_end
+                } else {
+                    ss >= prev_end && ss >= instance.now && working(down(m), ss, start) >= need
+                };
+                if !fits {
                     return fail(format!(
                         "machine {m}: {} has its setup of {need} from {ss} to {start}, which does not fit after {prev_end}",
                         name(r)

@@ -114,7 +114,8 @@ impl<'a> Model<'a> {
                     (f.machine, f.start, f.start + d)
                 });
                 if let Some((mc, s, e)) = fixed {
-                    m.fixed_on[mc].push((s, e, op.family));
+                    let setup = u64::from(op.fixed_setup).min(s);
+                    m.fixed_on[mc].push((s - setup, e, op.family));
                 } else {
                     m.free.push(o);
                 }
@@ -327,10 +328,11 @@ impl State {
         }
         for &o in order.iter() {
             if let Some((_, s, e)) = model.fixed[o] {
+                let setup = u64::from(model.ops[o].fixed_setup).min(s);
                 self.start[o] = s;
                 self.end[o] = e;
-                self.setup_start[o] = s;
-                self.setup[o] = 0;
+                self.setup_start[o] = s - setup;
+                self.setup[o] = setup;
                 self.cause[o] = NONE;
                 continue;
             }
@@ -497,7 +499,10 @@ fn dispatch(model: &Model, machines: usize, rule: Rule, rng: &mut StdRng) -> Sta
             };
             for m in modes {
                 let placed = match model.fixed[o] {
-                    Some((_, s, e)) => (s, 0, s, e),
+                    Some((_, s, e)) => {
+                        let setup = u64::from(model.ops[o].fixed_setup).min(s);
+                        (s - setup, setup, s, e)
+                    }
                     None => model.place(o, m, tail[m].0, tail[m].1, ready),
                 };
                 let due = model.due[model.job[o]].unwrap_or(u64::MAX / 4);

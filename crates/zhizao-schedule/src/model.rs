@@ -59,6 +59,10 @@ pub struct Operation {
     /// Started or frozen: it stays exactly here, calendars aside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<Placement>,
+    /// A fixed operation's setup, just before its start (frozen before it
+    /// began, the setup is part of what stays).
+    #[serde(default, skip_serializing_if = "is_zero32")]
+    pub fixed_setup: u32,
     /// Its place in the previous schedule, to measure disruption against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Placement>,
@@ -282,7 +286,11 @@ impl Instance {
         self.calendars.iter().all(|c| c.downtime.is_empty())
             && self.links.is_empty()
             && self.setups.iter().flatten().all(|&s| s == 0)
-            && self.jobs.iter().flat_map(|j| &j.operations).all(|o| o.setup == 0)
+            && self
+                .jobs
+                .iter()
+                .flat_map(|j| &j.operations)
+                .all(|o| o.setup == 0)
             && self.now == 0
             && self.objective == Objective::default()
             && self.jobs.iter().all(|j| {

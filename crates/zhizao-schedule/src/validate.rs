@@ -259,7 +259,8 @@ impl Instance {
                 };
                 let Some(f) = op.fixed else { continue };
                 let d = u64::from(op.duration_on(f.machine).unwrap_or(0));
-                on_machine[f.machine].push((f.start, f.start + d, r));
+                let setup = u64::from(op.fixed_setup).min(f.start);
+                on_machine[f.machine].push((f.start - setup, f.start + d, r));
                 for &p in &preds[start[j] + k] {
                     let Some(pf) = self.operation(p).and_then(|x| x.fixed.map(|f| (x, f))) else {
                         return fault(

@@ -228,6 +228,7 @@ proptest! {
             let op = &mut inst.jobs[s.job].operations[s.operation];
             if op.fixed.is_none() && s.start < at {
                 op.fixed = Some(Placement { machine: s.machine, start: s.start });
+                op.fixed_setup = s.setup_start.map_or(0, |ss| (s.start - ss) as u32);
             } else if op.fixed.is_none() {
                 op.previous = Some(Placement { machine: s.machine, start: s.start });
             }

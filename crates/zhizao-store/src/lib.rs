@@ -15,6 +15,7 @@ mod hierarchy;
 mod list;
 mod planning;
 mod reasons;
+mod schedules;
 mod status;
 
 use std::str::FromStr;
@@ -37,6 +38,7 @@ pub use planning::{
     PlanRun, PurchaseOrder, RUNS_KEPT, WorkOrder, WorkOrderOperation,
 };
 pub use reasons::StopReason;
+pub use schedules::{SCHEDULES_KEPT, ScheduleVersion};
 pub use status::{EquipmentStatus, StateEvent};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
