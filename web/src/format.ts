@@ -34,3 +34,9 @@ export function elapsed(ms: number): string {
 export function thousands(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** `MM-DD HH:MM` in local time, for times within a schedule's few weeks. */
+export function shortDateTime(ms: number): string {
+  const d = new Date(ms);
+  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}

@@ -13,6 +13,7 @@ export const router = createRouter({
     { path: '/alarms', name: 'alarms', component: () => import('./views/AlarmsView.vue') },
     { path: '/stops', name: 'stops', component: () => import('./views/StopsView.vue') },
     { path: '/planning', name: 'planning', component: () => import('./views/PlanningView.vue') },
+    { path: '/scheduling', name: 'scheduling', component: () => import('./views/SchedulingView.vue') },
     { path: '/terminal', name: 'terminal', component: () => import('./views/TerminalView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],

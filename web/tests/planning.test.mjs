@@ -117,14 +117,23 @@ describe('production planning', () => {
     assert.match((await page.textContent(tid('pegs'))) ?? '', new RegExp(number));
 
     const made = pegged;
+    // The demo starts with a fortnight of released work orders.
+    const before = await api('GET', '/work-orders?limit=500');
     await page.check(`${tid(`planned-${made.key}`)} ${tid('planned-select')}`);
     await page.click(tid('mrp-release'));
     await page.waitForSelector(tid('mrp-notice'));
-    const wos = await api('GET', '/work-orders');
-    assert.equal(wos.total, 1);
+    const all = await api('GET', '/work-orders?limit=500');
+    assert.equal(all.total, before.total + 1);
+    const known = new Set(before.items.map((w) => w.id));
+    const wos = { items: all.items.filter((w) => !known.has(w.id)) };
     assert.equal(wos.items[0].item, made.item);
 
     await page.click(tid('plan-tab-work-orders'));
+    // Twenty to a page, in the list's order.
+    const at = all.items.findIndex((w) => w.id === wos.items[0].id);
+    for (let p = 0; p < Math.floor(at / 20); p += 1) {
+      await page.click(`${tid('pagination')} button:last-of-type`);
+    }
     await page.click(tid(`wo-${wos.items[0].number}`));
     await page.waitForSelector(tid('wo-operations'));
     await page.fill(tid('op-report-good'), '3');
@@ -218,6 +227,16 @@ describe('production planning', () => {
     const ov = await api('GET', '/plan/overview');
     assert.ok(ov.order_book.length >= 6, `six months booked (${ov.order_book.length})`);
     assert.equal(pct, `${ov.on_time_pct.toFixed(0)}%`);
+    // Plan against actual: the demo schedules its work orders at start.
+    await page.waitForSelector(tid('plan-attainment'));
+    const progress = await api('GET', '/schedule/progress');
+    assert.ok(progress, 'the demo has a schedule');
+    const shown = (await page.textContent(tid('plan-attainment')))?.trim();
+    // Both read the clock, a moment apart.
+    if (progress.attainment_pct === null) assert.equal(shown, '—');
+    else assert.ok(Math.abs(Number.parseFloat(shown ?? '') - progress.attainment_pct) <= 2, `${shown} vs ${progress.attainment_pct}`);
+    const rows = await page.locator(`${tid('plan-vs-actual')} li`).count();
+    assert.equal(rows, Math.min(4, progress.centres.length));
     await page.screenshot({ path: join(resultsDir, 'screen-plan.png') });
     assert.deepEqual(pageErrors, []);
   });

@@ -188,6 +188,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(scheduling::move_operation))
         .routes(routes!(scheduling::lock_operation))
         .routes(routes!(scheduling::dispatch_list))
+        .routes(routes!(scheduling::schedule_progress))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

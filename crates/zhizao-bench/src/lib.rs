@@ -12,6 +12,7 @@ pub mod live;
 pub mod mqtt;
 pub mod mrp;
 pub mod mrp_platform;
+pub mod reschedule;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -68,6 +68,25 @@ impl Calendar {
         (at, at + work)
     }
 
+    /// The latest start from which `work` units of working time end by
+    /// `end` (pausing over downtime).
+    pub(crate) fn back_split(&self, end: u64, work: u64) -> u64 {
+        if work == 0 {
+            return end;
+        }
+        let (mut at, mut left) = (end, work);
+        let k = self.down.partition_point(|&(a, _)| a < end);
+        for &(a, b) in self.down[..k].iter().rev() {
+            let b = b.min(at);
+            if at - b >= left {
+                return at - left;
+            }
+            left -= at - b;
+            at = a;
+        }
+        at.saturating_sub(left)
+    }
+
     pub(crate) fn run(&self, t: u64, work: u64, splittable: bool) -> (u64, u64) {
         if splittable {
             self.run_split(t, work)
@@ -96,5 +115,10 @@ mod tests {
         assert_eq!(c.run_split(12, 3), (20, 23));
         assert_eq!(c.run_split(12, 0), (12, 12));
         assert_eq!(Calendar::new(&[]).run_whole(7, 3), (7, 10));
+        // Backwards: 3 before 20 ends in downtime, so 7–10; 12 before 32.
+        assert_eq!(c.back_split(20, 3), 7);
+        assert_eq!(c.back_split(32, 12), 5);
+        assert_eq!(c.back_split(9, 4), 5);
+        assert_eq!(c.back_split(3, 5), 0);
     }
 }

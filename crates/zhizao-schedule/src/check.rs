@@ -132,7 +132,7 @@ pub fn check(instance: &Instance, solution: &Solution) -> Result<Costs, CheckErr
             let Some((start, _, machine)) = seen[j][k] else {
                 continue;
             };
-            if let (None, Some(p)) = (op.fixed, op.previous) {
+            if let Some(p) = op.previous {
                 let shift = start.abs_diff(p.start)
                     + if p.machine == machine {
                         0

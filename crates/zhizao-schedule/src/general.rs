@@ -198,7 +198,7 @@ impl<'a> Model<'a> {
             }
             after = after.max(self.now);
             let s = u64::from(self.ops[o].setup_after(fam_prev, self.setups));
-            let (ss, se) = cal.run_split(after, s);
+            let (_, se) = cal.run_split(after, s);
             let (st, en) = cal.run(ready.max(se), d, self.split[o]);
             if let Some(&(fs, fe, ff)) = fixed.get(idx)
                 && fs < en
@@ -208,6 +208,9 @@ impl<'a> Model<'a> {
                 idx += 1;
                 continue;
             }
+            // The setup ends as the operation starts, not as soon as
+            // the machine is free.
+            let ss = cal.back_split(st, s).max(after);
             return (if s > 0 { ss } else { st }, s, st, en);
         }
     }
@@ -446,9 +449,6 @@ fn costs(model: &Model, st: &State) -> Costs {
         c.weighted_tardiness += model.weight[j] * st.lateness(model, j);
     }
     for o in 0..model.n {
-        if model.fixed[o].is_some() {
-            continue;
-        }
         if let Some((m, s)) = model.previous[o] {
             let shift = st.start[o].abs_diff(s)
                 + if m == st.machine[o] {

@@ -4,12 +4,15 @@
 //! seeded model of one machine's states, output and temperature; [`run`]
 //! drives all machines in real (or sped-up) time and reports to the live hub
 //! directly; [`gateways::run`] drives the same model but sends everything
-//! over MQTT as a plant's gateways would (half JSON, half Sparkplug B).
+//! over MQTT as a plant's gateways would (half JSON, half Sparkplug B);
+//! [`shopfloor`] makes the scheduled work orders' quantities as the
+//! schedule plans them, each order at its own pace.
 
 pub mod gateways;
 pub mod machine;
 pub mod planning;
 pub mod plant;
+pub mod shopfloor;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,7 @@ use zhizao_plan::book::{
 };
 use zhizao_plan::file::{BomLineFile, DemandFile, OperationFile, PlantFile, ReceiptFile};
 use zhizao_plan::{Item, ItemKind, LotRule, WorkCentre};
-use zhizao_store::{NewCustomerOrder, Store, StoreError};
+use zhizao_store::{NewCustomerOrder, NewWorkOrder, Store, StoreError};
 
 /// Two 8-hour shifts, six days a week.
 const HOURS_PER_MACHINE_WEEK: f64 = 2.0 * 8.0 * 6.0;
@@ -543,7 +543,61 @@ pub async fn seed(store: &Store, tenant_id: i64, today: time::Date) -> Result<bo
     store
         .upsert_customer_orders(tenant_id, &demo_orders(monday, 2026))
         .await?;
+    store
+        .create_work_orders(tenant_id, &demo_work_orders(today))
+        .await?;
     Ok(true)
+}
+
+/// A fortnight of released work orders on both lines, so the schedule
+/// has work from the first start: steel members and pump parts, due over
+/// the next two weeks.
+pub fn demo_work_orders(today: time::Date) -> Vec<NewWorkOrder> {
+    let master = demo_master();
+    let mut rng = StdRng::seed_from_u64(7);
+    let items = [
+        ("GZ-H400", 4.0),
+        ("GL-H300", 8.0),
+        ("IMPELLER-50", 20.0),
+        ("IMPELLER-80", 12.0),
+        ("SHAFT-304", 24.0),
+        ("CASING-50", 16.0),
+        ("CASING-80", 10.0),
+        ("QJ-50", 15.0),
+        ("QJ-80", 8.0),
+    ];
+    let mut out = Vec::new();
+    for round in 0..3 {
+        for (item, base) in items {
+            let routing = zhizao_plan::book::routing_of(&master, item);
+            if routing.is_empty() {
+                continue;
+            }
+            let quantity = (base * f64::from(rng.gen_range(6..13)) / 10.0)
+                .round()
+                .max(1.0);
+            let due = today + time::Duration::days(3 + 4 * round + rng.gen_range(0..4));
+            out.push(NewWorkOrder {
+                item: item.to_owned(),
+                quantity,
+                release_date: zhizao_plan::book::format_date(today),
+                due_date: zhizao_plan::book::format_date(due),
+                pegs: "[]".to_owned(),
+                operations: routing
+                    .iter()
+                    .map(|op| {
+                        (
+                            i64::from(op.seq),
+                            op.work_centre.clone(),
+                            op.setup_hours,
+                            op.run_hours_per_unit * quantity,
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::{Result, Store, on_pool};
+use crate::{BeginWrite, Result, Store, on_pool};
 
 /// One alarm event as journalled (flat, so both backends store it alike).
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
@@ -32,7 +32,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for e in entries {
                 sqlx::query(
                     "INSERT INTO alarm_journal (tenant_id, alarm_id, at, kind, rule, name, source, severity, state, value, by_user, comment, flood, alarm) \

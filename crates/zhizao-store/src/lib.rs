@@ -67,6 +67,36 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Opens a transaction that will write. On SQLite it takes the write lock
+/// at `BEGIN IMMEDIATE`: a transaction that reads before it writes would
+/// otherwise fail at its first write, without waiting, whenever another
+/// connection wrote after its read (a stale snapshot in WAL mode); with
+/// the lock taken first, the busy timeout applies instead.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// A handle to the relational store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

@@ -12,7 +12,7 @@ use zhizao_plan::book::{
 };
 
 use crate::list::{Param, bind_all};
-use crate::{Result, Store, StoreError, now_ms, on_pool};
+use crate::{BeginWrite, Result, Store, StoreError, now_ms, on_pool};
 
 /// Runs kept per tenant; older ones are deleted when a new one is stored.
 pub const RUNS_KEPT: i64 = 20;
@@ -379,7 +379,7 @@ impl Store {
             .map(|o| json_text(&o.alternatives))
             .collect::<Result<Vec<_>>>()?;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for table in ["plan_units", "plan_items", "plan_bom_lines", "plan_work_centres", "plan_operations", "plan_capacity_changes"] {
                 let sql = format!("DELETE FROM {table} WHERE tenant_id = $1");
                 sqlx::query(AssertSqlSafe(sql)).bind(tenant_id).execute(&mut *tx).await?;
@@ -601,7 +601,7 @@ impl Store {
     ) -> Result<(u64, u64)> {
         let now = now_ms();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let (mut inserted, mut updated) = (0, 0);
             for o in orders {
                 let n = sqlx::query(
@@ -640,7 +640,7 @@ impl Store {
         forecasts: &[(String, String, f64)],
     ) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query("DELETE FROM plan_forecasts WHERE tenant_id = $1")
                 .bind(tenant_id).execute(&mut *tx).await?;
             for (item, week, qty) in forecasts {
@@ -666,7 +666,7 @@ impl Store {
     ) -> Result<i64> {
         let now = now_ms();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO plan_runs (tenant_id, kind, by_user, created_at, result) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(tenant_id).bind(kind).bind(by_user).bind(now).bind(result)
@@ -705,7 +705,7 @@ impl Store {
     ) -> Result<Vec<WorkOrder>> {
         let now = now_ms();
         let ids: Vec<i64> = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM work_orders WHERE tenant_id = $1")
                 .bind(tenant_id).fetch_one(&mut *tx).await?;
             let mut ids = Vec::with_capacity(orders.len());
@@ -938,7 +938,7 @@ impl Store {
     ) -> Result<Vec<PurchaseOrder>> {
         let now = now_ms();
         let ids: Vec<i64> = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM purchase_orders WHERE tenant_id = $1")
                 .bind(tenant_id).fetch_one(&mut *tx).await?;
             let mut ids = Vec::with_capacity(orders.len());
@@ -1017,7 +1017,7 @@ impl Store {
         let order = self.purchase_order(tenant_id, id).await?;
         let now = now_ms();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE purchase_orders SET received = received + $3, \
                  status = CASE WHEN received + $3 >= quantity THEN 'received' ELSE status END, updated_at = $4 \

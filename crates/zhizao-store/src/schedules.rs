@@ -3,10 +3,10 @@
 //! two planners changing the schedule at once cannot overwrite each
 //! other: the second is told the schedule has changed.
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::planning::{WorkOrder, WorkOrderOperation};
-use crate::{Result, Store, StoreError, now_ms, on_pool};
+use crate::{BeginWrite, Result, Store, StoreError, now_ms, on_pool};
 
 /// Versions kept per tenant.
 pub const SCHEDULES_KEPT: i64 = 20;
@@ -35,7 +35,7 @@ impl Store {
     ) -> Result<i64> {
         let now = now_ms();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let current: Option<i64> = sqlx::query_scalar(
                 "SELECT MAX(id) FROM schedules WHERE tenant_id = $1")
                 .bind(tenant_id).fetch_one(&mut *tx).await?;
@@ -78,15 +78,34 @@ impl Store {
         &self,
         tenant_id: i64,
     ) -> Result<Vec<(WorkOrder, Vec<WorkOrderOperation>)>> {
+        self.work_orders_with_operations(tenant_id, false).await
+    }
+
+    /// Work orders with their operations, by due date: released and
+    /// started ones, and with `completed` also the ones completed.
+    pub async fn work_orders_with_operations(
+        &self,
+        tenant_id: i64,
+        completed: bool,
+    ) -> Result<Vec<(WorkOrder, Vec<WorkOrderOperation>)>> {
+        let statuses = if completed {
+            "('released', 'in_progress', 'completed')"
+        } else {
+            "('released', 'in_progress')"
+        };
+        let orders_sql = format!(
+            "SELECT id, number, item, quantity, release_date, due_date, status, pegs, created_at, updated_at \
+             FROM work_orders WHERE tenant_id = $1 AND status IN {statuses} ORDER BY due_date, number"
+        );
+        let ops_sql = format!(
+            "SELECT o.work_order_id, o.seq, o.work_centre, o.setup_hours, o.run_hours, o.qty_good, o.qty_scrap \
+             FROM work_order_operations o JOIN work_orders w ON w.id = o.work_order_id \
+             WHERE w.tenant_id = $1 AND w.status IN {statuses} ORDER BY o.work_order_id, o.seq"
+        );
         let (orders, ops): (Vec<WorkOrder>, Vec<WorkOrderOperation>) = on_pool!(self, p => {
-            let orders = sqlx::query_as(
-                "SELECT id, number, item, quantity, release_date, due_date, status, pegs, created_at, updated_at \
-                 FROM work_orders WHERE tenant_id = $1 AND status IN ('released', 'in_progress') ORDER BY due_date, number")
+            let orders = sqlx::query_as(AssertSqlSafe(orders_sql.as_str()))
                 .bind(tenant_id).fetch_all(p).await?;
-            let ops = sqlx::query_as(
-                "SELECT o.work_order_id, o.seq, o.work_centre, o.setup_hours, o.run_hours, o.qty_good, o.qty_scrap \
-                 FROM work_order_operations o JOIN work_orders w ON w.id = o.work_order_id \
-                 WHERE w.tenant_id = $1 AND w.status IN ('released', 'in_progress') ORDER BY o.work_order_id, o.seq")
+            let ops = sqlx::query_as(AssertSqlSafe(ops_sql.as_str()))
                 .bind(tenant_id).fetch_all(p).await?;
             (orders, ops)
         });

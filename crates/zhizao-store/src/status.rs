@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::{Result, Store, on_pool};
+use crate::{BeginWrite, Result, Store, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct EquipmentStatus {
@@ -42,7 +42,7 @@ impl Store {
             day = excluded.day, good_today = excluded.good_today, scrap_today = excluded.scrap_today, \
             temperature = excluded.temperature, updated_at = excluded.updated_at";
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for s in statuses {
                 sqlx::query(SQL)
                     .bind(s.equipment_id)
@@ -73,7 +73,7 @@ impl Store {
 
     pub async fn append_state_events(&self, events: &[StateEvent]) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for e in events {
                 sqlx::query("INSERT INTO state_events (tenant_id, equipment_id, ts, state, previous) VALUES ($1, $2, $3, $4, $5)")
                     .bind(e.tenant_id)

@@ -157,12 +157,11 @@ struct Making {
 
 async fn make(
     s: &AppState,
-    u: &AuthUser,
+    (tenant, by_user): (i64, &str),
     based_on: Option<&ScheduleVersion>,
     previous: Option<&Body>,
     m: Making,
 ) -> Result<ScheduleDto, ApiError> {
-    let tenant = u.tenant();
     let origin = now_minute();
     let master = s.store.plan_master(tenant).await?;
     let orders = s.store.open_work_orders_with_operations(tenant).await?;
@@ -220,7 +219,7 @@ async fn make(
         return Ok(ScheduleDto {
             id: 0,
             reason: m.reason,
-            by_user: u.0.username.clone(),
+            by_user: by_user.to_owned(),
             created_at: now,
             body,
         });
@@ -228,18 +227,12 @@ async fn make(
     let text = serde_json::to_string(&body).map_err(|_| ApiError::internal())?;
     let id = s
         .store
-        .insert_schedule(
-            tenant,
-            based_on.map(|v| v.id),
-            &m.reason,
-            &u.0.username,
-            &text,
-        )
+        .insert_schedule(tenant, based_on.map(|v| v.id), &m.reason, by_user, &text)
         .await?;
     Ok(ScheduleDto {
         id,
         reason: m.reason,
-        by_user: u.0.username.clone(),
+        by_user: by_user.to_owned(),
         created_at: now,
         body,
     })
@@ -323,7 +316,19 @@ pub async fn create_run(
             "time_limit_s: give 0.1 to 120 seconds",
         ));
     }
-    let cur = current(&s, u.tenant()).await?;
+    let d = run_schedule(&s, (u.tenant(), &u.0.username), &b, seconds).await?;
+    Ok((StatusCode::CREATED, Json(d)))
+}
+
+/// A run from scratch for `tenant`, carrying over what the current
+/// version knows (breakdowns, rush orders, overruns, locks).
+pub async fn run_schedule(
+    s: &AppState,
+    who: (i64, &str),
+    b: &RunBody,
+    seconds: f64,
+) -> Result<ScheduleDto, ApiError> {
+    let cur = current(s, who.0).await?;
     let prev = cur.as_ref().map(|c| &c.1);
     let making = Making {
         reason: "run".into(),
@@ -343,8 +348,7 @@ pub async fn create_run(
         moved: None,
         store: true,
     };
-    let d = make(&s, &u, cur.as_ref().map(|c| &c.0), prev, making).await?;
-    Ok((StatusCode::CREATED, Json(d)))
+    make(s, who, cur.as_ref().map(|c| &c.0), prev, making).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -510,7 +514,14 @@ pub async fn post_event(
         moved: None,
         store: true,
     };
-    let d = make(&s, &u, Some(&version), Some(&body), making).await?;
+    let d = make(
+        &s,
+        (u.tenant(), &u.0.username),
+        Some(&version),
+        Some(&body),
+        making,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(d)))
 }
 
@@ -555,7 +566,14 @@ pub async fn move_operation(
         store: !b.dry_run,
     };
     Ok(Json(
-        make(&s, &u, Some(&version), Some(&body), making).await?,
+        make(
+            &s,
+            (u.tenant(), &u.0.username),
+            Some(&version),
+            Some(&body),
+            making,
+        )
+        .await?,
     ))
 }
 
@@ -679,4 +697,46 @@ pub async fn dispatch_list(
         schedule_id: version.id,
         created_at: version.created_at,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressDto {
+    pub at_ms: i64,
+    pub schedule_id: i64,
+    /// Earned hours over planned hours due by now, in percent; none when
+    /// nothing was due yet.
+    pub attainment_pct: Option<f64>,
+    pub centres: Vec<plant::CentreProgress>,
+    /// The ten orders furthest behind their plan.
+    pub behind: Vec<plant::OrderProgress>,
+}
+
+/// Plan against actual: by work centre, hours of scheduled work due by
+/// now and hours earned by what was reported; the orders furthest behind.
+/// `null` before the first schedule.
+#[utoipa::path(get, path = "/schedule/progress", tag = "scheduling", security(("bearer" = [])),
+    responses((status = 200, body = Option<ProgressDto>)))]
+pub async fn schedule_progress(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<Option<ProgressDto>>, ApiError> {
+    let Some((version, body)) = current(&s, u.tenant()).await? else {
+        return Ok(Json(None));
+    };
+    let orders = s
+        .store
+        .work_orders_with_operations(u.tenant(), true)
+        .await?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (centres, mut behind) = plant::progress(&body, &orders, now);
+    behind.truncate(10);
+    let planned: f64 = centres.iter().map(|c| c.planned_hours).sum();
+    let earned: f64 = centres.iter().map(|c| c.earned_hours).sum();
+    Ok(Json(Some(ProgressDto {
+        at_ms: now,
+        schedule_id: version.id,
+        attainment_pct: (planned > 1e-9).then(|| 100.0 * earned / planned),
+        centres,
+        behind,
+    })))
 }

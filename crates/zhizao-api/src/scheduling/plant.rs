@@ -392,9 +392,11 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
             let run = (op.run_hours * left / total * 60.0).ceil().max(1.0) as u32
                 + extra.get(&key).copied().unwrap_or(0);
             let started = op.qty_good + op.qty_scrap > 0.0;
+            // Work pauses over breaks and between shifts and goes on.
             let mut operation = Operation {
                 modes: eligible.iter().map(|&m| (m, run)).collect(),
                 family: Some(family),
+                splittable: true,
                 setup: if started {
                     0
                 } else {
@@ -438,7 +440,7 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                         order.number, op.seq
                     )));
                 }
-                let start = to_min(mv.start_ms);
+                let start = (to_min(mv.start_ms - 1) + 1).max(to_min(now));
                 if start < prev_end_min {
                     return Err(BuildError::Move(format!(
                         "{} operation {} cannot start before the operation before it ends ({})",
@@ -465,9 +467,11 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                     fixed_setup = p
                         .setup_start_ms
                         .map_or(0, |ss| ((p.start_ms - ss).max(0) / MINUTE_MS) as u32);
-                    if p.locked {
-                        locked.insert(key);
-                    }
+                }
+                // A lock outlives a breakdown that moves it: the next run
+                // keeps it where the repair put it.
+                if p.locked {
+                    locked.insert(key);
                 }
             }
             if started && fix.is_none() {
@@ -476,6 +480,8 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                     .or(eligible.first().copied());
                 if let Some(m) = m.filter(|m| !down_now.contains(m)) {
                     fix = Some((m, to_min(now)));
+                    // Where it runs is a fact, not a choice to weigh.
+                    operation.previous = None;
                 }
             }
             if let (Some((m, start)), true) = (fix, all_fixed_so_far) {
@@ -485,10 +491,6 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                 prev_end_min = start + u64::from(run);
             } else {
                 all_fixed_so_far = false;
-                if started {
-                    // Paused by a breakdown: it may go on after it.
-                    operation.splittable = true;
-                }
             }
             job_ops.push(operation);
             keys.push(key);
@@ -550,7 +552,11 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
             Err(e) if e.path.ends_with(".fixed") => {
                 if Some(&e.path) == moved_path.as_ref() {
                     return Err(BuildError::Move(describe(
-                        &e.message, &instance, &keys, input,
+                        &e.message,
+                        &instance,
+                        &keys,
+                        &machine_list,
+                        input,
                     )));
                 }
                 let Some((j, k)) = parse_op_path(&e.path) else {
@@ -559,7 +565,6 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                 for op in &mut instance.jobs[j].operations[k..] {
                     if op.fixed.take().is_some() {
                         op.fixed_setup = 0;
-                        op.splittable = op.setup == 0;
                     }
                 }
             }
@@ -597,7 +602,13 @@ fn parse_op_path(path: &str) -> Option<(usize, usize)> {
 }
 
 /// A model message about the moved operation in the plant's words.
-fn describe(message: &str, inst: &Instance, keys: &[OpKey], input: &Inputs) -> String {
+fn describe(
+    message: &str,
+    inst: &Instance,
+    keys: &[OpKey],
+    machines: &[MachineDto],
+    input: &Inputs,
+) -> String {
     let starts = instance_starts(inst);
     let mut out = message.to_owned();
     // Replace `jobs[j].operations[k]` by the work order and operation.
@@ -614,6 +625,9 @@ fn describe(message: &str, inst: &Instance, keys: &[OpKey], input: &Inputs) -> S
                 out = out.replace(&path, &format!("{number} operation {seq}"));
             }
         }
+    }
+    for (i, m) in machines.iter().enumerate().rev() {
+        out = out.replace(&format!("machine {i}"), &m.code);
     }
     format!("the move is not possible: {out}")
 }
@@ -747,4 +761,95 @@ pub fn body(built: &Built, solution: &Solution, input: &Inputs) -> Body {
         orders,
         late,
     }
+}
+
+/// Planned against done at a work centre: hours of scheduled work due by
+/// now, and hours earned by what was reported (each operation's share of
+/// its quantity times its planned time).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CentreProgress {
+    pub centre: String,
+    pub planned_hours: f64,
+    pub earned_hours: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrderProgress {
+    pub work_order_id: i64,
+    pub number: String,
+    pub item: String,
+    /// Share of the order's scheduled work due by now, and done, 0–100.
+    pub planned_pct: f64,
+    pub actual_pct: f64,
+    pub due_ms: i64,
+}
+
+/// Plan against actual from a schedule version and the work orders as
+/// they stand: by centre, and the orders furthest behind first.
+pub fn progress(
+    body: &Body,
+    orders: &[(WorkOrder, Vec<WorkOrderOperation>)],
+    now_ms: i64,
+) -> (Vec<CentreProgress>, Vec<OrderProgress>) {
+    let hour = 3_600_000.0;
+    let found: HashMap<OpKey, (f64, f64)> = orders
+        .iter()
+        .flat_map(|(o, ops)| {
+            ops.iter()
+                .map(move |op| ((o.id, op.seq), (o.quantity, op.qty_good + op.qty_scrap)))
+        })
+        .collect();
+    let mut centres: Vec<CentreProgress> = Vec::new();
+    let mut by_order: HashMap<i64, (f64, f64, f64, &PlannedOp)> = HashMap::new();
+    for p in &body.operations {
+        let span = (p.end_ms - p.start_ms).max(1) as f64;
+        let hours = span / hour;
+        let planned = ((now_ms - p.start_ms) as f64 / span).clamp(0.0, 1.0);
+        // An order no longer open was finished (or closed): all done.
+        let actual = match found.get(&(p.work_order_id, p.seq)) {
+            Some(&(ordered, done)) => {
+                let at_plan = (ordered - p.quantity).max(0.0);
+                ((done - at_plan) / p.quantity.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0)
+            }
+            None => 1.0,
+        };
+        let c = match centres.iter_mut().position(|c| c.centre == p.centre) {
+            Some(i) => &mut centres[i],
+            None => {
+                centres.push(CentreProgress {
+                    centre: p.centre.clone(),
+                    planned_hours: 0.0,
+                    earned_hours: 0.0,
+                });
+                let last = centres.len() - 1;
+                &mut centres[last]
+            }
+        };
+        c.planned_hours += planned * hours;
+        c.earned_hours += actual * hours;
+        let e = by_order
+            .entry(p.work_order_id)
+            .or_insert((0.0, 0.0, 0.0, p));
+        e.0 += planned * hours;
+        e.1 += actual * hours;
+        e.2 += hours;
+    }
+    centres.sort_by(|a, b| a.centre.cmp(&b.centre));
+    let mut rows: Vec<OrderProgress> = by_order
+        .into_values()
+        .map(|(planned, actual, total, p)| OrderProgress {
+            work_order_id: p.work_order_id,
+            number: p.number.clone(),
+            item: p.item.clone(),
+            planned_pct: 100.0 * planned / total.max(f64::MIN_POSITIVE),
+            actual_pct: 100.0 * actual / total.max(f64::MIN_POSITIVE),
+            due_ms: p.due_ms,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.planned_pct - b.actual_pct)
+            .total_cmp(&(a.planned_pct - a.actual_pct))
+            .then(a.number.cmp(&b.number))
+    });
+    (centres, rows)
 }
