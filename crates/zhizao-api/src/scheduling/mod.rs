@@ -300,7 +300,7 @@ pub struct RunBody {
 /// Schedule every released and started work order anew. Locked, running
 /// and frozen operations keep their place; breakdowns, rush orders and
 /// overruns of the current version carry over.
-#[utoipa::path(post, path = "/schedule/runs", tag = "scheduling", security(("bearer" = [])),
+#[utoipa::path(post, path = "/schedule/runs", operation_id = "create_schedule_run", tag = "scheduling", security(("bearer" = [])),
     request_body = RunBody,
     responses((status = 201, body = ScheduleDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_run(
