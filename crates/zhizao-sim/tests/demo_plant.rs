@@ -97,10 +97,26 @@ async fn the_simulator_publishes_over_mqtt_like_real_gateways() {
             1,
             50.0,
         ));
-        tokio::time::sleep(Duration::from_millis(2500)).await;
         // While they run, every gateway is connected, and each edge node
-        // has its machines online.
+        // has its machines online (waiting up to 10 s for the last births
+        // on a loaded machine).
         let (devices, _) = store.list_devices(tenant.id, 100, 0).await.unwrap();
+        let all_up = || {
+            devices.iter().all(|d| {
+                let live = hub.devices.get(d.id);
+                live.online(zhizao_live::now_ms())
+                    && live.edge_nodes.iter().all(|n| {
+                        n.online && !n.devices.is_empty() && n.devices.iter().all(|(_, on)| *on)
+                    })
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        for _ in 0..30 {
+            if all_up() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         for d in &devices {
             let live = hub.devices.get(d.id);
             assert!(live.online(zhizao_live::now_ms()), "{} offline", d.code);
