@@ -8,7 +8,7 @@
 //! and how many of them the breakdown does not reach (by precedence or by
 //! the machine order of the old schedule) — which must be none.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -132,49 +132,6 @@ fn key(s: &zhizao_schedule::ScheduledOp) -> OpRef {
     }
 }
 
-/// What the breakdown reaches: free operations whose place it takes (or
-/// whose setup was due before now), and everything after them by
-/// precedence or in the old machine order.
-fn reached(inst: &Instance, old: &Solution, machine: usize, down: (u64, u64)) -> HashSet<OpRef> {
-    let mut hit: Vec<OpRef> = old
-        .operations
-        .iter()
-        .filter(|s| inst.operation(key(s)).is_some_and(|o| o.fixed.is_none()))
-        .filter(|s| {
-            let begins = s.setup_start.unwrap_or(s.start);
-            begins < inst.now || (s.machine == machine && begins < down.1 && s.end > down.0)
-        })
-        .map(key)
-        .collect();
-    let mut after: HashMap<OpRef, Vec<OpRef>> = HashMap::new();
-    let preds = inst.predecessors();
-    for (o, (j, k)) in inst.numbering().into_iter().enumerate() {
-        for &p in &preds[o] {
-            after.entry(p).or_default().push(OpRef {
-                job: j,
-                operation: k,
-            });
-        }
-    }
-    let mut by_machine: Vec<Vec<&zhizao_schedule::ScheduledOp>> = vec![Vec::new(); inst.machines];
-    for s in &old.operations {
-        by_machine[s.machine].push(s);
-    }
-    for list in &mut by_machine {
-        list.sort_by_key(|s| (s.start, s.end));
-        for w in list.windows(2) {
-            after.entry(key(w[0])).or_default().push(key(w[1]));
-        }
-    }
-    let mut seen = HashSet::new();
-    while let Some(r) = hit.pop() {
-        if seen.insert(r) {
-            hit.extend(after.get(&r).into_iter().flatten().copied());
-        }
-    }
-    seen
-}
-
 fn moved(old: &Solution, new: &Solution) -> Vec<OpRef> {
     let before: HashMap<OpRef, (usize, u64)> = old
         .operations
@@ -229,7 +186,7 @@ pub fn run(seed: u64, solve_seconds: f64, threads: usize) -> Result<RescheduleRe
     }
     inst.calendars[machine].downtime.push(down);
     inst.validate().map_err(|e| fail(e.to_string()))?;
-    let reach = reached(&inst, &old, machine, down);
+    let reach = zhizao_schedule::reached(&inst, &old, machine, down);
 
     let mut times = Vec::new();
     let mut repaired = None;

@@ -16,6 +16,7 @@ mod explain;
 mod general;
 mod model;
 mod parse;
+mod reach;
 mod search;
 mod validate;
 
@@ -27,5 +28,6 @@ pub use model::{
     ScheduledOp, Solution, Term,
 };
 pub use parse::{Format, ParseError, parse};
+pub use reach::reached;
 pub use search::{SolveOptions, solve};
 pub use validate::{MAX_TIME, ModelError};

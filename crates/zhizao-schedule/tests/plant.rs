@@ -4,14 +4,13 @@
 //! repeated; a breakdown is repaired moving only what it must; late jobs
 //! are explained.
 
-use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use zhizao_schedule::{
-    Format, Instance, Job, Link, MachineCalendar, Objective, OpRef, Operation, Placement, Solution,
-    SolveOptions, Term, check, late_jobs, parse, repair, solve,
+    Format, Instance, Job, Link, MachineCalendar, Objective, OpRef, Operation, Placement,
+    SolveOptions, Term, check, late_jobs, parse, reached, repair, solve,
 };
 
 fn options(seed: u64, iterations: u64) -> SolveOptions {
@@ -143,53 +142,6 @@ prop_compose! {
     }
 }
 
-/// Operations that a breakdown and `now` push, and everything after them
-/// in the old schedule (by precedence or on the same machine): what may
-/// move in a repair.
-fn may_move(inst: &Instance, old: &Solution, machine: usize, down: (u64, u64)) -> HashSet<OpRef> {
-    let key = |s: &zhizao_schedule::ScheduledOp| OpRef {
-        job: s.job,
-        operation: s.operation,
-    };
-    let mut hit: Vec<OpRef> = old
-        .operations
-        .iter()
-        .filter(|s| inst.operation(key(s)).is_some_and(|o| o.fixed.is_none()))
-        .filter(|s| {
-            let begins = s.setup_start.unwrap_or(s.start);
-            begins < inst.now || (s.machine == machine && begins < down.1 && s.end > down.0)
-        })
-        .map(key)
-        .collect();
-    let mut after: std::collections::HashMap<OpRef, Vec<OpRef>> = Default::default();
-    let preds = inst.predecessors();
-    for (o, (j, k)) in inst.numbering().into_iter().enumerate() {
-        for &p in &preds[o] {
-            after.entry(p).or_default().push(OpRef {
-                job: j,
-                operation: k,
-            });
-        }
-    }
-    let mut by_machine: Vec<Vec<&zhizao_schedule::ScheduledOp>> = vec![Vec::new(); inst.machines];
-    for s in &old.operations {
-        by_machine[s.machine].push(s);
-    }
-    for list in &mut by_machine {
-        list.sort_by_key(|s| (s.start, s.end));
-        for w in list.windows(2) {
-            after.entry(key(w[0])).or_default().push(key(w[1]));
-        }
-    }
-    let mut seen: HashSet<OpRef> = HashSet::new();
-    while let Some(r) = hit.pop() {
-        if seen.insert(r) {
-            hit.extend(after.get(&r).into_iter().flatten().copied());
-        }
-    }
-    seen
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -240,7 +192,7 @@ proptest! {
         // Fixing what started may make it overlap (a split operation is
         // fixed as one stretch); such a plant is not a repair case.
         prop_assume!(inst.validate().is_ok());
-        let allowed = may_move(&inst, &old, machine, down);
+        let allowed = reached(&inst, &old, machine, down);
         let new = repair(&inst);
         let costs = check(&inst, &new);
         prop_assert!(costs.is_ok(), "{:?}", costs);
