@@ -53,7 +53,7 @@ impl Instance {
     }
 
     /// The flat number of each job's first operation.
-    pub(crate) fn starts(&self) -> Vec<usize> {
+    pub fn starts(&self) -> Vec<usize> {
         let mut at = 0;
         self.jobs
             .iter()

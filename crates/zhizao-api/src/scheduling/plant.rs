@@ -542,7 +542,7 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
     // one machine): the later loses its place, and what follows it.
     let moved_path = input.moved.as_ref().and_then(|mv| {
         let flat = keys.iter().position(|k| *k == mv.key)?;
-        let starts = instance_starts(&instance);
+        let starts = instance.starts();
         let j = starts.iter().rposition(|&s| s <= flat)?;
         Some(format!("jobs[{j}].operations[{}].fixed", flat - starts[j]))
     });
@@ -582,18 +582,6 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
     })
 }
 
-fn instance_starts(inst: &Instance) -> Vec<usize> {
-    let mut at = 0;
-    inst.jobs
-        .iter()
-        .map(|j| {
-            let s = at;
-            at += j.operations.len();
-            s
-        })
-        .collect()
-}
-
 fn parse_op_path(path: &str) -> Option<(usize, usize)> {
     let rest = path.strip_prefix("jobs[")?;
     let (j, rest) = rest.split_once("].operations[")?;
@@ -609,7 +597,7 @@ fn describe(
     machines: &[MachineDto],
     input: &Inputs,
 ) -> String {
-    let starts = instance_starts(inst);
+    let starts = inst.starts();
     let mut out = message.to_owned();
     // Replace `jobs[j].operations[k]` by the work order and operation.
     for (j, &s) in starts.iter().enumerate() {
@@ -646,7 +634,7 @@ pub fn fmt_ms(ms: i64, tz: &jiff::tz::TimeZone) -> String {
 pub fn body(built: &Built, solution: &Solution, input: &Inputs) -> Body {
     let origin = input.origin_ms;
     let ms = |m: u64| built.base_ms + m as i64 * MINUTE_MS;
-    let starts = instance_starts(&built.instance);
+    let starts = built.instance.starts();
     let mut operations = Vec::with_capacity(solution.operations.len());
     let mut completion: Vec<i64> = vec![origin; built.instance.jobs.len()];
     for s in &solution.operations {
