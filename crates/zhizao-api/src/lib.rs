@@ -21,6 +21,7 @@ pub mod reasons;
 pub mod report;
 pub mod scheduling;
 pub mod series;
+pub mod spc;
 pub mod users;
 
 use std::sync::{Arc, OnceLock};
@@ -82,6 +83,7 @@ impl AppState {
         (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
         (name = "planning", description = "Production planning: master data, the order book, MRP, capacity, promising, work orders"),
         (name = "scheduling", description = "Finite-capacity scheduling of work orders onto machines: runs, events, moves, dispatch lists"),
+        (name = "quality", description = "Quality: SPC charts, run rules and capability"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -189,6 +191,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(scheduling::lock_operation))
         .routes(routes!(scheduling::dispatch_list))
         .routes(routes!(scheduling::schedule_progress))
+        .routes(routes!(spc::analyze))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

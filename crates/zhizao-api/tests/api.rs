@@ -965,6 +965,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PUT /api/v1/schedule/operations/{work_order_id}/{seq}/lock",
         "GET /api/v1/schedule/dispatch",
         "GET /api/v1/schedule/progress",
+        "POST /api/v1/spc/analyze",
         "POST /write",
         "GET /api/v1/live",
         "GET /api/v1/openapi.json",

@@ -5,6 +5,7 @@ mod import;
 mod notify;
 mod plan;
 mod schedule;
+mod spc;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,6 +122,9 @@ enum Command {
     /// Job-shop scheduling of benchmark instances: solve, check.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Statistical process control: control charts, run rules, capability.
+    #[command(subcommand)]
+    Spc(spc::SpcCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -494,6 +498,9 @@ fn main() -> Result<()> {
     if let Command::Schedule(command) = &cli.command {
         return schedule::run(command);
     }
+    if let Command::Spc(command) = &cli.command {
+        return spc::run(command);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -512,7 +519,8 @@ fn main() -> Result<()> {
             | Command::Import(_)
             | Command::Kpi(_)
             | Command::Plan(_)
-            | Command::Schedule(_) => Ok(()),
+            | Command::Schedule(_)
+            | Command::Spc(_) => Ok(()),
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(zhizao_api::openapi())?);
                 Ok(())

@@ -888,3 +888,81 @@ fn schedule_solve_and_check() {
     assert_eq!(v["makespan"], 7);
     assert_eq!(v["costs"]["weighted_tardiness"], 0);
 }
+
+/// `zhizao spc analyze FILE --json` gives every expected value of the SPC
+/// reference cases within each case's tolerance; bad input exits non-zero
+/// naming the field.
+#[test]
+fn spc_analyze_matches_the_reference_cases() {
+    fn within(path: &str, have: &Value, want: &Value, tol: f64) -> usize {
+        match (have, want) {
+            (Value::Number(h), Value::Number(w)) => {
+                let (h, w) = (h.as_f64().unwrap(), w.as_f64().unwrap());
+                assert!((h - w).abs() <= tol, "{path}: {h} against {w}");
+                1
+            }
+            (Value::Array(h), Value::Array(w)) => {
+                assert_eq!(h.len(), w.len(), "{path}");
+                h.iter().zip(w).map(|(h, w)| within(path, h, w, tol)).sum()
+            }
+            (Value::Object(h), Value::Object(w)) => w
+                .iter()
+                .map(|(k, v)| within(&format!("{path}.{k}"), &h[k], v, tol))
+                .sum(),
+            (h, w) => {
+                assert_eq!(h, w, "{path}");
+                1
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../../../shared/reference/spc-cases.json");
+    let file = if shared.exists() {
+        shared
+    } else {
+        root.join("../zhizao-spc/tests/fixtures/spc-cases.json")
+    };
+    let out = Command::new(BIN)
+        .args(["spc", "analyze", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut checked = 0;
+    for case in doc["cases"].as_array().unwrap() {
+        let id = case["id"].as_str().unwrap();
+        let tol = case["tolerance"]["abs"].as_f64().unwrap_or(0.0);
+        checked += within(id, &got[id], &case["expected"], tol);
+    }
+    assert!(checked >= 300, "{checked}");
+    // The summary names each case.
+    let out = Command::new(BIN)
+        .args(["spc", "analyze"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cusum_montgomery_table_9_1"));
+    // Bad input: non-zero with the field.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"cases":[{"id":"a","chart":"p","data":{"nonconforming":[3,9],"sample_sizes":[50,5]}}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["spc", "analyze"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cases[0].data.nonconforming[1]"), "{err}");
+}
