@@ -179,7 +179,8 @@ impl<'a> Params<'a> {
     /// A number, or `None` when the key holds a description (a string).
     fn number_or_note(&self, names: &[&str]) -> Result<Option<f64>> {
         match self.find(names) {
-            Some((_, Value::String(_))) => Ok(None),
+            // A number written as a string is a mistake, not a note.
+            Some((_, Value::String(t))) if t.trim().parse::<f64>().is_err() => Ok(None),
             _ => self.number(names),
         }
     }
@@ -238,10 +239,44 @@ impl<'a> Params<'a> {
 
     /// Number of the first sample: `first_sample` (default 1), or one more
     /// than `sample_offset`.
+    /// The first sample's number when the case continues a phase-I data
+    /// set of `phase_one` samples: the next number unless given.
+    fn first_after(&self, phase_one: Option<usize>) -> Result<u64> {
+        match phase_one {
+            Some(n) if self.first_sample()? == 1 && !self.numbering_given() => Ok(n as u64 + 1),
+            _ => self.first_sample(),
+        }
+    }
+
+    fn numbering_given(&self) -> bool {
+        self.find(&[
+            "first_sample",
+            "first_sample_number",
+            "start_sample",
+            "start_index",
+            "first_subgroup",
+            "sample_numbers",
+            "subgroup_numbers",
+            "sample_offset",
+        ])
+        .is_some()
+    }
+
     fn first_sample(&self) -> Result<u64> {
-        let first = match self.number(&["first_sample", "first_sample_number", "start_sample"])? {
+        let first = match self.number(&[
+            "first_sample",
+            "first_sample_number",
+            "start_sample",
+            "start_index",
+            "first_subgroup",
+        ])? {
             Some(f) => f,
-            None => self.number(&["sample_offset"])?.map_or(1.0, |o| o + 1.0),
+            None => match self.find(&["sample_numbers", "subgroup_numbers"]) {
+                Some((name, Value::Array(list))) if !list.is_empty() => {
+                    number_at(&list[0], &format!("params.{name}[0]"))?
+                }
+                _ => self.number(&["sample_offset"])?.map_or(1.0, |o| o + 1.0),
+            },
         };
         if first < 0.0 || first.fract() != 0.0 {
             return Err(SpcError::new(
@@ -256,7 +291,11 @@ impl<'a> Params<'a> {
     /// `phase1_samples` count or `[first, last]` range limits the estimate
     /// to those samples and judges the rest against it.
     fn phase(&self, samples: usize) -> Result<Phase> {
-        let first = self.first_sample()?;
+        self.phase_numbered(samples, self.first_sample()?)
+    }
+
+    /// As [`Params::phase`], for samples numbered from `first`.
+    fn phase_numbered(&self, samples: usize, first: u64) -> Result<Phase> {
         let mut exclude = Vec::new();
         if let Some((field, numbers)) =
             self.whole_list(&["exclude_from_limits", "exclude", "excluded_samples"])?
@@ -280,20 +319,62 @@ impl<'a> Params<'a> {
                 }
             }
         }
-        if let Some((name, v)) = self.find(&["phase1_samples", "phase_1_samples", "limit_samples"])
-        {
+        if let Some((name, v)) = self.find(&[
+            "phase1_samples",
+            "phase_1_samples",
+            "limit_samples",
+            "phase1_subgroups",
+            "trial_samples",
+            "trial",
+        ]) {
             let field = format!("params.{name}");
+            // A count of samples from the first, `[first, last]`, or every
+            // sample number of a run.
             let (lo, hi) = match v {
-                Value::Array(pair) if pair.len() == 2 => (
-                    number_at(&pair[0], &format!("{field}[0]"))?,
-                    number_at(&pair[1], &format!("{field}[1]"))?,
-                ),
+                // One flag per sample: true where it belongs to phase I.
+                Value::Array(list) if list.first().is_some_and(Value::is_boolean) => {
+                    if list.len() != samples {
+                        return Err(SpcError::new(
+                            &field,
+                            format!(
+                                "{} flags for {samples} samples; give one per sample",
+                                list.len()
+                            ),
+                        ));
+                    }
+                    for (i, flag) in list.iter().enumerate() {
+                        match flag {
+                            Value::Bool(true) => {}
+                            Value::Bool(false) => exclude.push(i),
+                            other => {
+                                return Err(SpcError::new(
+                                    format!("{field}[{i}]"),
+                                    format!("expected true or false, found {}", kind(other)),
+                                ));
+                            }
+                        }
+                    }
+                    (first as f64, first as f64 + samples as f64 - 1.0)
+                }
+                Value::Array(list) if !list.is_empty() => {
+                    let numbers = numbers_at(v, &field)?;
+                    let lo = numbers.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    if list.len() > 2 && (hi - lo + 1.0) as usize != list.len() {
+                        return Err(SpcError::new(
+                            &field,
+                            "give the phase-I samples as a count, [first, last], or every number of one run",
+                        ));
+                    }
+                    (lo, hi)
+                }
                 _ => (first as f64, first as f64 + number_at(v, &field)? - 1.0),
             };
-            if lo > hi || lo < first as f64 {
+            let last = first as f64 + samples as f64 - 1.0;
+            if lo > hi || lo < first as f64 || hi > last {
                 return Err(SpcError::new(
                     &field,
-                    format!("{lo}–{hi} is not a range of samples"),
+                    format!("{lo}–{hi} is not a range of the samples {first}–{last}"),
                 ));
             }
             for i in 0..samples {
@@ -564,8 +645,8 @@ fn rule_request(params: &Params<'_>, required: bool) -> Result<Option<RuleReques
     }
     let set = match named.map(|s| s.trim().to_ascii_lowercase().replace(['-', ' '], "_")) {
         None => RuleSet::Nelson,
-        Some(s) if s == "nelson" => RuleSet::Nelson,
-        Some(s) if matches!(s.as_str(), "western_electric" | "we" | "weco") => {
+        Some(s) if s.starts_with("nelson") => RuleSet::Nelson,
+        Some(s) if s.starts_with("western") || matches!(s.as_str(), "we" | "weco") => {
             RuleSet::WesternElectric
         }
         Some(s) => {
@@ -644,6 +725,23 @@ fn add_rule_signals(
 
 // ---------------------------------------------------------------- charts
 
+/// Where a case may give separate phase-I data to estimate limits from.
+const PHASE_ONE_DATA: &[&str] = &[
+    "phase1_data",
+    "phase_1_data",
+    "trial_data",
+    "calibration_data",
+];
+
+/// An error about `data…` in phase-I data given under `params.{name}`.
+fn relabel(e: SpcError, name: &str) -> SpcError {
+    let field = match e.field.strip_prefix("data") {
+        Some(rest) => format!("params.{name}{rest}"),
+        None => e.field,
+    };
+    SpcError::new(field, e.problem)
+}
+
 fn standard_for(params: &Params<'_>, samples: usize, spread_names: &[&str]) -> Result<Standard> {
     let location = params.number(&[
         "xbar_bar",
@@ -691,8 +789,25 @@ fn subgroups_case(params: &Params<'_>, data: &Value, spread_kind: Spread) -> Res
         Spread::StdDev => ("s", &["s_bar", "sbar", "S_bar"]),
     };
     let k = params.sigma_multiplier()?;
-    let standard = standard_for(params, groups.len(), spread_names)?;
-    let mut chart = subgroup_chart(&groups, spread_kind, k, &standard, &params.overrides()?)?;
+    let overrides = params.overrides()?;
+    let mut phase_one = None;
+    let standard = match params.find(PHASE_ONE_DATA) {
+        Some((name, v)) => {
+            let trial = subgroups_of(v)
+                .and_then(|g| {
+                    let phase = params.phase_numbered(g.len(), 1)?;
+                    subgroup_chart(&g, spread_kind, k, &Standard::Estimated(phase), &overrides)
+                })
+                .map_err(|e| relabel(e, name))?;
+            phase_one = Some(trial.means.len());
+            Standard::Centres {
+                location: trial.location.center,
+                spread: trial.spread.center,
+            }
+        }
+        None => standard_for(params, groups.len(), spread_names)?,
+    };
+    let mut chart = subgroup_chart(&groups, spread_kind, k, &standard, &overrides)?;
     let spread_aliases: &[&str] = match spread_kind {
         Spread::Range => &["r", "range", "R"],
         Spread::StdDev => &["s", "sd", "stdev", "S"],
@@ -701,7 +816,7 @@ fn subgroups_case(params: &Params<'_>, data: &Value, spread_kind: Spread) -> Res
     if loc.is_some() || spr.is_some() {
         chart.freeze(loc, spr);
     }
-    let first = params.first_sample()?;
+    let first = params.first_after(phase_one)?;
     Ok(Value::Object(subgroup_json(
         params, &chart, spread_key, first, k,
     )?))
@@ -763,18 +878,27 @@ fn subgroup_json(
 /// lists in `xbar` and `s`.
 fn varying_xbar_s_case(params: &Params<'_>, groups: &[Vec<f64>]) -> Result<Value> {
     let k = params.sigma_multiplier()?;
-    let chart = xbar_s_varying(groups, k, &params.phase(groups.len())?)?;
+    let standard = standard_for(params, groups.len(), &["s_bar", "sbar", "S_bar"])?;
+    let chart = xbar_s_varying(groups, k, &standard)?;
     let first = params.first_sample()?;
-    let panel = |limits: &[Limits], center: f64| {
+    // A list where the values differ from subgroup to subgroup.
+    let series = |v: Vec<f64>| {
+        if v.windows(2).all(|w| w[0] == w[1]) {
+            json!(v.first())
+        } else {
+            json!(v)
+        }
+    };
+    let panel = |limits: &[Limits]| {
         json!({
-            "center": center,
+            "center": series(limits.iter().map(|l| l.center).collect()),
             "ucl": limits.iter().map(|l| l.ucl).collect::<Vec<_>>(),
             "lcl": limits.iter().map(|l| l.lcl).collect::<Vec<_>>(),
         })
     };
     let mut out = Map::new();
-    out.insert("xbar".into(), panel(&chart.location, chart.grand_mean));
-    out.insert("s".into(), panel(&chart.spread, chart.pooled_sd));
+    out.insert("xbar".into(), panel(&chart.location));
+    out.insert("s".into(), panel(&chart.spread));
     out.insert("subgroup_means".into(), json!(chart.means));
     out.insert("subgroup_sd".into(), json!(chart.sds));
     out.insert("subgroup_sizes".into(), json!(chart.sizes));
@@ -797,6 +921,15 @@ fn varying_xbar_s_case(params: &Params<'_>, groups: &[Vec<f64>]) -> Result<Value
         "excluded_samples".into(),
         json!(numbered(&chart.excluded, first)),
     );
+    if let Some(request) = rule_request(params, false)? {
+        let z: Vec<f64> = chart
+            .means
+            .iter()
+            .zip(&chart.location)
+            .map(|(m, l)| l.z(*m, k))
+            .collect();
+        add_rule_signals(&mut out, &request, &chart.means, &z, first);
+    }
     Ok(Value::Object(out))
 }
 
@@ -815,12 +948,35 @@ fn individuals_case(params: &Params<'_>, data: &Value) -> Result<Value> {
         ));
     }
     let k = params.sigma_multiplier()?;
-    let standard = standard_for(
-        params,
-        values.len(),
-        &["mr_bar", "mrbar", "MR_bar", "mean_moving_range"],
-    )?;
-    let mut chart = individuals_chart(&values, span as usize, k, &standard, &params.overrides()?)?;
+    let overrides = params.overrides()?;
+    let mut phase_one = None;
+    let standard = match params.find(PHASE_ONE_DATA) {
+        Some((name, v)) => {
+            let trial = values_of(v)
+                .and_then(|x| {
+                    let phase = params.phase_numbered(x.len(), 1)?;
+                    individuals_chart(
+                        &x,
+                        span as usize,
+                        k,
+                        &Standard::Estimated(phase),
+                        &overrides,
+                    )
+                })
+                .map_err(|e| relabel(e, name))?;
+            phase_one = Some(trial.values.len());
+            Standard::Centres {
+                location: trial.individuals.center,
+                spread: trial.moving_range.center,
+            }
+        }
+        None => standard_for(
+            params,
+            values.len(),
+            &["mr_bar", "mrbar", "MR_bar", "mean_moving_range"],
+        )?,
+    };
+    let mut chart = individuals_chart(&values, span as usize, k, &standard, &overrides)?;
     let (loc, spr) = params.frozen(
         &["individuals", "x", "i", "location"],
         &["moving_range", "mr", "MR"],
@@ -828,7 +984,7 @@ fn individuals_case(params: &Params<'_>, data: &Value) -> Result<Value> {
     if loc.is_some() || spr.is_some() {
         chart.freeze(loc, spr);
     }
-    let first = params.first_sample()?;
+    let first = params.first_after(phase_one)?;
     Ok(Value::Object(individuals_json(params, &chart, first, k)?))
 }
 
@@ -974,15 +1130,21 @@ fn attribute_case(params: &Params<'_>, data: &Value, kind_: AttributeKind) -> Re
         };
         SpcError::new(field, e.problem)
     })?;
-    // Frozen limits given as numbers.
-    let (ucl, lcl) = (
-        params.number(&["ucl", "UCL"])?,
-        params.number(&["lcl", "LCL"])?,
-    );
-    if ucl.is_some() || lcl.is_some() {
+    // Frozen limits: `ucl`/`lcl` (and `center`) in params or in a
+    // `limits` object, bare or under the chart's name.
+    let own: &[&str] = match kind_ {
+        AttributeKind::P => &["p"],
+        AttributeKind::Np => &["np"],
+        AttributeKind::C => &["c"],
+        AttributeKind::U => &["u"],
+    };
+    if let (Some(mut frozen), _) = params.frozen(own, &[])? {
+        if let Some(c) = center {
+            frozen.center = c;
+        }
+        chart.center = frozen.center;
         for l in &mut chart.limits {
-            l.ucl = ucl.unwrap_or(l.ucl);
-            l.lcl = lcl.unwrap_or(l.lcl);
+            *l = frozen;
         }
         chart.beyond = (0..chart.values.len())
             .filter(|&i| chart.limits[i].beyond(chart.values[i]))
@@ -1057,10 +1219,7 @@ fn ewma_case(params: &Params<'_>, data: &Value) -> Result<Value> {
         Some(s) => s,
         None => sigma_from_moving_range(&values, "params.sigma")?,
     };
-    let limits = match params.text(&["limits"])?.map(str::to_ascii_lowercase) {
-        Some(s) if s.contains("steady") || s.contains("asymptot") => EwmaLimits::SteadyState,
-        _ => EwmaLimits::Exact,
-    };
+    let limits = ewma_limits(params)?;
     let chart = ewma(
         &values,
         &EwmaOptions {
@@ -1084,6 +1243,40 @@ fn ewma_case(params: &Params<'_>, data: &Value) -> Result<Value> {
         "sigma": sigma,
         "out_of_control_points": numbered(&chart.beyond, first),
     }))
+}
+
+/// Exact or steady-state limits: `steady_state`/`exact_limits` flags, or
+/// whichever of the two kinds a `limits`/`limit_type` text names first.
+fn ewma_limits(params: &Params<'_>) -> Result<EwmaLimits> {
+    if let Some(b) = params.flag(&["steady_state", "steady_state_limits"])? {
+        return Ok(if b {
+            EwmaLimits::SteadyState
+        } else {
+            EwmaLimits::Exact
+        });
+    }
+    if let Some(b) = params.flag(&["exact_limits", "time_varying_limits"])? {
+        return Ok(if b {
+            EwmaLimits::Exact
+        } else {
+            EwmaLimits::SteadyState
+        });
+    }
+    let Some(text) = params.text(&["limits", "limit_type", "limits_kind"])? else {
+        return Ok(EwmaLimits::Exact);
+    };
+    let text = text.to_ascii_lowercase();
+    let first = |words: &[&str]| words.iter().filter_map(|w| text.find(w)).min();
+    Ok(
+        match (
+            first(&["steady", "asymptot"]),
+            first(&["exact", "time-varying", "time varying", "time_varying"]),
+        ) {
+            (Some(s), Some(e)) if s < e => EwmaLimits::SteadyState,
+            (Some(_), None) => EwmaLimits::SteadyState,
+            _ => EwmaLimits::Exact,
+        },
+    )
 }
 
 fn cusum_case(params: &Params<'_>, data: &Value) -> Result<Value> {
@@ -1365,6 +1558,50 @@ mod tests {
         assert_eq!(r["center"], json!(5.0));
         assert_eq!(r["out_of_control_points"], json!([3]));
         assert_eq!(r["excluded_samples"], json!([3]));
+    }
+
+    #[test]
+    fn attribute_limits_may_sit_in_a_limits_object() {
+        let case = json!({"chart": "p", "params": {"limits": {"center": 0.2, "ucl": 0.35, "lcl": 0.05}},
+            "data": {"nonconforming": [5, 20, 2], "sample_sizes": [50, 50, 50]}});
+        let r = &analyze(&case).unwrap()["case-1"];
+        assert_eq!(r["center"], json!(0.2));
+        assert_eq!(r["out_of_control_points"], json!([2, 3]));
+        let reversed = json!({"chart": "c", "params": {"ucl": 1.0, "lcl": 5.0},
+            "data": {"counts": [1, 2]}});
+        assert!(analyze(&reversed).unwrap_err().problem.contains("below"));
+    }
+
+    #[test]
+    fn the_first_kind_of_ewma_limits_named_wins() {
+        let base = |limits: &str| {
+            json!({"chart": "ewma", "params": {"lambda": 0.5, "target": 0.0, "sigma": 1.0, "limits": limits},
+                "data": [2.0, 0.0]})
+        };
+        let exact = analyze(&base("exact (time-varying); steady-state also given")).unwrap();
+        assert_eq!(exact["case-1"]["limits_used"], json!("exact"));
+        let steady = analyze(&base("steady-state, not exact")).unwrap();
+        assert_eq!(steady["case-1"]["limits_used"], json!("steady_state"));
+    }
+
+    #[test]
+    fn a_number_in_a_string_is_refused_not_taken_as_a_note() {
+        let case =
+            json!({"chart": "rules", "params": {"center": 0, "sigma": "1.0"}, "data": [0.1, 0.2]});
+        assert_eq!(analyze(&case).unwrap_err().field, "params.sigma");
+    }
+
+    #[test]
+    fn separate_phase_one_data_set_the_limits_and_the_numbering() {
+        let case = json!({"chart": "imr", "params": {"phase1_data": [10.0, 11.0, 10.0, 11.0, 10.0]},
+            "data": [10.5, 14.0]});
+        let r = &analyze(&case).unwrap()["case-1"];
+        // x̄ 10.4, MR̄ 1.0: UCL 10.4 + 3/1.128…
+        assert!((r["individuals"]["center"].as_f64().unwrap() - 10.4).abs() < 1e-12);
+        assert_eq!(r["out_of_control_points"], json!([7]));
+        let bad =
+            json!({"chart": "imr", "params": {"phase1_data": [10.0, "x"]}, "data": [1.0, 2.0]});
+        assert_eq!(analyze(&bad).unwrap_err().field, "params.phase1_data[1]");
     }
 
     #[test]

@@ -221,10 +221,10 @@ impl SubgroupChart {
 /// per subgroup from the factors for its own size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VaryingSubgroupChart {
-    pub grand_mean: f64,
-    /// √(Σ(nᵢ − 1)sᵢ² / Σ(nᵢ − 1)).
-    pub pooled_sd: f64,
+    /// Per subgroup; the centre is X̄̄ weighted by size (or the standard).
     pub location: Vec<Limits>,
+    /// Per subgroup; in phase I the centre is the pooled
+    /// √(Σ(nᵢ − 1)sᵢ² / Σ(nᵢ − 1)).
     pub spread: Vec<Limits>,
     pub means: Vec<f64>,
     pub sds: Vec<f64>,
@@ -238,7 +238,7 @@ pub struct VaryingSubgroupChart {
 pub fn xbar_s_varying(
     subgroups: &[Vec<f64>],
     k: f64,
-    phase: &Phase,
+    standard: &Standard,
 ) -> Result<VaryingSubgroupChart> {
     check_multiplier(k)?;
     if subgroups.is_empty() {
@@ -293,6 +293,39 @@ pub fn xbar_s_varying(
             })
             .unzip()
     };
+    let phase = match standard {
+        Standard::Estimated(phase) => phase,
+        Standard::Centres { location, spread } => {
+            let (location, spread) = limits_for(*location, *spread);
+            return Ok(varying(location, spread, means, sds, sizes, vec![]));
+        }
+        Standard::Known { mean, sigma } => {
+            check_sigma(*sigma, "params.sigma")?;
+            // Centre c4(n)·σ for the s chart, limits at ±k of its spread.
+            let (location, spread) = sizes
+                .iter()
+                .map(|n| {
+                    let f = &factors[n];
+                    let half = k * sigma / (*n as f64).sqrt();
+                    let centre = f.c4 * sigma;
+                    let sd = (1.0 - f.c4 * f.c4).max(0.0).sqrt() * sigma;
+                    (
+                        Limits {
+                            center: *mean,
+                            ucl: mean + half,
+                            lcl: mean - half,
+                        },
+                        Limits {
+                            center: centre,
+                            ucl: centre + k * sd,
+                            lcl: (centre - k * sd).max(0.0),
+                        },
+                    )
+                })
+                .unzip();
+            return Ok(varying(location, spread, means, sds, sizes, vec![]));
+        }
+    };
     let ((grand_mean, pooled_sd), excluded) = phase_one(subgroups.len(), phase, |included| {
         let (mut sum, mut count, mut ss, mut df) = (0.0, 0.0, 0.0, 0.0);
         for i in (0..sizes.len()).filter(|&i| included[i]) {
@@ -311,18 +344,27 @@ pub fn xbar_s_varying(
         ((x, s), beyond)
     });
     let (location, spread) = limits_for(grand_mean, pooled_sd);
-    Ok(VaryingSubgroupChart {
+    Ok(varying(location, spread, means, sds, sizes, excluded))
+}
+
+fn varying(
+    location: Vec<Limits>,
+    spread: Vec<Limits>,
+    means: Vec<f64>,
+    sds: Vec<f64>,
+    sizes: Vec<usize>,
+    excluded: Vec<usize>,
+) -> VaryingSubgroupChart {
+    VaryingSubgroupChart {
         location_beyond: beyond_indices(&means, |i| location[i]),
         spread_beyond: beyond_indices(&sds, |i| spread[i]),
-        grand_mean,
-        pooled_sd,
         location,
         spread,
         means,
         sds,
         sizes,
         excluded,
-    })
+    }
 }
 
 /// An individuals and moving-range chart.
@@ -569,12 +611,14 @@ mod tests {
             vec![2.0, 4.0],
             vec![1.0, 1.5, 2.0, 2.5],
         ];
-        let c = xbar_s_varying(&groups, 3.0, &Phase::default()).unwrap();
+        let c = xbar_s_varying(&groups, 3.0, &Standard::Estimated(Phase::default())).unwrap();
         let ss = 2.0 * 1.0 + 1.0 * 2.0 + 3.0 * sample_sd(&groups[2]).powi(2);
-        assert!((c.pooled_sd - (ss / 6.0).sqrt()).abs() < 1e-12);
-        assert!((c.grand_mean - 19.0 / 9.0).abs() < 1e-12);
+        let pooled = c.spread[0].center;
+        assert!((pooled - (ss / 6.0).sqrt()).abs() < 1e-12);
+        let grand = c.location[0].center;
+        assert!((grand - 19.0 / 9.0).abs() < 1e-12);
         let f2 = ChartFactors::compute(2, 3.0);
-        assert!((c.location[1].ucl - (c.grand_mean + f2.a3 * c.pooled_sd)).abs() < 1e-12);
+        assert!((c.location[1].ucl - (grand + f2.a3 * pooled)).abs() < 1e-12);
     }
 
     #[test]
