@@ -17,6 +17,7 @@ pub mod import;
 pub mod kpi;
 pub mod live;
 pub mod planning;
+pub mod quality;
 pub mod reasons;
 pub mod report;
 pub mod scheduling;
@@ -83,7 +84,7 @@ impl AppState {
         (name = "kpi", description = "ISO 22400-2 KPIs per shift, and the site calendars they are planned by"),
         (name = "planning", description = "Production planning: master data, the order book, MRP, capacity, promising, work orders"),
         (name = "scheduling", description = "Finite-capacity scheduling of work orders onto machines: runs, events, moves, dispatch lists"),
-        (name = "quality", description = "Quality: SPC charts, run rules and capability"),
+        (name = "quality", description = "Quality: inspection characteristics, samples, live control charts; SPC analysis (charts, run rules, capability)"),
         (name = "series", description = "Time-series history: writes (JSON and InfluxDB line protocol) and queries"),
         (name = "ops", description = "Health, readiness, metrics, API description")
     )
@@ -192,6 +193,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(scheduling::dispatch_list))
         .routes(routes!(scheduling::schedule_progress))
         .routes(routes!(spc::analyze))
+        .routes(routes!(
+            quality::list_characteristics,
+            quality::create_characteristic
+        ))
+        .routes(routes!(
+            quality::get_characteristic,
+            quality::update_characteristic,
+            quality::delete_characteristic
+        ))
+        .routes(routes!(quality::create_sample))
+        .routes(routes!(quality::chart))
+        .routes(routes!(quality::freeze_limits, quality::unfreeze_limits))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

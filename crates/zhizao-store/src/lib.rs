@@ -14,6 +14,7 @@ mod error;
 mod hierarchy;
 mod list;
 mod planning;
+mod quality;
 mod reasons;
 mod schedules;
 mod status;
@@ -37,6 +38,7 @@ pub use planning::{
     CustomerOrder, NewCustomerOrder, NewPurchaseOrder, NewWorkOrder, OrderQuery, OrderSort,
     PlanRun, PurchaseOrder, RUNS_KEPT, WorkOrder, WorkOrderOperation,
 };
+pub use quality::{NewSample, Sample, StoredCharacteristic};
 pub use reasons::StopReason;
 pub use schedules::{SCHEDULES_KEPT, ScheduleVersion};
 pub use status::{EquipmentStatus, StateEvent};

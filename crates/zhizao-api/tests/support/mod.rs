@@ -79,7 +79,10 @@ pub struct Env {
     pub tenant: i64,
     pub planner: String,
     pub viewer: String,
+    /// A quality engineer.
+    pub quality: String,
     pub store: zhizao_store::Store,
+    pub hub: Arc<LiveHub>,
     _db: zhizao_testkit::TestStore,
     _dir: tempfile::TempDir,
 }
@@ -89,10 +92,15 @@ pub async fn env(db: zhizao_testkit::TestStore) -> Env {
     let tenant = store.create_tenant("plant", "Plant").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tsdb = Arc::new(zhizao_tsdb::Tsdb::open(zhizao_tsdb::TsdbConfig::new(dir.path())).unwrap());
-    let state = AppState::new(store.clone(), Arc::new(LiveHub::default()), tsdb, 1 << 20);
+    let hub = Arc::new(LiveHub::default());
+    let state = AppState::new(store.clone(), hub.clone(), tsdb, 1 << 20);
     let app = router(state);
     let mut tokens = Vec::new();
-    for (name, role) in [("planner", Role::Planner), ("viewer", Role::Viewer)] {
+    for (name, role) in [
+        ("planner", Role::Planner),
+        ("viewer", Role::Viewer),
+        ("quality", Role::Quality),
+    ] {
         let password = format!("password-{name}");
         store
             .create_user(tenant.id, name, &password, role)
@@ -111,10 +119,13 @@ pub async fn env(db: zhizao_testkit::TestStore) -> Env {
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         tokens.push(v["token"].as_str().unwrap().to_owned());
     }
+    let quality = tokens.pop().unwrap();
     Env {
         app,
         store,
+        hub,
         tenant: tenant.id,
+        quality,
         viewer: tokens.pop().unwrap(),
         planner: tokens.pop().unwrap(),
         _db: db,

@@ -1,0 +1,552 @@
+//! `/api/v1/quality`: inspection characteristics, their samples and live
+//! control charts. A sample whose point is out of control (beyond the
+//! limits or signalling a run rule) reaches the alarm system as the signal
+//! `spc_signal` of the characteristic (its code as the alarm source); an
+//! in-control sample sends 0, so an alarm rule `spc_signal > 0.5` raises
+//! and clears with the chart.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use zhizao_core::{Role, validate_code};
+use zhizao_live::Placement;
+use zhizao_quality::{Characteristic, ChartKind, ChartView, FrozenLimits, chart_view};
+use zhizao_store::{NewSample, Sample, StoredCharacteristic};
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{IdPath, QueryMap, ValidJson};
+
+/// Samples a chart shows unless asked otherwise, and at most.
+const DEFAULT_POINTS: i64 = 50;
+const MAX_POINTS: i64 = 500;
+
+/// The alarm signal a sample sends.
+pub const SPC_SIGNAL: &str = "spc_signal";
+
+/// A characteristic as the API shows it: its definition, id and times.
+#[derive(Serialize, ToSchema)]
+pub struct CharacteristicDto {
+    pub id: i64,
+    /// The definition as posted: code, name, item, operation_seq, stage
+    /// (iqc, ipqc, oqc), chart (xbar_r, xbar_s, imr, p, np, c, u),
+    /// subgroup_size, unit, lsl, usl, target, sampling, gauge, equipment,
+    /// rules, limits.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub characteristic: Characteristic,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// `in_control`, `out_of_control` (the newest point), or `no_data`.
+    pub status: String,
+    pub samples: usize,
+}
+
+fn dto(s: StoredCharacteristic, status: &str, samples: usize) -> CharacteristicDto {
+    CharacteristicDto {
+        id: s.id,
+        characteristic: s.characteristic,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        status: status.to_owned(),
+        samples,
+    }
+}
+
+fn require_quality(u: &AuthUser) -> Result<(), ApiError> {
+    if matches!(u.0.role, Role::Admin | Role::Quality) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "role `{}` may not change inspection plans; a quality engineer or an admin must",
+            u.0.role.as_str()
+        )))
+    }
+}
+
+fn checked(body: Value) -> Result<Characteristic, ApiError> {
+    let c: Characteristic = crate::extract::parse_json(body.to_string().as_bytes())?;
+    c.validate()
+        .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    Ok(c)
+}
+
+async fn status_of(
+    s: &AppState,
+    tenant: i64,
+    c: &StoredCharacteristic,
+) -> Result<(String, usize), ApiError> {
+    let samples = s.store.recent_samples(tenant, c.id, 25).await?;
+    let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
+    let status = match chart_view(&c.characteristic, &groups) {
+        _ if groups.is_empty() => "no_data",
+        Ok(v) if v.latest_out_of_control() => "out_of_control",
+        _ => "in_control",
+    };
+    Ok((status.to_owned(), samples.len()))
+}
+
+/// The inspection plan: every characteristic, by item and code, with the
+/// state of its chart.
+#[utoipa::path(get, path = "/quality/characteristics", tag = "quality", security(("bearer" = [])),
+    operation_id = "list_characteristics",
+    responses((status = 200, body = [CharacteristicDto])))]
+pub async fn list_characteristics(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<Vec<CharacteristicDto>>, ApiError> {
+    let mut out = Vec::new();
+    for c in s.store.list_characteristics(u.tenant()).await? {
+        let (status, samples) = status_of(&s, u.tenant(), &c).await?;
+        out.push(dto(c, &status, samples));
+    }
+    Ok(Json(out))
+}
+
+/// Adds a characteristic to the inspection plan.
+#[utoipa::path(post, path = "/quality/characteristics", tag = "quality", security(("bearer" = [])),
+    operation_id = "create_characteristic",
+    request_body(content = Object, description = "A characteristic: see CharacteristicDto"),
+    responses((status = 201, body = CharacteristicDto), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_characteristic(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(body): ValidJson<Value>,
+) -> Result<(StatusCode, Json<CharacteristicDto>), ApiError> {
+    require_quality(&u)?;
+    let c = checked(body)?;
+    let id = s.store.create_characteristic(u.tenant(), &c).await?;
+    let stored = s.store.get_characteristic(u.tenant(), id).await?;
+    Ok((StatusCode::CREATED, Json(dto(stored, "no_data", 0))))
+}
+
+#[utoipa::path(get, path = "/quality/characteristics/{id}", tag = "quality", security(("bearer" = [])),
+    operation_id = "get_characteristic", params(("id" = i64, Path)),
+    responses((status = 200, body = CharacteristicDto), (status = 404, body = ErrorBody)))]
+pub async fn get_characteristic(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<CharacteristicDto>, ApiError> {
+    let c = s.store.get_characteristic(u.tenant(), id).await?;
+    let (status, samples) = status_of(&s, u.tenant(), &c).await?;
+    Ok(Json(dto(c, &status, samples)))
+}
+
+/// Replaces a characteristic's definition; its samples stay.
+#[utoipa::path(put, path = "/quality/characteristics/{id}", tag = "quality", security(("bearer" = [])),
+    operation_id = "update_characteristic", params(("id" = i64, Path)),
+    request_body(content = Object),
+    responses((status = 200, body = CharacteristicDto), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_characteristic(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(body): ValidJson<Value>,
+) -> Result<Json<CharacteristicDto>, ApiError> {
+    require_quality(&u)?;
+    let c = checked(body)?;
+    let old = s.store.get_characteristic(u.tenant(), id).await?;
+    if old.characteristic.chart != c.chart
+        && s.store.recent_samples(u.tenant(), id, 1).await?.len() == 1
+    {
+        return Err(ApiError::validation(
+            "chart",
+            "chart: the characteristic has samples of its chart type; add a new characteristic instead",
+        ));
+    }
+    s.store.update_characteristic(u.tenant(), id, &c).await?;
+    let stored = s.store.get_characteristic(u.tenant(), id).await?;
+    let (status, samples) = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &status, samples)))
+}
+
+#[utoipa::path(delete, path = "/quality/characteristics/{id}", tag = "quality", security(("bearer" = [])),
+    operation_id = "delete_characteristic", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_characteristic(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    require_quality(&u)?;
+    s.store.delete_characteristic(u.tenant(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One sample: the measured values of a subgroup, or a count.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSampleDto {
+    /// Measured characteristics: exactly `subgroup_size` values.
+    pub values: Option<Vec<f64>>,
+    /// Counted characteristics: nonconforming units (p, np) or
+    /// nonconformities (c, u).
+    pub count: Option<f64>,
+    /// p: units inspected; u: inspection units (may be fractional).
+    pub sample_size: Option<f64>,
+    /// Epoch ms; now when absent.
+    pub taken_at: Option<i64>,
+    pub work_order: Option<String>,
+    pub operation_seq: Option<i32>,
+    /// Equipment code; the characteristic's when absent.
+    pub equipment: Option<String>,
+    /// Who measured; the caller when absent.
+    pub operator: Option<String>,
+    /// Material lot of the measured unit(s).
+    pub lot: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SampleResult {
+    #[schema(value_type = Object)]
+    pub sample: Sample,
+    /// The new point is beyond its limits or signals a run rule.
+    pub out_of_control: bool,
+    pub beyond_limits: bool,
+    /// Run rules signalled at the new point.
+    pub rules: Vec<u8>,
+}
+
+/// Checks a sample against its characteristic.
+pub fn sample_from(
+    c: &Characteristic,
+    dto: NewSampleDto,
+    operator: &str,
+    now: i64,
+) -> Result<NewSample, ApiError> {
+    let bad =
+        |field: &str, message: String| ApiError::validation(field, format!("{field}: {message}"));
+    let (values, sample_size) = if c.chart.is_variable() {
+        if dto.count.is_some() {
+            return Err(bad(
+                "count",
+                format!("{} is measured; send `values`", c.code),
+            ));
+        }
+        let values = dto.values.ok_or_else(|| {
+            bad(
+                "values",
+                format!(
+                    "missing; {} takes {} value(s) a sample",
+                    c.code, c.subgroup_size
+                ),
+            )
+        })?;
+        if values.len() != c.subgroup_size as usize {
+            return Err(bad(
+                "values",
+                format!(
+                    "{} value(s), but {} takes subgroups of {}",
+                    values.len(),
+                    c.code,
+                    c.subgroup_size
+                ),
+            ));
+        }
+        (values, None)
+    } else {
+        if dto.values.is_some() {
+            return Err(bad(
+                "values",
+                format!("{} is counted; send `count`", c.code),
+            ));
+        }
+        let count = dto.count.ok_or_else(|| bad("count", "missing".into()))?;
+        if !(count >= 0.0 && count.fract() == 0.0) {
+            return Err(bad(
+                "count",
+                format!("{count}: a count is a whole number, 0 or more"),
+            ));
+        }
+        let size = match c.chart {
+            ChartKind::P | ChartKind::U => {
+                let n = dto.sample_size.ok_or_else(|| {
+                    bad(
+                        "sample_size",
+                        "missing: how many units were inspected".into(),
+                    )
+                })?;
+                if n.is_nan() || n <= 0.0 || (c.chart == ChartKind::P && n.fract() != 0.0) {
+                    return Err(bad("sample_size", format!("{n}: must be positive")));
+                }
+                Some(n)
+            }
+            ChartKind::Np => {
+                let n = f64::from(c.subgroup_size);
+                if dto.sample_size.is_some_and(|s| s != n) {
+                    return Err(bad(
+                        "sample_size",
+                        format!("{} inspects {n} units a sample", c.code),
+                    ));
+                }
+                Some(n)
+            }
+            _ => None,
+        };
+        if matches!(c.chart, ChartKind::P | ChartKind::Np) && size.is_some_and(|n| count > n) {
+            return Err(bad(
+                "count",
+                format!("{count} nonconforming of {} inspected", size.unwrap_or(0.0)),
+            ));
+        }
+        (vec![count], size)
+    };
+    let taken_at = dto.taken_at.unwrap_or(now);
+    if !(0..=now + 86_400_000).contains(&taken_at) {
+        return Err(bad(
+            "taken_at",
+            format!("{taken_at} is not a time up to tomorrow (epoch ms)"),
+        ));
+    }
+    let equipment = dto.equipment.unwrap_or_else(|| c.equipment.clone());
+    if !equipment.is_empty() {
+        validate_code("equipment", &equipment)
+            .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    }
+    let short = |field: &str, v: Option<String>| -> Result<String, ApiError> {
+        let v = v.unwrap_or_default();
+        if v.chars().count() > 100 {
+            return Err(bad(field, "longer than 100 characters".into()));
+        }
+        Ok(v)
+    };
+    Ok(NewSample {
+        values,
+        sample_size,
+        taken_at,
+        work_order: short("work_order", dto.work_order)?,
+        operation_seq: dto.operation_seq.or(c.operation_seq),
+        equipment,
+        operator: short(
+            "operator",
+            dto.operator.or_else(|| Some(operator.to_owned())),
+        )?,
+        lot: short("lot", dto.lot)?,
+        source: "api".into(),
+    })
+}
+
+/// Where an equipment code sits, for the alarm it may raise.
+async fn placement(s: &AppState, tenant: i64, code: &str) -> Option<Placement> {
+    if code.is_empty() {
+        return None;
+    }
+    let layout = s.store.layout(tenant).await.ok()?;
+    let e = layout.equipment.iter().find(|e| e.code == code)?;
+    let site = layout.site_of_line(e.line_id)?;
+    Some(Placement {
+        tenant_id: tenant,
+        site_id: site.id,
+        line_id: e.line_id,
+        equipment_id: e.id,
+    })
+}
+
+/// Stores a sample and judges its point; used by the API and the demo.
+pub async fn record_sample(
+    s: &AppState,
+    tenant: i64,
+    c: &StoredCharacteristic,
+    new: &NewSample,
+) -> Result<SampleResult, ApiError> {
+    let sample = s.store.add_sample(tenant, c.id, new).await?;
+    let recent = s.store.recent_samples(tenant, c.id, DEFAULT_POINTS).await?;
+    let groups: Vec<_> = recent.iter().map(Sample::subgroup).collect();
+    let view = chart_view(&c.characteristic, &groups).map_err(|e| {
+        tracing::warn!(characteristic = c.id, error = %e, "chart of stored samples");
+        ApiError::internal()
+    })?;
+    let (beyond, rules) = view
+        .points
+        .last()
+        .map_or((false, Vec::new()), |p| (p.beyond, p.rules.clone()));
+    let signal = match (beyond, rules.first()) {
+        (_, Some(r)) => f64::from(*r),
+        (true, None) => 1.0,
+        (false, None) => 0.0,
+    };
+    let at = placement(s, tenant, &sample.equipment).await;
+    let events = s.hub.alarms.sample(
+        tenant,
+        at,
+        &c.characteristic.code,
+        SPC_SIGNAL,
+        sample.taken_at,
+        signal,
+    );
+    if !events.is_empty() {
+        s.hub.alarm_events(tenant, events);
+    }
+    Ok(SampleResult {
+        sample,
+        out_of_control: beyond || !rules.is_empty(),
+        beyond_limits: beyond,
+        rules,
+    })
+}
+
+/// Records one sample of a characteristic and judges its point.
+#[utoipa::path(post, path = "/quality/characteristics/{id}/samples", tag = "quality", security(("bearer" = [])),
+    operation_id = "create_sample", params(("id" = i64, Path)),
+    request_body = NewSampleDto,
+    responses((status = 201, body = SampleResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_sample(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(body): ValidJson<NewSampleDto>,
+) -> Result<(StatusCode, Json<SampleResult>), ApiError> {
+    if u.0.role == Role::Viewer {
+        return Err(ApiError::forbidden("a viewer may not record measurements"));
+    }
+    let c = s.store.get_characteristic(u.tenant(), id).await?;
+    let new = sample_from(
+        &c.characteristic,
+        body,
+        &u.0.username,
+        zhizao_store::now_ms(),
+    )?;
+    let result = record_sample(&s, u.tenant(), &c, &new).await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// A characteristic's chart with its samples.
+#[derive(Serialize, ToSchema)]
+pub struct ChartDto {
+    pub characteristic: CharacteristicDto,
+    /// Points (with their limits and the rules they signal), the spread
+    /// panel's limits, and capability over the points shown.
+    #[schema(value_type = Object)]
+    pub chart: ChartView,
+    #[schema(value_type = Vec<Object>)]
+    pub samples: Vec<Sample>,
+}
+
+fn points_param(q: &std::collections::HashMap<String, String>) -> Result<i64, ApiError> {
+    match q.get("last") {
+        None => Ok(DEFAULT_POINTS),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_POINTS).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "last",
+                    format!("last: `{v}` is not a number from 1 to {MAX_POINTS}"),
+                )
+            }),
+    }
+}
+
+/// The live control chart of a characteristic: its newest samples.
+#[utoipa::path(get, path = "/quality/characteristics/{id}/chart", tag = "quality", security(("bearer" = [])),
+    operation_id = "characteristic_chart",
+    params(("id" = i64, Path), ("last" = Option<i64>, Query, description = "samples shown, 1–500 (default 50)")),
+    responses((status = 200, body = ChartDto), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn chart(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    QueryMap(q): QueryMap,
+) -> Result<Json<ChartDto>, ApiError> {
+    let last = points_param(&q)?;
+    let c = s.store.get_characteristic(u.tenant(), id).await?;
+    let samples = s.store.recent_samples(u.tenant(), id, last).await?;
+    let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
+    let view = chart_view(&c.characteristic, &groups)
+        .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    let status = match () {
+        _ if samples.is_empty() => "no_data",
+        _ if view.latest_out_of_control() => "out_of_control",
+        _ => "in_control",
+    };
+    let count = samples.len();
+    Ok(Json(ChartDto {
+        characteristic: dto(c, status, count),
+        chart: view,
+        samples,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeRequest {
+    /// Estimate from the newest this many samples (default 25).
+    pub last: Option<i64>,
+}
+
+/// Phase II: freezes the trial limits of the newest samples, so later
+/// points are judged against them.
+#[utoipa::path(put, path = "/quality/characteristics/{id}/limits", tag = "quality", security(("bearer" = [])),
+    operation_id = "freeze_limits", params(("id" = i64, Path)),
+    request_body = FreezeRequest,
+    responses((status = 200, body = CharacteristicDto), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn freeze_limits(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(body): ValidJson<FreezeRequest>,
+) -> Result<Json<CharacteristicDto>, ApiError> {
+    require_quality(&u)?;
+    let last = body.last.unwrap_or(25);
+    if !(2..=MAX_POINTS).contains(&last) {
+        return Err(ApiError::validation(
+            "last",
+            format!("last: {last} is not from 2 to {MAX_POINTS}"),
+        ));
+    }
+    let mut c = s.store.get_characteristic(u.tenant(), id).await?;
+    let samples = s.store.recent_samples(u.tenant(), id, last).await?;
+    let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
+    let mut trial = c.characteristic.clone();
+    trial.limits = None;
+    let view = chart_view(&trial, &groups)
+        .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    let location = view.points.first().and_then(|p| p.limits).ok_or_else(|| {
+        ApiError::validation("last", "last: not enough samples yet to estimate limits")
+    })?;
+    if view.points.windows(2).any(|w| w[0].limits != w[1].limits) {
+        return Err(ApiError::validation(
+            "last",
+            "last: the limits vary with the sample size; freeze the centre line instead by setting `limits` on the characteristic",
+        ));
+    }
+    c.characteristic.limits = Some(FrozenLimits {
+        location,
+        spread: view.spread_limits,
+    });
+    s.store
+        .update_characteristic(u.tenant(), id, &c.characteristic)
+        .await?;
+    let stored = s.store.get_characteristic(u.tenant(), id).await?;
+    let (status, count) = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &status, count)))
+}
+
+/// Back to trial limits from the points shown.
+#[utoipa::path(delete, path = "/quality/characteristics/{id}/limits", tag = "quality", security(("bearer" = [])),
+    operation_id = "unfreeze_limits", params(("id" = i64, Path)),
+    responses((status = 200, body = CharacteristicDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unfreeze_limits(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<CharacteristicDto>, ApiError> {
+    require_quality(&u)?;
+    let mut c = s.store.get_characteristic(u.tenant(), id).await?;
+    c.characteristic.limits = None;
+    s.store
+        .update_characteristic(u.tenant(), id, &c.characteristic)
+        .await?;
+    let stored = s.store.get_characteristic(u.tenant(), id).await?;
+    let (status, count) = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &status, count)))
+}

@@ -1,0 +1,281 @@
+//! Inspection characteristics and their samples. A characteristic is kept
+//! as its JSON definition beside the columns lookups need; a sample is one
+//! subgroup, numbered per characteristic in the order it was stored.
+
+use sqlx::FromRow;
+use zhizao_quality::{Characteristic, Subgroup};
+
+use crate::{BeginWrite, Result, Store, StoreError, now_ms, on_pool};
+
+/// A stored characteristic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCharacteristic {
+    pub id: i64,
+    pub characteristic: Characteristic,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct CharacteristicRow {
+    id: i64,
+    body: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl CharacteristicRow {
+    fn decode(self) -> Result<StoredCharacteristic> {
+        let characteristic = serde_json::from_str(&self.body)
+            .map_err(|e| StoreError::Corrupt(format!("quality characteristic {}: {e}", self.id)))?;
+        Ok(StoredCharacteristic {
+            id: self.id,
+            characteristic,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A sample to store: the values of one subgroup (or one count) and where
+/// and by whom it was taken.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewSample {
+    pub values: Vec<f64>,
+    pub sample_size: Option<f64>,
+    pub taken_at: i64,
+    pub work_order: String,
+    pub operation_seq: Option<i32>,
+    pub equipment: String,
+    pub operator: String,
+    pub lot: String,
+    /// `terminal`, `api`, `csv`, `mqtt` or `sim`.
+    pub source: String,
+}
+
+/// A stored sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Sample {
+    pub id: i64,
+    pub number: i64,
+    pub values: Vec<f64>,
+    pub sample_size: Option<f64>,
+    pub taken_at: i64,
+    pub work_order: String,
+    pub operation_seq: Option<i32>,
+    pub equipment: String,
+    pub operator: String,
+    pub lot: String,
+    pub source: String,
+}
+
+impl Sample {
+    pub fn subgroup(&self) -> Subgroup {
+        Subgroup {
+            number: self.number,
+            values: self.values.clone(),
+            sample_size: self.sample_size,
+            taken_at: self.taken_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct SampleRow {
+    id: i64,
+    number: i64,
+    vals: String,
+    sample_size: Option<f64>,
+    taken_at: i64,
+    work_order: String,
+    operation_seq: Option<i64>,
+    equipment: String,
+    operator: String,
+    lot: String,
+    source: String,
+}
+
+impl SampleRow {
+    fn decode(self) -> Result<Sample> {
+        let values = serde_json::from_str(&self.vals)
+            .map_err(|e| StoreError::Corrupt(format!("quality sample {}: {e}", self.id)))?;
+        Ok(Sample {
+            id: self.id,
+            number: self.number,
+            values,
+            sample_size: self.sample_size,
+            taken_at: self.taken_at,
+            work_order: self.work_order,
+            operation_seq: self.operation_seq.and_then(|v| i32::try_from(v).ok()),
+            equipment: self.equipment,
+            operator: self.operator,
+            lot: self.lot,
+            source: self.source,
+        })
+    }
+}
+
+fn encode(c: &Characteristic) -> Result<String> {
+    serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn stage(c: &Characteristic) -> &'static str {
+    match c.stage {
+        zhizao_quality::Stage::Iqc => "iqc",
+        zhizao_quality::Stage::Ipqc => "ipqc",
+        zhizao_quality::Stage::Oqc => "oqc",
+    }
+}
+
+const CHARACTERISTIC_COLUMNS: &str = "id, body, created_at, updated_at";
+
+impl Store {
+    /// Stores a new characteristic (checked by the caller); a conflict when
+    /// its code is taken.
+    pub async fn create_characteristic(&self, tenant_id: i64, c: &Characteristic) -> Result<i64> {
+        let body = encode(c)?;
+        let now = now_ms();
+        let id = on_pool!(self, p => sqlx::query_scalar(
+            "INSERT INTO quality_characteristics (tenant_id, code, item, stage, equipment, body, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id")
+            .bind(tenant_id).bind(&c.code).bind(&c.item).bind(stage(c)).bind(&c.equipment)
+            .bind(&body).bind(now)
+            .fetch_one(p).await
+            .map_err(|e| StoreError::from_write(e, "code", "a characteristic with this code"))?);
+        Ok(id)
+    }
+
+    pub async fn update_characteristic(
+        &self,
+        tenant_id: i64,
+        id: i64,
+        c: &Characteristic,
+    ) -> Result<()> {
+        let body = encode(c)?;
+        let done = on_pool!(self, p => sqlx::query(
+            "UPDATE quality_characteristics SET code = $3, item = $4, stage = $5, equipment = $6, body = $7, updated_at = $8 \
+             WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(id).bind(&c.code).bind(&c.item).bind(stage(c)).bind(&c.equipment)
+            .bind(&body).bind(now_ms())
+            .execute(p).await
+            .map_err(|e| StoreError::from_write(e, "code", "a characteristic with this code"))?
+            .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                entity: "characteristic",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn get_characteristic(
+        &self,
+        tenant_id: i64,
+        id: i64,
+    ) -> Result<StoredCharacteristic> {
+        let sql = format!(
+            "SELECT {CHARACTERISTIC_COLUMNS} FROM quality_characteristics WHERE tenant_id = $1 AND id = $2"
+        );
+        let row: Option<CharacteristicRow> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound {
+            entity: "characteristic",
+            id,
+        })?
+        .decode()
+    }
+
+    /// A characteristic by its code.
+    pub async fn characteristic_by_code(
+        &self,
+        tenant_id: i64,
+        code: &str,
+    ) -> Result<Option<StoredCharacteristic>> {
+        let sql = format!(
+            "SELECT {CHARACTERISTIC_COLUMNS} FROM quality_characteristics WHERE tenant_id = $1 AND code = $2"
+        );
+        let row: Option<CharacteristicRow> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).bind(code).fetch_optional(p).await?);
+        row.map(CharacteristicRow::decode).transpose()
+    }
+
+    /// Every characteristic of the tenant, by item and code.
+    pub async fn list_characteristics(&self, tenant_id: i64) -> Result<Vec<StoredCharacteristic>> {
+        let sql = format!(
+            "SELECT {CHARACTERISTIC_COLUMNS} FROM quality_characteristics WHERE tenant_id = $1 ORDER BY item, code"
+        );
+        let rows: Vec<CharacteristicRow> = on_pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(tenant_id).fetch_all(p).await?);
+        rows.into_iter().map(CharacteristicRow::decode).collect()
+    }
+
+    /// Deletes a characteristic and its samples.
+    pub async fn delete_characteristic(&self, tenant_id: i64, id: i64) -> Result<()> {
+        let done = on_pool!(self, p => sqlx::query(
+            "DELETE FROM quality_characteristics WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(id).execute(p).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound {
+                entity: "characteristic",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a sample as the characteristic's next number; returns it.
+    pub async fn add_sample(
+        &self,
+        tenant_id: i64,
+        characteristic_id: i64,
+        s: &NewSample,
+    ) -> Result<Sample> {
+        let vals =
+            serde_json::to_string(&s.values).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row: SampleRow = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let owned: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM quality_characteristics WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id).bind(characteristic_id).fetch_optional(&mut *tx).await?;
+            if owned.is_none() {
+                return Err(StoreError::NotFound { entity: "characteristic", id: characteristic_id });
+            }
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(number) FROM quality_samples WHERE characteristic_id = $1")
+                .bind(characteristic_id).fetch_one(&mut *tx).await?;
+            let row = sqlx::query_as(
+                "INSERT INTO quality_samples (tenant_id, characteristic_id, number, vals, sample_size, taken_at, \
+                 work_order, operation_seq, equipment, operator, lot, source) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 RETURNING id, number, vals, sample_size, taken_at, work_order, operation_seq, equipment, operator, lot, source")
+                .bind(tenant_id).bind(characteristic_id).bind(last.unwrap_or(0) + 1).bind(&vals)
+                .bind(s.sample_size).bind(s.taken_at).bind(&s.work_order)
+                .bind(s.operation_seq.map(i64::from)).bind(&s.equipment).bind(&s.operator)
+                .bind(&s.lot).bind(&s.source)
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        });
+        row.decode()
+    }
+
+    /// The newest `limit` samples of a characteristic, oldest first.
+    pub async fn recent_samples(
+        &self,
+        tenant_id: i64,
+        characteristic_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Sample>> {
+        let rows: Vec<SampleRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, number, vals, sample_size, taken_at, work_order, operation_seq, equipment, operator, lot, source \
+             FROM quality_samples WHERE tenant_id = $1 AND characteristic_id = $2 ORDER BY number DESC LIMIT $3")
+            .bind(tenant_id).bind(characteristic_id).bind(limit).fetch_all(p).await?);
+        let mut out = rows
+            .into_iter()
+            .map(SampleRow::decode)
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
