@@ -1,9 +1,11 @@
 //! `/api/v1/quality`: inspection characteristics, their samples and live
-//! control charts. A sample whose point is out of control (beyond the
-//! limits or signalling a run rule) reaches the alarm system as the signal
-//! `spc_signal` of the characteristic (its code as the alarm source); an
-//! in-control sample sends 0, so an alarm rule `spc_signal > 0.5` raises
-//! and clears with the chart.
+//! control charts. Each sample reaches the alarm system as the signal
+//! `spc_signal` of the machine it was measured on (the characteristic's
+//! code when there is none): the first run rule the newest point signals
+//! (1 when it is only beyond the limits), or 0 when every characteristic
+//! measured on that machine is in control. An alarm rule
+//! `spc_signal > 0.5` so raises and clears with the charts, and the
+//! machine's own signals keep its no-data rules quiet.
 
 use axum::Json;
 use axum::extract::State;
@@ -43,6 +45,7 @@ pub struct CharacteristicDto {
     pub updated_at: i64,
     /// `in_control`, `out_of_control` (the newest point), or `no_data`.
     pub status: String,
+    /// Samples recorded so far.
     pub samples: usize,
 }
 
@@ -81,13 +84,14 @@ async fn status_of(
     c: &StoredCharacteristic,
 ) -> Result<(String, usize), ApiError> {
     let samples = s.store.recent_samples(tenant, c.id, 25).await?;
+    let total = samples.last().map_or(0, |x| x.number.max(0) as usize);
     let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
     let status = match chart_view(&c.characteristic, &groups) {
         _ if groups.is_empty() => "no_data",
         Ok(v) if v.latest_out_of_control() => "out_of_control",
         _ => "in_control",
     };
-    Ok((status.to_owned(), samples.len()))
+    Ok((status.to_owned(), total))
 }
 
 /// The inspection plan: every characteristic, by item and code, with the
@@ -367,20 +371,33 @@ pub async fn record_sample(
         .points
         .last()
         .map_or((false, Vec::new()), |p| (p.beyond, p.rules.clone()));
-    let signal = match (beyond, rules.first()) {
+    let mut signal = match (beyond, rules.first()) {
         (_, Some(r)) => f64::from(*r),
         (true, None) => 1.0,
         (false, None) => 0.0,
     };
-    let at = placement(s, tenant, &sample.equipment).await;
-    let events = s.hub.alarms.sample(
-        tenant,
-        at,
-        &c.characteristic.code,
-        SPC_SIGNAL,
-        sample.taken_at,
-        signal,
-    );
+    let source = if sample.equipment.is_empty() {
+        c.characteristic.code.clone()
+    } else {
+        sample.equipment.clone()
+    };
+    if signal == 0.0 && !sample.equipment.is_empty() {
+        // Another characteristic of the machine may still be out.
+        for other in s.store.list_characteristics(tenant).await? {
+            if other.id != c.id
+                && other.characteristic.equipment == source
+                && status_of(s, tenant, &other).await?.0 == "out_of_control"
+            {
+                signal = 1.0;
+                break;
+            }
+        }
+    }
+    let at = placement(s, tenant, &source).await;
+    let events = s
+        .hub
+        .alarms
+        .sample(tenant, at, &source, SPC_SIGNAL, sample.taken_at, signal);
     if !events.is_empty() {
         s.hub.alarm_events(tenant, events);
     }
@@ -467,7 +484,7 @@ pub async fn chart(
         _ if view.latest_out_of_control() => "out_of_control",
         _ => "in_control",
     };
-    let count = samples.len();
+    let count = samples.last().map_or(0, |x| x.number.max(0) as usize);
     Ok(Json(ChartDto {
         characteristic: dto(c, status, count),
         chart: view,

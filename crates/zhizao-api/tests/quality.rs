@@ -180,7 +180,7 @@ async fn characteristics_samples_charts_and_alarms() {
         assert!(
             active
                 .iter()
-                .any(|a| a["source"] == "BORE-D" && a["rule"] == "spc"),
+                .any(|a| a["source"] == "L-TRN-1" && a["rule"] == "spc"),
             "{alarms}"
         );
         let (_, chart) = call(

@@ -12,6 +12,7 @@ pub mod gateways;
 pub mod machine;
 pub mod planning;
 pub mod plant;
+pub mod quality;
 pub mod shopfloor;
 
 use std::sync::Arc;

@@ -232,7 +232,7 @@ pub async fn seed(store: &Store, tenant_id: i64) -> Result<bool, StoreError> {
 }
 
 /// The demo plant's alarm rules: a machine down too long, a hot machine, a
-/// silent machine.
+/// silent machine, a control chart out of control.
 pub fn alarm_rules() -> Vec<zhizao_alarm::Rule> {
     use zhizao_alarm::{Condition, Rule, Severity};
     vec![
@@ -261,6 +261,20 @@ pub fn alarm_rules() -> Vec<zhizao_alarm::Rule> {
             enabled: true,
             on_delay_s: 30,
             off_delay_s: 10,
+            sources: None,
+        },
+        Rule {
+            id: "spc-out-of-control".into(),
+            name: "SPC 判异".into(),
+            severity: Severity::High,
+            condition: Condition::Above {
+                field: "spc_signal".into(),
+                limit: 0.5,
+                deadband: 0.0,
+            },
+            enabled: true,
+            on_delay_s: 0,
+            off_delay_s: 0,
             sources: None,
         },
         Rule {

@@ -874,6 +874,35 @@ async fn seed_demo_planning(state: &zhizao_api::AppState) -> Result<()> {
     Ok(())
 }
 
+/// The demo's inspectors and connected gauges: every round, a sample of
+/// each demo characteristic, recorded as the API records one (so charts,
+/// run rules and alarms follow).
+async fn inspect(state: zhizao_api::AppState, tenant: i64, seed: u64, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = inspection_round(&state, tenant, seed).await {
+            tracing::warn!(error = %e, "the demo inspectors could not record");
+        }
+    }
+}
+
+async fn inspection_round(state: &zhizao_api::AppState, tenant: i64, seed: u64) -> Result<()> {
+    for c in state.store.list_characteristics(tenant).await? {
+        let last = state.store.recent_samples(tenant, c.id, 1).await?;
+        let k = last.first().map_or(1, |s| s.number + 1);
+        if let Some(sample) =
+            zhizao_sim::quality::sample(&c.characteristic, k, zhizao_store::now_ms(), seed)
+        {
+            zhizao_api::quality::record_sample(state, tenant, &c, &sample)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        }
+    }
+    Ok(())
+}
+
 /// The demo's shop floor works to the current schedule: every half
 /// minute, what each scheduled operation has made by now at its order's
 /// pace is reported, and orders start and complete as their quantities
@@ -1112,9 +1141,26 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
     // Screens get each line's running-shift KPIs pushed, at most every
     // second (a round reads only what is new).
     let mut shop_floor = None;
+    let mut inspectors = None;
     if demo {
         seed_demo_planning(&state).await?;
         shop_floor = Some(tokio::spawn(follow_schedule(store.clone(), args.sim_seed)));
+        let tenant = store
+            .tenant_by_code("default")
+            .await?
+            .context("the default tenant is missing")?;
+        if zhizao_sim::quality::seed(&store, tenant.id, zhizao_store::now_ms(), args.sim_seed)
+            .await?
+        {
+            tracing::info!("seeded the demo inspection plan");
+        }
+        let every = Duration::from_secs_f64((20.0 / settings.sim_speed).clamp(1.0, 20.0));
+        inspectors = Some(tokio::spawn(inspect(
+            state.clone(),
+            tenant.id,
+            args.sim_seed,
+            every,
+        )));
     }
     let kpi_pusher = tokio::spawn(zhizao_api::kpi::push_line_kpis(
         state.clone(),
@@ -1156,6 +1202,9 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         sim.abort();
     }
     if let Some(f) = shop_floor {
+        f.abort();
+    }
+    if let Some(f) = inspectors {
         f.abort();
     }
     for t in mqtt_tasks {
