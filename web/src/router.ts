@@ -14,6 +14,7 @@ export const router = createRouter({
     { path: '/stops', name: 'stops', component: () => import('./views/StopsView.vue') },
     { path: '/planning', name: 'planning', component: () => import('./views/PlanningView.vue') },
     { path: '/scheduling', name: 'scheduling', component: () => import('./views/SchedulingView.vue') },
+    { path: '/quality', name: 'quality', component: () => import('./views/QualityView.vue') },
     { path: '/terminal', name: 'terminal', component: () => import('./views/TerminalView.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/screen' },
   ],

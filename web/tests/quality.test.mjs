@@ -1,0 +1,106 @@
+// Browser test of quality control (#/quality) against the demo plant: the
+// inspection plan with its charts, a sample typed on the keyboard, and a
+// drifting bore that turns its chart out of control and raises an alarm.
+//
+//   node --test web/tests/
+//
+// Server: see support.mjs (ZHIZAO_URL + ZHIZAO_ADMIN_PASSWORD, or ZHIZAO_BIN).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminApi, launchBrowser, loginPage, resultsDir, startServer } from './support.mjs';
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+describe('quality control', () => {
+  let server;
+  let browser;
+  let page;
+  let api;
+  const pageErrors = [];
+
+  before(async () => {
+    mkdirSync(resultsDir, { recursive: true });
+    server = await startServer();
+    api = await adminApi(server);
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1100 }, timezoneId: 'Asia/Shanghai' });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await loginPage(page, server);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('lists the demo inspection plan with a chart per characteristic', async () => {
+    await page.click(tid('nav-quality'));
+    await page.locator(tid('characteristics')).waitFor();
+    for (const code of ['BORE-D', 'SHAFT-OD', 'WELD-DEF', 'PUMP-LEAK']) {
+      await page.locator(tid(`char-${code}`)).waitFor();
+    }
+    assert.match(await page.locator(tid('char-BORE-D')).innerText(), /泵壳内孔直径/);
+    assert.match(await page.locator(tid('char-BORE-D')).innerText(), /过程检验/);
+    await page.click(tid('char-SHAFT-OD'));
+    await page.locator(`${tid('chart-card')} canvas`).first().waitFor();
+    assert.match(await page.locator(tid('chart-card')).innerText(), /单值-移动极差图/);
+    assert.match(await page.locator(tid('limits-kind')).innerText(), /试算控制限/);
+    await page.locator(tid('capability')).waitFor();
+    assert.match(await page.locator(tid('capability')).innerText(), /Cpk \d+\.\d\d/);
+  });
+
+  it('records a subgroup typed on the keyboard, and names a bad value', async () => {
+    await page.click(tid('char-BORE-D'));
+    await page.locator(tid('value-0')).waitFor();
+    assert.match(await page.locator(tid('limits-kind')).innerText(), /控制限已固定/);
+    const before = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'BORE-D').samples;
+    // A letter where a number belongs is caught before anything is sent.
+    await page.fill(tid('value-0'), '25.00x');
+    for (let i = 1; i < 5; i++) await page.fill(tid(`value-${i}`), '25.001');
+    await page.click(tid('record'));
+    assert.match(await page.locator(tid('entry-message')).innerText(), /第 1 个测量值不是数字/);
+    // Enter moves from value to value and records after the last.
+    await page.fill(tid('value-0'), '');
+    await page.focus(tid('value-0'));
+    for (const v of ['25.002', '24.998', '25.001', '25.000', '24.999']) {
+      await page.keyboard.type(v);
+      await page.keyboard.press('Enter');
+    }
+    await page.locator(tid('entry-message')).filter({ hasText: '已记录' }).waitFor();
+    const after = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'BORE-D').samples;
+    assert.ok(after > before, `${before} → ${after}`);
+  });
+
+  it('shows a drift out of control and raises the SPC alarm', async () => {
+    const bore = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'BORE-D');
+    const ucl = bore.limits.location.ucl;
+    // Three subgroups well above the frozen upper limit.
+    for (let k = 0; k < 3; k++) {
+      const centre = ucl + 0.004;
+      const r = await api('POST', `/quality/characteristics/${bore.id}/samples`, {
+        values: [centre - 0.002, centre, centre + 0.002, centre + 0.001, centre - 0.001],
+        lot: 'LCAS-TEST',
+      });
+      assert.equal(r.out_of_control, true);
+    }
+    await page.locator(tid('status-BORE-D')).filter({ hasText: '判异' }).waitFor({ timeout: 15_000 });
+    const signals = page.locator(tid('signals'));
+    await signals.filter({ hasText: '超出控制限' }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(resultsDir, 'quality-bore.png'), fullPage: true });
+    const alarms = await api('GET', '/alarms');
+    assert.ok(
+      alarms.active.some((a) => a.rule === 'spc-out-of-control' && a.source === 'TRN-01'),
+      JSON.stringify(alarms.active),
+    );
+    await page.click(tid('nav-alarms'));
+    await page.getByText('SPC 判异').first().waitFor();
+  });
+
+  it('has no page errors', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
