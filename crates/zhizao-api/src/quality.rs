@@ -15,8 +15,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zhizao_core::{Role, validate_code};
 use zhizao_live::Placement;
-use zhizao_quality::{Characteristic, ChartKind, ChartView, FrozenLimits, chart_view};
-use zhizao_store::{NewSample, Sample, StoredCharacteristic};
+use zhizao_quality::{
+    Actor, Characteristic, ChartKind, ChartView, FrozenLimits, Ncr, NcrAction, NcrError, NewNcr,
+    chart_view,
+};
+use zhizao_store::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, StoredNcr};
 
 use crate::AppState;
 use crate::auth::AuthUser;
@@ -566,4 +569,214 @@ pub async fn unfreeze_limits(
     let stored = s.store.get_characteristic(u.tenant(), id).await?;
     let (status, count) = status_of(&s, u.tenant(), &stored).await?;
     Ok(Json(dto(stored, &status, count)))
+}
+
+/// A nonconformance report with its id, and (singly) its audit trail.
+#[derive(Serialize, ToSchema)]
+pub struct NcrDto {
+    pub id: i64,
+    /// number, title, description, item, quantity, work_order,
+    /// operation_seq, equipment, lot, characteristic, sample_number,
+    /// status, created_by, created_at, containment, quantity_held,
+    /// disposition, root_cause, actions, verification, closed_at.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub ncr: Ncr,
+    pub updated_at: i64,
+    /// Every change, oldest first (single reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub events: Option<Vec<NcrEvent>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NcrPage {
+    pub items: Vec<NcrDto>,
+    pub total: i64,
+}
+
+fn ncr_dto(s: StoredNcr, events: Option<Vec<NcrEvent>>) -> NcrDto {
+    NcrDto {
+        id: s.id,
+        ncr: s.ncr,
+        updated_at: s.updated_at,
+        events,
+    }
+}
+
+fn ncr_error(e: NcrError) -> ApiError {
+    match e {
+        NcrError::Invalid(f) => ApiError::validation(f.field.clone(), f.to_string()),
+        NcrError::WrongState { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string())
+        }
+        NcrError::Forbidden(m) => ApiError::forbidden(m),
+    }
+}
+
+fn actor(u: &AuthUser) -> Actor {
+    Actor {
+        username: u.0.username.clone(),
+        role: u.0.role,
+    }
+}
+
+/// Nonconformance reports, newest first.
+#[utoipa::path(get, path = "/quality/ncrs", tag = "quality", security(("bearer" = [])),
+    operation_id = "list_ncrs",
+    params(("status" = Option<String>, Query, description = "open, contained, disposition_proposed, dispositioned, actions_open, verification, closed, cancelled"),
+           ("limit" = Option<i64>, Query, description = "1–200 (default 50)"),
+           ("offset" = Option<i64>, Query)),
+    responses((status = 200, body = NcrPage), (status = 422, body = ErrorBody)))]
+pub async fn list_ncrs(
+    State(s): State<AppState>,
+    u: AuthUser,
+    QueryMap(q): QueryMap,
+) -> Result<Json<NcrPage>, ApiError> {
+    const STATUSES: [&str; 8] = [
+        "open",
+        "contained",
+        "disposition_proposed",
+        "dispositioned",
+        "actions_open",
+        "verification",
+        "closed",
+        "cancelled",
+    ];
+    let status = q
+        .get("status")
+        .map(String::as_str)
+        .filter(|v| !v.is_empty());
+    if let Some(v) = status
+        && !STATUSES.contains(&v)
+    {
+        return Err(ApiError::validation(
+            "status",
+            format!("status: `{v}` is not one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let number = |key: &str, default: i64, max: i64| -> Result<i64, ApiError> {
+        match q.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        key,
+                        format!("{key}: `{v}` is not a number from 0 to {max}"),
+                    )
+                }),
+        }
+    };
+    let limit = number("limit", 50, 200)?.max(1);
+    let offset = number("offset", 0, i64::MAX)?;
+    let (items, total) = s.store.list_ncrs(u.tenant(), status, limit, offset).await?;
+    Ok(Json(NcrPage {
+        items: items.into_iter().map(|n| ncr_dto(n, None)).collect(),
+        total,
+    }))
+}
+
+/// Records a nonconformance: what, where, how many; from a control chart
+/// when `characteristic` and `sample_number` name the point.
+#[utoipa::path(post, path = "/quality/ncrs", tag = "quality", security(("bearer" = [])),
+    operation_id = "create_ncr",
+    request_body(content = Object, description = "title, description, item, quantity, work_order, operation_seq, equipment, lot, characteristic, sample_number"),
+    responses((status = 201, body = NcrDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_ncr(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(body): ValidJson<Value>,
+) -> Result<(StatusCode, Json<NcrDto>), ApiError> {
+    let what: NewNcr = crate::extract::parse_json(body.to_string().as_bytes())?;
+    if let Some(code) = &what.characteristic
+        && s.store
+            .characteristic_by_code(u.tenant(), code)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::validation(
+            "characteristic",
+            format!("characteristic: `{code}` is not in the inspection plan"),
+        ));
+    }
+    let who = actor(&u);
+    let now = zhizao_store::now_ms();
+    // Checked before a number is taken; the store numbers it.
+    let draft = Ncr::record(String::new(), what, &who, now).map_err(ncr_error)?;
+    let detail = body.to_string();
+    let stored = s
+        .store
+        .create_ncr(
+            u.tenant(),
+            |number| Ncr { number, ..draft },
+            NcrChange {
+                by_user: &u.0.username,
+                action: "record",
+                detail: &detail,
+                at: now,
+            },
+        )
+        .await?;
+    let events = s.store.ncr_events(u.tenant(), stored.id).await?;
+    Ok((StatusCode::CREATED, Json(ncr_dto(stored, Some(events)))))
+}
+
+/// A report with its audit trail.
+#[utoipa::path(get, path = "/quality/ncrs/{id}", tag = "quality", security(("bearer" = [])),
+    operation_id = "get_ncr", params(("id" = i64, Path)),
+    responses((status = 200, body = NcrDto), (status = 404, body = ErrorBody)))]
+pub async fn get_ncr(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+) -> Result<Json<NcrDto>, ApiError> {
+    let stored = s.store.get_ncr(u.tenant(), id).await?;
+    let events = s.store.ncr_events(u.tenant(), id).await?;
+    Ok(Json(ncr_dto(stored, Some(events))))
+}
+
+/// One step of the workflow: `contain`, `propose_disposition`,
+/// `approve_disposition` (by someone other than the proposer; a
+/// `use_as_is` concession by an admin), `reject_disposition`,
+/// `record_root_cause` (5 Whys and a fishbone category), `add_action`,
+/// `complete_action`, `verify`, `cancel`.
+#[utoipa::path(post, path = "/quality/ncrs/{id}/actions", tag = "quality", security(("bearer" = [])),
+    operation_id = "ncr_action", params(("id" = i64, Path)),
+    request_body(content = Object, description = "{\"action\": \"contain\", \"containment\": \"…\", \"quantity_held\": 12} and so on"),
+    responses((status = 200, body = NcrDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "not possible in the report's state, or changed meanwhile"),
+              (status = 422, body = ErrorBody)))]
+pub async fn ncr_action(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    ValidJson(body): ValidJson<Value>,
+) -> Result<Json<NcrDto>, ApiError> {
+    let action: NcrAction = crate::extract::parse_json(body.to_string().as_bytes())?;
+    let current = s.store.get_ncr(u.tenant(), id).await?;
+    let now = zhizao_store::now_ms();
+    let next = current
+        .ncr
+        .apply(&action, &actor(&u), now)
+        .map_err(ncr_error)?;
+    let detail = body.to_string();
+    let stored = s
+        .store
+        .update_ncr(
+            u.tenant(),
+            &current,
+            &next,
+            NcrChange {
+                by_user: &u.0.username,
+                action: action.name(),
+                detail: &detail,
+                at: now,
+            },
+        )
+        .await?;
+    let events = s.store.ncr_events(u.tenant(), id).await?;
+    Ok(Json(ncr_dto(stored, Some(events))))
 }

@@ -264,3 +264,199 @@ async fn characteristics_samples_charts_and_alarms() {
         assert_eq!(st, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn nonconformance_reports_walk_the_whole_flow_with_an_audit_trail() {
+    for db in zhizao_testkit::each_backend().await {
+        let e = env(db).await;
+        // A second quality engineer approves what the first proposes.
+        e.store
+            .create_user(
+                e.tenant,
+                "quality2",
+                "password-quality2",
+                zhizao_core::Role::Quality,
+            )
+            .await
+            .unwrap();
+        let (_, login) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "quality2", "password": "password-quality2"})),
+        )
+        .await;
+        let q2 = login["token"].as_str().unwrap().to_owned();
+        let (st, _) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/quality/characteristics",
+            &e.quality,
+            Some(bore()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+
+        let base = "/api/v1/quality/ncrs";
+        let report = json!({"title": "泵壳内孔超上限", "item": "CASING-50", "quantity": 12,
+            "work_order": "WO-7", "operation_seq": 10, "equipment": "TRN-01", "lot": "LCAS-003",
+            "characteristic": "BORE-D", "sample_number": 31});
+        // Bad input is named; a viewer may not report.
+        let mut bad = report.clone();
+        bad["quantity"] = json!(0);
+        let (st, err) = call(&e.app, Method::POST, base, &e.planner, Some(bad)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["field"], "quantity");
+        let mut unknown = report.clone();
+        unknown["characteristic"] = json!("NOPE");
+        let (st, err) = call(&e.app, Method::POST, base, &e.planner, Some(unknown)).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["field"], "characteristic");
+        let (st, _) = call(&e.app, Method::POST, base, &e.viewer, Some(report.clone())).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+
+        // A planner (anyone on the floor) records it; quality works it.
+        let (st, ncr) = call(&e.app, Method::POST, base, &e.planner, Some(report)).await;
+        assert_eq!(st, StatusCode::CREATED, "{ncr}");
+        assert_eq!(ncr["number"], "NCR-0001");
+        assert_eq!(ncr["status"], "open");
+        let id = ncr["id"].as_i64().unwrap();
+        let act = format!("{base}/{id}/actions");
+        let (st, err) = call(
+            &e.app,
+            Method::POST,
+            &act,
+            &e.planner,
+            Some(json!({"action": "contain", "containment": "隔离", "quantity_held": 12})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{err}");
+        let (st, err) = call(
+            &e.app,
+            Method::POST,
+            &act,
+            &e.quality,
+            Some(json!({"action": "verify", "effective": true, "note": "x"})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{err}");
+        assert_eq!(err["error"]["code"], "wrong_state");
+
+        let steps = [
+            (
+                &e.quality,
+                json!({"action": "contain", "containment": "隔离在制品 12 件，挂红牌", "quantity_held": 12}),
+            ),
+            (
+                &e.quality,
+                json!({"action": "propose_disposition", "lines": [
+                {"decision": "rework", "quantity": 10}, {"decision": "scrap", "quantity": 2}]}),
+            ),
+            (
+                &q2,
+                json!({"action": "approve_disposition", "comment": "同意"}),
+            ),
+            (
+                &e.quality,
+                json!({"action": "record_root_cause", "category": "machine",
+                "whys": ["内孔尺寸漂移", "刀具磨损", "换刀周期按班次而非件数"], "summary": "换刀周期过长"}),
+            ),
+            (
+                &e.quality,
+                json!({"action": "add_action", "kind": "corrective",
+                "description": "换刀周期改为每 20 件", "owner": "王工", "due": "2026-12-05"}),
+            ),
+            (
+                &e.quality,
+                json!({"action": "add_action", "kind": "preventive",
+                "description": "刀具寿命监控加入 SPC", "owner": "李工", "due": "2026-12-20"}),
+            ),
+            (&e.quality, json!({"action": "complete_action", "index": 0})),
+            (
+                &e.quality,
+                json!({"action": "complete_action", "index": 1, "note": "已上线"}),
+            ),
+            (
+                &q2,
+                json!({"action": "verify", "effective": true, "note": "连续 3 班受控"}),
+            ),
+        ];
+        let mut last = Value::Null;
+        for (token, body) in steps {
+            let (st, r) = call(&e.app, Method::POST, &act, token, Some(body.clone())).await;
+            assert_eq!(st, StatusCode::OK, "{body}: {r}");
+            last = r;
+        }
+        assert_eq!(last["status"], "closed");
+        assert_eq!(last["disposition"]["approved_by"], "quality2");
+        assert_eq!(last["root_cause"]["category"], "machine");
+        let trail: Vec<&str> = last["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(trail.len(), 10, "{trail:?}");
+        assert_eq!(trail[0], "record");
+        assert_eq!(trail[3], "approve_disposition");
+        assert_eq!(last["events"][3]["by_user"], "quality2");
+        assert_eq!(last["events"][9]["to_status"], "closed");
+
+        // The proposer may not approve their own disposition.
+        let (_, second) = call(
+            &e.app,
+            Method::POST,
+            base,
+            &e.quality,
+            Some(json!({"title": "焊缝气孔", "item": "COL-WELD-400", "quantity": 3})),
+        )
+        .await;
+        let act2 = format!("{base}/{}/actions", second["id"]);
+        call(
+            &e.app,
+            Method::POST,
+            &act2,
+            &e.quality,
+            Some(json!({"action": "contain", "containment": "hold", "quantity_held": 3})),
+        )
+        .await;
+        let (st, r) = call(&e.app, Method::POST, &act2, &e.quality, Some(json!({"action": "propose_disposition", "lines": [{"decision": "rework", "quantity": 2}]}))).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("cover 2"));
+        call(&e.app, Method::POST, &act2, &e.quality, Some(json!({"action": "propose_disposition", "lines": [{"decision": "repair", "quantity": 3}]}))).await;
+        let (st, _) = call(
+            &e.app,
+            Method::POST,
+            &act2,
+            &e.quality,
+            Some(json!({"action": "approve_disposition"})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+
+        let (_, page) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}?status=closed"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(page["total"], 1);
+        assert_eq!(page["items"][0]["number"], "NCR-0001");
+        let (_, page) = call(&e.app, Method::GET, base, &e.viewer, None).await;
+        assert_eq!(page["total"], 2);
+        assert_eq!(page["items"][0]["number"], "NCR-0002");
+        let (st, err) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}?status=lost"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["field"], "status");
+    }
+}

@@ -38,7 +38,7 @@ pub use planning::{
     CustomerOrder, NewCustomerOrder, NewPurchaseOrder, NewWorkOrder, OrderQuery, OrderSort,
     PlanRun, PurchaseOrder, RUNS_KEPT, WorkOrder, WorkOrderOperation,
 };
-pub use quality::{NewSample, Sample, StoredCharacteristic};
+pub use quality::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, StoredNcr};
 pub use reasons::StopReason;
 pub use schedules::{SCHEDULES_KEPT, ScheduleVersion};
 pub use status::{EquipmentStatus, StateEvent};

@@ -1,9 +1,10 @@
-//! Inspection characteristics and their samples. A characteristic is kept
-//! as its JSON definition beside the columns lookups need; a sample is one
-//! subgroup, numbered per characteristic in the order it was stored.
+//! Inspection characteristics and their samples, and nonconformance
+//! reports with their audit trail. A characteristic or a report is kept as
+//! its JSON beside the columns lookups need; a sample is one subgroup,
+//! numbered per characteristic in the order it was stored.
 
 use sqlx::FromRow;
-use zhizao_quality::{Characteristic, Subgroup};
+use zhizao_quality::{Characteristic, Ncr, Subgroup};
 
 use crate::{BeginWrite, Result, Store, StoreError, now_ms, on_pool};
 
@@ -277,5 +278,169 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
+    }
+}
+
+/// A stored nonconformance report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNcr {
+    pub id: i64,
+    pub ncr: Ncr,
+    pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct NcrRow {
+    id: i64,
+    body: String,
+    updated_at: i64,
+}
+
+impl NcrRow {
+    fn decode(self) -> Result<StoredNcr> {
+        let ncr = serde_json::from_str(&self.body)
+            .map_err(|e| StoreError::Corrupt(format!("nonconformance report {}: {e}", self.id)))?;
+        Ok(StoredNcr {
+            id: self.id,
+            ncr,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// One entry of a report's audit trail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, FromRow)]
+pub struct NcrEvent {
+    pub at: i64,
+    pub by_user: String,
+    pub action: String,
+    /// The action as posted (JSON).
+    pub detail: String,
+    pub from_status: String,
+    pub to_status: String,
+}
+
+/// A change to record with a report: who, what, and the action as posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NcrChange<'a> {
+    pub by_user: &'a str,
+    pub action: &'a str,
+    pub detail: &'a str,
+    pub at: i64,
+}
+
+impl Store {
+    /// Stores a new report numbered `NCR-0001`, `NCR-0002`, … per tenant;
+    /// `make` builds it from its number.
+    pub async fn create_ncr(
+        &self,
+        tenant_id: i64,
+        make: impl FnOnce(String) -> Ncr + Send,
+        change: NcrChange<'_>,
+    ) -> Result<StoredNcr> {
+        let id: i64 = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ncrs WHERE tenant_id = $1")
+                .bind(tenant_id).fetch_one(&mut *tx).await?;
+            let ncr = make(format!("NCR-{:04}", count + 1));
+            let body = serde_json::to_string(&ncr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO ncrs (tenant_id, number, status, item, body, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id")
+                .bind(tenant_id).bind(&ncr.number).bind(ncr.status.as_str()).bind(&ncr.what.item)
+                .bind(&body).bind(change.at)
+                .fetch_one(&mut *tx).await
+                .map_err(|e| StoreError::from_write(e, "number", "a report with this number"))?;
+            sqlx::query(
+                "INSERT INTO ncr_events (tenant_id, ncr_id, at, by_user, action, detail, from_status, to_status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '', $7)")
+                .bind(tenant_id).bind(id).bind(change.at).bind(change.by_user).bind(change.action)
+                .bind(change.detail).bind(ncr.status.as_str())
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            id
+        });
+        self.get_ncr(tenant_id, id).await
+    }
+
+    pub async fn get_ncr(&self, tenant_id: i64, id: i64) -> Result<StoredNcr> {
+        let row: Option<NcrRow> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, body, updated_at FROM ncrs WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound {
+            entity: "nonconformance report",
+            id,
+        })?
+        .decode()
+    }
+
+    /// Reports newest first, optionally of one status; with the total.
+    pub async fn list_ncrs(
+        &self,
+        tenant_id: i64,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredNcr>, i64)> {
+        let status = status.unwrap_or("");
+        let (rows, total): (Vec<NcrRow>, i64) = on_pool!(self, p => {
+            let rows = sqlx::query_as(
+                "SELECT id, body, updated_at FROM ncrs WHERE tenant_id = $1 AND ($2 = '' OR status = $2) \
+                 ORDER BY id DESC LIMIT $3 OFFSET $4")
+                .bind(tenant_id).bind(status).bind(limit).bind(offset).fetch_all(p).await?;
+            let total = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM ncrs WHERE tenant_id = $1 AND ($2 = '' OR status = $2)")
+                .bind(tenant_id).bind(status).fetch_one(p).await?;
+            (rows, total)
+        });
+        Ok((
+            rows.into_iter()
+                .map(NcrRow::decode)
+                .collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    /// Replaces a report after an action, if nobody changed it since it was
+    /// read (its `updated_at`); records the change.
+    pub async fn update_ncr(
+        &self,
+        tenant_id: i64,
+        from: &StoredNcr,
+        to: &Ncr,
+        change: NcrChange<'_>,
+    ) -> Result<StoredNcr> {
+        let id = from.id;
+        let body = serde_json::to_string(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE ncrs SET status = $3, body = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND updated_at = $6")
+                .bind(tenant_id).bind(id).bind(to.status.as_str()).bind(&body)
+                .bind(change.at.max(from.updated_at + 1)).bind(from.updated_at)
+                .execute(&mut *tx).await?.rows_affected();
+            if done == 0 {
+                return Err(StoreError::Conflict {
+                    field: "ncr".into(),
+                    message: "the report was changed meanwhile; load it again".into(),
+                });
+            }
+            sqlx::query(
+                "INSERT INTO ncr_events (tenant_id, ncr_id, at, by_user, action, detail, from_status, to_status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(tenant_id).bind(id).bind(change.at).bind(change.by_user).bind(change.action)
+                .bind(change.detail).bind(from.ncr.status.as_str()).bind(to.status.as_str())
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        self.get_ncr(tenant_id, id).await
+    }
+
+    /// A report's audit trail, oldest first.
+    pub async fn ncr_events(&self, tenant_id: i64, id: i64) -> Result<Vec<NcrEvent>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT at, by_user, action, detail, from_status, to_status FROM ncr_events \
+             WHERE tenant_id = $1 AND ncr_id = $2 ORDER BY id")
+            .bind(tenant_id).bind(id).fetch_all(p).await?))
     }
 }
