@@ -133,3 +133,97 @@ export function digits(span: number): number {
   if (size === 0 || !Number.isFinite(size)) return 3;
   return Math.min(6, Math.max(0, Math.ceil(-Math.log10(size)) + 1));
 }
+
+export type NcrStatus =
+  | 'open'
+  | 'contained'
+  | 'disposition_proposed'
+  | 'dispositioned'
+  | 'actions_open'
+  | 'verification'
+  | 'closed'
+  | 'cancelled';
+export const NCR_STATUSES: NcrStatus[] = [
+  'open',
+  'contained',
+  'disposition_proposed',
+  'dispositioned',
+  'actions_open',
+  'verification',
+  'closed',
+  'cancelled',
+];
+export type Decision = 'use_as_is' | 'rework' | 'repair' | 'scrap' | 'return_to_supplier';
+export const DECISIONS: Decision[] = ['rework', 'repair', 'scrap', 'return_to_supplier', 'use_as_is'];
+export type CauseCategory = 'man' | 'machine' | 'material' | 'method' | 'environment' | 'measurement';
+export const CAUSE_CATEGORIES: CauseCategory[] = ['man', 'machine', 'material', 'method', 'environment', 'measurement'];
+
+export interface NewNcr {
+  title: string;
+  description?: string;
+  item: string;
+  quantity: number;
+  work_order?: string;
+  operation_seq?: number | null;
+  equipment?: string;
+  lot?: string;
+  characteristic?: string | null;
+  sample_number?: number | null;
+}
+
+export interface NcrEvent {
+  at: number;
+  by_user: string;
+  action: string;
+  detail: string;
+  from_status: string;
+  to_status: string;
+}
+
+export interface Ncr extends Required<Omit<NewNcr, 'operation_seq' | 'characteristic' | 'sample_number'>> {
+  id: number;
+  number: string;
+  operation_seq: number | null;
+  characteristic: string | null;
+  sample_number: number | null;
+  status: NcrStatus;
+  created_by: string;
+  created_at: number;
+  containment: string | null;
+  quantity_held: number | null;
+  disposition: {
+    lines: { decision: Decision; quantity: number }[];
+    proposed_by: string;
+    approved_by: string | null;
+    comment: string;
+  } | null;
+  root_cause: { whys: string[]; category: CauseCategory; summary: string } | null;
+  actions: {
+    kind: 'corrective' | 'preventive';
+    description: string;
+    owner: string;
+    due: string;
+    done_at: number | null;
+    note: string;
+  }[];
+  verification: string | null;
+  closed_at: number | null;
+  updated_at: number;
+  events?: NcrEvent[];
+}
+
+export function listNcrs(status?: NcrStatus): Promise<{ items: Ncr[]; total: number }> {
+  return request('GET', '/quality/ncrs', undefined, { status, limit: 100 });
+}
+
+export function getNcr(id: number): Promise<Ncr> {
+  return request('GET', `/quality/ncrs/${id}`);
+}
+
+export function createNcr(body: NewNcr): Promise<Ncr> {
+  return request('POST', '/quality/ncrs', body);
+}
+
+export function ncrAction(id: number, action: Record<string, unknown>): Promise<Ncr> {
+  return request('POST', `/quality/ncrs/${id}/actions`, action);
+}

@@ -100,6 +100,84 @@ describe('quality control', () => {
     await page.getByText('SPC 判异').first().waitFor();
   });
 
+  it('walks a nonconformance from the out-of-control point to closure', async () => {
+    await page.click(tid('nav-quality'));
+    await page.click(tid('char-BORE-D'));
+    const report = page.locator('[data-testid^="report-"]').first();
+    await report.waitFor();
+    await report.click();
+    // The new report is prefilled from the chart.
+    await page.locator(tid('ncr-create')).waitFor();
+    assert.equal(await page.inputValue(tid('ncr-item')), 'CASING-50');
+    assert.match(await page.inputValue(tid('ncr-title')), /BORE-D 泵壳内孔直径 第 \d+ 组判异/);
+    assert.match(await page.locator(tid('ncr-create')).innerText(), /来自控制图 BORE-D/);
+    await page.click(tid('ncr-submit'));
+    const status = page.locator(tid('ncr-status'));
+    await status.filter({ hasText: '待隔离' }).waitFor();
+
+    await page.fill(tid('ncr-containment'), '隔离本班车削的泵壳，挂红牌');
+    await page.fill(tid('ncr-held'), '5');
+    await page.click(tid('ncr-contain'));
+    await status.filter({ hasText: '已隔离' }).waitFor();
+
+    // A proposal must cover the report's quantity.
+    await page.selectOption(tid('ncr-decision-0'), 'rework');
+    await page.fill(tid('ncr-line-qty-0'), '3');
+    await page.click(tid('ncr-propose'));
+    assert.match(await page.locator(tid('ncr-error')).innerText(), /cover 3 units/);
+    await page.click(tid('ncr-add-line'));
+    await page.selectOption(tid('ncr-decision-1'), 'scrap');
+    await page.fill(tid('ncr-line-qty-1'), '2');
+    await page.click(tid('ncr-propose'));
+    await status.filter({ hasText: '处置待审批' }).waitFor();
+    await page.locator(tid('ncr-own-proposal')).waitFor();
+    // The proposer cannot approve it; a second quality engineer does.
+    await page.click(tid('ncr-approve'));
+    assert.match(await page.locator(tid('ncr-error')).innerText(), /someone other than who proposed/);
+    const number = (await page.locator(`${tid('ncr-detail')} h3 .mono`).innerText()).trim();
+    const found = (await api('GET', '/quality/ncrs')).items.find((n) => n.number === number);
+    await api('POST', '/users', { username: 'inspector2', password: 'inspector-pass-2', role: 'quality' });
+    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'inspector2', password: 'inspector-pass-2' }),
+    });
+    const { token } = await login.json();
+    const approved = await fetch(`${server.baseUrl}/api/v1/quality/ncrs/${found.id}/actions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'approve_disposition', comment: '同意返工 3 件，报废 2 件' }),
+    });
+    assert.equal(approved.status, 200, await approved.text());
+    await page.click(tid(`ncr-${number}`));
+    await status.filter({ hasText: '已处置' }).waitFor();
+    assert.match(await page.locator(tid('ncr-disposition')).innerText(), /inspector2 批准/);
+
+    await page.fill(tid('ncr-why-0'), '内孔尺寸逐组变大');
+    await page.fill(tid('ncr-why-1'), '车刀后刀面磨损');
+    await page.fill(tid('ncr-why-2'), '换刀按班次而不按加工件数');
+    await page.selectOption(tid('ncr-category'), 'machine');
+    await page.fill(tid('ncr-summary'), '换刀周期过长，刀具磨损使内孔漂移');
+    await page.click(tid('ncr-root-cause'));
+    await status.filter({ hasText: '措施执行中' }).waitFor();
+
+    await page.selectOption(tid('ncr-action-kind'), 'corrective');
+    await page.fill(tid('ncr-action-text'), '换刀周期改为每 20 件，首件复检内孔');
+    await page.fill(tid('ncr-action-owner'), '王工');
+    await page.fill(tid('ncr-action-due'), '2026-12-05');
+    await page.click(tid('ncr-add-action'));
+    await page.locator(tid('ncr-complete-0')).click();
+    await status.filter({ hasText: '待验证' }).waitFor();
+
+    await page.fill(tid('ncr-verify-note'), '连续 3 班内孔受控');
+    await page.click(tid('ncr-effective'));
+    await status.filter({ hasText: '已关闭' }).waitFor();
+    const trail = await page.locator(`${tid('ncr-trail')} tr`).allInnerTexts();
+    assert.equal(trail.length, 8, trail.join('\n'));
+    assert.match(trail[3], /inspector2.*批准处置/);
+    await page.screenshot({ path: join(resultsDir, 'quality-ncr.png'), fullPage: true });
+  });
+
   it('has no page errors', () => {
     assert.deepEqual(pageErrors, []);
   });
