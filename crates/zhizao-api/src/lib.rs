@@ -208,6 +208,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(quality::list_ncrs, quality::create_ncr))
         .routes(routes!(quality::get_ncr))
         .routes(routes!(quality::ncr_action))
+        .routes(routes!(quality::record_trace))
+        .routes(routes!(quality::genealogy))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

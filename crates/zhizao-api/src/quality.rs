@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 use zhizao_core::{Role, validate_code};
 use zhizao_live::Placement;
 use zhizao_quality::{
-    Actor, Characteristic, ChartKind, ChartView, FrozenLimits, Ncr, NcrAction, NcrError, NewNcr,
-    chart_view,
+    Actor, Characteristic, ChartKind, ChartView, Direction, FrozenLimits, Ncr, NcrAction, NcrError,
+    NewNcr, TraceRecord, chart_view,
 };
 use zhizao_store::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, StoredNcr};
 
@@ -779,4 +779,85 @@ pub async fn ncr_action(
         .await?;
     let events = s.store.ncr_events(u.tenant(), id).await?;
     Ok(Json(ncr_dto(stored, Some(events))))
+}
+
+/// Records that units (lots, serial numbers) went into another at an
+/// operation; a received lot may be described in place as an input.
+#[utoipa::path(post, path = "/quality/trace", tag = "quality", security(("bearer" = [])),
+    operation_id = "record_trace",
+    request_body(content = Object, description = "{\"output\": {\"code\", \"kind\": \"lot|serial\", \"item\", \"quantity\", \"work_order\"}, \"inputs\": [{\"code\", \"quantity\", \"kind\", \"item\"}], \"operation_seq\", \"at\"}"),
+    responses((status = 201, description = "recorded"), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "a unit of another kind or item, or a loop"),
+              (status = 422, body = ErrorBody)))]
+pub async fn record_trace(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(body): ValidJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    if u.0.role == Role::Viewer {
+        return Err(ApiError::forbidden("a viewer may not record traceability"));
+    }
+    let record: TraceRecord = crate::extract::parse_json(body.to_string().as_bytes())?;
+    record
+        .validate()
+        .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+    let at = record.at.unwrap_or_else(zhizao_store::now_ms);
+    s.store.record_trace(u.tenant(), &record, at).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// What went into a unit (`direction=backward`, the default) or where a
+/// lot went (`forward`): the units reached with their depth, and the links
+/// between them.
+#[utoipa::path(get, path = "/quality/trace/{code}", tag = "quality", security(("bearer" = [])),
+    operation_id = "genealogy",
+    params(("code" = String, Path, description = "lot or serial number"),
+           ("direction" = Option<String>, Query, description = "backward (default) or forward"),
+           ("depth" = Option<i64>, Query, description = "links to follow, 1–50 (default 20)"),
+           ("limit" = Option<i64>, Query, description = "units to return, 1–10000 (default 1000)")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn genealogy(
+    State(s): State<AppState>,
+    u: AuthUser,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    QueryMap(q): QueryMap,
+) -> Result<Json<zhizao_store::Genealogy>, ApiError> {
+    let direction = match q.get("direction").map(String::as_str) {
+        None | Some("backward") => Direction::Backward,
+        Some("forward") => Direction::Forward,
+        Some(other) => {
+            return Err(ApiError::validation(
+                "direction",
+                format!("direction: `{other}` is not backward or forward"),
+            ));
+        }
+    };
+    let number = |key: &str, default: i64, max: i64| -> Result<i64, ApiError> {
+        match q.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        key,
+                        format!("{key}: `{v}` is not a number from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    let depth = number("depth", 20, 50)?;
+    let limit = number("limit", 1000, 10_000)?;
+    s.store
+        .genealogy(u.tenant(), &code, direction, depth, limit)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no lot or serial number `{code}`"),
+            )
+        })
 }

@@ -979,6 +979,8 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/quality/ncrs",
         "GET /api/v1/quality/ncrs/{id}",
         "POST /api/v1/quality/ncrs/{id}/actions",
+        "POST /api/v1/quality/trace",
+        "GET /api/v1/quality/trace/{code}",
         "POST /write",
         "GET /api/v1/live",
         "GET /api/v1/openapi.json",

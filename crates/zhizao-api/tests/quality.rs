@@ -460,3 +460,144 @@ async fn nonconformance_reports_walk_the_whole_flow_with_an_audit_trail() {
         assert_eq!(err["error"]["field"], "status");
     }
 }
+
+#[tokio::test]
+async fn traceability_answers_backward_and_forward() {
+    for db in zhizao_testkit::each_backend().await {
+        let e = env(db).await;
+        let base = "/api/v1/quality/trace";
+        let rec = |body: Value| {
+            let app = e.app.clone();
+            let token = e.planner.clone();
+            async move { call(&app, Method::POST, base, &token, Some(body)).await }
+        };
+        // Two casings machined from one received casting lot; a shaft from bar stock.
+        for (cas, shaft) in [("CAS-001", "SH-001"), ("CAS-002", "SH-002")] {
+            let (st, r) = rec(json!({"output": {"code": cas, "kind": "serial", "item": "CASING-50"},
+                "inputs": [{"code": "HT250-L7", "kind": "lot", "item": "CASTING-HT250-50", "quantity": 1}],
+                "operation_seq": 10})).await;
+            assert_eq!(st, StatusCode::CREATED, "{r}");
+            let (st, r) = rec(
+                json!({"output": {"code": shaft, "kind": "serial", "item": "SHAFT-304"},
+                "inputs": [{"code": "BAR-304-L2", "kind": "lot", "item": "BAR-304"}]}),
+            )
+            .await;
+            assert_eq!(st, StatusCode::CREATED, "{r}");
+        }
+        for (pump, cas, shaft) in [
+            ("QJ50-0001", "CAS-001", "SH-001"),
+            ("QJ50-0002", "CAS-002", "SH-002"),
+        ] {
+            let (st, r) = rec(json!({"output": {"code": pump, "kind": "serial", "item": "QJ-50", "work_order": "WO-9"},
+                "inputs": [{"code": cas}, {"code": shaft}], "operation_seq": 10})).await;
+            assert_eq!(st, StatusCode::CREATED, "{r}");
+        }
+        // Backward from a pump: its casing and shaft, and their lots.
+        let (st, g) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/QJ50-0001"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{g}");
+        let codes: Vec<(&str, i64)> = g["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["code"].as_str().unwrap(), u["depth"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("QJ50-0001", 0),
+                ("CAS-001", 1),
+                ("SH-001", 1),
+                ("BAR-304-L2", 2),
+                ("HT250-L7", 2)
+            ]
+        );
+        assert_eq!(g["links"].as_array().unwrap().len(), 4);
+        // Forward from the casting lot: both casings and both pumps.
+        let (_, g) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/HT250-L7?direction=forward"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        let mut reached: Vec<&str> = g["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["code"].as_str().unwrap())
+            .collect();
+        reached.sort();
+        assert_eq!(
+            reached,
+            vec!["CAS-001", "CAS-002", "HT250-L7", "QJ50-0001", "QJ50-0002"]
+        );
+        let (_, g) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/HT250-L7?direction=forward&limit=2"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(g["truncated"], true);
+        assert_eq!(g["units"].as_array().unwrap().len(), 2);
+
+        // Refusals: unknown input, a loop, a unit of another item, bad query.
+        let (st, err) = rec(
+            json!({"output": {"code": "QJ50-0003", "kind": "serial", "item": "QJ-50"},
+            "inputs": [{"code": "CAS-404"}]}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"]["field"], "inputs[0].code");
+        let (st, err) = rec(
+            json!({"output": {"code": "CAS-001", "kind": "serial", "item": "CASING-50"},
+            "inputs": [{"code": "QJ50-0001"}]}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains("loop"),
+            "{err}"
+        );
+        let (st, err) = rec(json!({"output": {"code": "CAS-001", "kind": "serial", "item": "SHAFT-304"}, "inputs": []})).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{err}");
+        assert_eq!(err["error"]["field"], "output.code");
+        let (st, _) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/NOPE"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, err) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/HT250-L7?direction=up"),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["field"], "direction");
+        let (st, _) = call(
+            &e.app,
+            Method::POST,
+            base,
+            &e.viewer,
+            Some(json!({"output": {"code": "X", "kind": "lot", "item": "Y"}})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+    }
+}

@@ -13,6 +13,7 @@ pub mod mqtt;
 pub mod mrp;
 pub mod mrp_platform;
 pub mod reschedule;
+pub mod trace;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

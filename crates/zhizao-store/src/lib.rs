@@ -18,6 +18,7 @@ mod quality;
 mod reasons;
 mod schedules;
 mod status;
+mod trace;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use quality::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, 
 pub use reasons::StopReason;
 pub use schedules::{SCHEDULES_KEPT, ScheduleVersion};
 pub use status::{EquipmentStatus, StateEvent};
+pub use trace::{Genealogy, TracedLink, TracedUnit};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -170,6 +170,27 @@ enum BenchCommand {
     /// Rescheduling after a breakdown: 1,000 operations on 40 machines
     /// with shifts and setups; the repair timed and its moves counted.
     Reschedule(RescheduleBenchArgs),
+    /// Traceability: a million-unit pump genealogy in the embedded store,
+    /// then backward and forward questions timed.
+    Trace(TraceBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct TraceBenchArgs {
+    /// Pumps assembled (each with a casing, a shaft and an impeller serial).
+    #[arg(long, default_value_t = 250_000)]
+    pumps: usize,
+    /// Material lots the parts are made from.
+    #[arg(long, default_value_t = 3_000)]
+    lots: usize,
+    /// Questions each way.
+    #[arg(long, default_value_t = 200)]
+    questions: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -362,6 +383,36 @@ fn main() -> Result<()> {
                 r.whole_read_ms.1,
                 r.whole_read_ms.2
             );
+        }
+        return Ok(());
+    }
+    if let Command::Bench(BenchCommand::Trace(args)) = &cli.command {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let r = runtime.block_on(zhizao_bench::trace::run(
+            args.pumps,
+            args.lots,
+            args.questions,
+            args.seed,
+        ))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        } else {
+            println!(
+                "{} units, {} links loaded in {:.1} s ({:.0} MB)",
+                r.units, r.links, r.load_s, r.database_mb
+            );
+            for (name, (n, median, max, size)) in [
+                ("backward, cold", r.backward_cold),
+                ("backward, warm", r.backward_warm),
+                ("forward, cold", r.forward_cold),
+                ("forward, warm", r.forward_warm),
+            ] {
+                println!(
+                    "{name}: {n} questions, ms median {median:.2}, slowest {max:.2}; {size:.0} units an answer"
+                );
+            }
         }
         return Ok(());
     }
