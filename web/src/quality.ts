@@ -227,3 +227,23 @@ export function createNcr(body: NewNcr): Promise<Ncr> {
 export function ncrAction(id: number, action: Record<string, unknown>): Promise<Ncr> {
   return request('POST', `/quality/ncrs/${id}/actions`, action);
 }
+
+export interface TracedUnit {
+  code: string;
+  kind: 'lot' | 'serial';
+  item: string;
+  quantity: number | null;
+  work_order: string;
+  depth: number;
+}
+
+export interface Genealogy {
+  direction: 'backward' | 'forward';
+  units: TracedUnit[];
+  links: { input: string; output: string; quantity: number | null; operation_seq: number | null; at: number }[];
+  truncated: boolean;
+}
+
+export function genealogy(code: string, direction: 'backward' | 'forward'): Promise<Genealogy> {
+  return request('GET', `/quality/trace/${encodeURIComponent(code)}`, undefined, { direction });
+}

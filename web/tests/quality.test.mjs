@@ -1,6 +1,7 @@
 // Browser test of quality control (#/quality) against the demo plant: the
-// inspection plan with its charts, a sample typed on the keyboard, and a
-// drifting bore that turns its chart out of control and raises an alarm.
+// inspection plan with its charts, a sample typed on the keyboard, a
+// drifting bore that turns its chart out of control and raises an alarm, a
+// nonconformance walked from that point to closure, and traceability.
 //
 //   node --test web/tests/
 //
@@ -56,7 +57,7 @@ describe('quality control', () => {
   it('records a subgroup typed on the keyboard, and names a bad value', async () => {
     await page.click(tid('char-BORE-D'));
     await page.locator(tid('value-0')).waitFor();
-    assert.match(await page.locator(tid('limits-kind')).innerText(), /控制限已固定/);
+    await page.locator(tid('limits-kind')).filter({ hasText: '控制限已固定' }).waitFor();
     const before = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'BORE-D').samples;
     // A letter where a number belongs is caught before anything is sent.
     await page.fill(tid('value-0'), '25.00x');
@@ -176,6 +177,24 @@ describe('quality control', () => {
     assert.equal(trail.length, 8, trail.join('\n'));
     assert.match(trail[3], /inspector2.*批准处置/);
     await page.screenshot({ path: join(resultsDir, 'quality-ncr.png'), fullPage: true });
+  });
+
+  it('traces a pump backward to its lots and a casting lot forward to its pumps', async () => {
+    await page.click(tid('tab-trace'));
+    await page.fill(tid('trace-code'), 'QJ50-0001');
+    await page.click(tid('trace-ask'));
+    await page.locator(tid('trace-LCAS-001')).waitFor();
+    for (const code of ['QJ50-0001', 'CAS-0001', 'SH-0001', 'LBAR-001']) await page.locator(tid(`trace-${code}`)).waitFor();
+    assert.match(await page.locator(tid('trace-summary')).innerText(), /QJ50-0001 用到 4 个/);
+    await page.fill(tid('trace-code'), 'LCAS-003');
+    await page.selectOption(tid('trace-direction'), 'forward');
+    await page.click(tid('trace-ask'));
+    await page.locator(tid('trace-summary')).filter({ hasText: 'LCAS-003 进入了 40 个' }).waitFor();
+    await page.locator(tid('trace-QJ50-0060')).waitFor();
+    await page.screenshot({ path: join(resultsDir, 'quality-trace.png'), fullPage: false });
+    await page.fill(tid('trace-code'), 'NOPE-1');
+    await page.click(tid('trace-ask'));
+    assert.match(await page.locator(tid('trace-error')).innerText(), /没有批次或序列号 NOPE-1/);
   });
 
   it('has no page errors', () => {

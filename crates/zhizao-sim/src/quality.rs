@@ -227,11 +227,70 @@ pub fn history_seed(c: &Characteristic, seed: u64) -> u64 {
         .unwrap_or(seed)
 }
 
+/// The pump plant's genealogy: casting lots `LCAS-001`…`003` (the lots the
+/// bore samples name) machined into 60 casings, bar lots into 60 shafts,
+/// and one of each assembled into each of 60 pumps `QJ50-0001`….
+pub fn genealogy() -> (Vec<zhizao_quality::TraceUnit>, Vec<(usize, usize)>) {
+    use zhizao_quality::{TraceUnit, UnitKind};
+    let unit = |code: String, kind: UnitKind, item: &str, work_order: &str| TraceUnit {
+        code,
+        kind,
+        item: item.to_owned(),
+        quantity: None,
+        work_order: work_order.to_owned(),
+    };
+    let mut units = Vec::new();
+    for i in 1..=3 {
+        units.push(unit(
+            format!("LCAS-{i:03}"),
+            UnitKind::Lot,
+            "CASTING-HT250-50",
+            "",
+        ));
+    }
+    for i in 1..=2 {
+        units.push(unit(format!("LBAR-{i:03}"), UnitKind::Lot, "BAR-304", ""));
+    }
+    let mut links = Vec::new();
+    for i in 0..60 {
+        let casing = units.len();
+        units.push(unit(
+            format!("CAS-{:04}", i + 1),
+            UnitKind::Serial,
+            "CASING-50",
+            "WO-DEMO-CAS",
+        ));
+        links.push((i / 20, casing));
+        let shaft = units.len();
+        units.push(unit(
+            format!("SH-{:04}", i + 1),
+            UnitKind::Serial,
+            "SHAFT-304",
+            "WO-DEMO-SH",
+        ));
+        links.push((3 + i / 30, shaft));
+        let pump = units.len();
+        units.push(unit(
+            format!("QJ50-{:04}", i + 1),
+            UnitKind::Serial,
+            "QJ-50",
+            "WO-DEMO-QJ",
+        ));
+        links.push((casing, pump));
+        links.push((shaft, pump));
+    }
+    (units, links)
+}
+
 /// On the demo's first start: the inspection plan with a history of
 /// in-control samples before `now`. Returns whether it seeded anything.
 pub async fn seed(store: &Store, tenant: i64, now: i64, seed: u64) -> Result<bool, StoreError> {
     if !store.list_characteristics(tenant).await?.is_empty() {
         return Ok(false);
+    }
+    if store.trace_unit_kind(tenant, "QJ50-0001").await?.is_none() {
+        let (units, links) = genealogy();
+        store.bulk_trace(tenant, &units, &links, now).await?;
     }
     for c in characteristics() {
         let id = store.create_characteristic(tenant, &c).await?;

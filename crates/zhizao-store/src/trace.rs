@@ -185,6 +185,13 @@ impl Store {
             }
             tx.commit().await?;
         });
+        // A load this size leaves a write-ahead log as big as the data;
+        // fold it into the database now rather than make readers search it.
+        if let crate::Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await?;
+        }
         Ok(())
     }
 
@@ -198,19 +205,30 @@ impl Store {
         max_depth: i64,
         limit: i64,
     ) -> Result<Option<Genealogy>> {
+        // The walk is small and the tables are not: SQLite's planner, not
+        // knowing that, may scan the units and probe the walk; a CROSS JOIN
+        // keeps the walk outside (PostgreSQL plans it right by itself).
+        let join = match self.backend() {
+            crate::Backend::Sqlite => "CROSS JOIN",
+            crate::Backend::Postgres => "JOIN",
+        };
         let units_sql = walk_sql(
             direction,
-            "SELECT u.code, u.kind, u.item, u.quantity, u.work_order, CAST(MIN(w.depth) AS BIGINT) AS depth \
-             FROM walk w JOIN trace_units u ON u.id = w.id \
-             GROUP BY u.id, u.code, u.kind, u.item, u.quantity, u.work_order \
-             ORDER BY depth, u.code LIMIT $4",
+            &format!(
+                "SELECT u.code, u.kind, u.item, u.quantity, u.work_order, CAST(MIN(w.depth) AS BIGINT) AS depth \
+                 FROM walk w {join} trace_units u ON u.id = w.id \
+                 GROUP BY u.id, u.code, u.kind, u.item, u.quantity, u.work_order \
+                 ORDER BY depth, u.code LIMIT $4"
+            ),
         );
         let links_sql = walk_sql(
             direction,
-            "SELECT DISTINCT i.code AS input, o.code AS output, l.quantity, l.operation_seq, l.at \
-             FROM walk w JOIN trace_links l ON l.id = w.link \
-             JOIN trace_units i ON i.id = l.input_id JOIN trace_units o ON o.id = l.output_id \
-             ORDER BY input, output LIMIT $4",
+            &format!(
+                "SELECT DISTINCT i.code AS input, o.code AS output, l.quantity, l.operation_seq, l.at \
+                 FROM walk w {join} trace_links l ON l.id = w.link \
+                 {join} trace_units i ON i.id = l.input_id {join} trace_units o ON o.id = l.output_id \
+                 ORDER BY input, output LIMIT $4"
+            ),
         );
         let (mut units, links): (Vec<TracedUnit>, Vec<TracedLink>) = on_pool!(self, p => {
             let units = sqlx::query_as(sqlx::AssertSqlSafe(units_sql.as_str()))

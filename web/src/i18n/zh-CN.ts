@@ -783,6 +783,22 @@ export const zhCN = {
   'ncr.action.complete_action': '完成措施',
   'ncr.action.verify': '验证',
   'ncr.action.cancel': '取消',
+  'quality.tab.trace': '追溯',
+  'trace.placeholder': '批次号或序列号，如 QJ50-0001',
+  'trace.backward': '反向：用了哪些料',
+  'trace.forward': '正向：去了哪里',
+  'trace.ask': '查询',
+  'trace.hint': '反向追溯从成品查到原材料批次；正向追溯从一个批次查到用它做成的全部产品。',
+  'trace.unknown': '没有批次或序列号 {code}',
+  'trace.summaryBackward': '{code} 用到 {n} 个批次或零件',
+  'trace.summaryForward': '{code} 进入了 {n} 个零件或产品',
+  'trace.truncated': '结果过多，只显示前一部分',
+  'trace.unit': '批次 / 序列号',
+  'trace.kind': '类型',
+  'trace.item': '物料',
+  'trace.workOrder': '工单',
+  'trace.lot': '批次',
+  'trace.serial': '序列号',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
