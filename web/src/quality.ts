@@ -247,3 +247,29 @@ export interface Genealogy {
 export function genealogy(code: string, direction: 'backward' | 'forward'): Promise<Genealogy> {
   return request('GET', `/quality/trace/${encodeURIComponent(code)}`, undefined, { direction });
 }
+
+export interface ParetoBar {
+  key: string;
+  quantity: number;
+  reports: number;
+  cumulative: number;
+}
+
+export interface QualityKpis {
+  by_item: {
+    item: string;
+    rty: number | null;
+    steps: { seq: number; work_centre: string; good: number; scrap: number; fpy: number | null }[];
+  }[];
+  by_centre: { work_centre: string; good: number; scrap: number; fpy: number | null }[];
+  pareto_by_item: ParetoBar[];
+  pareto_by_cause: ParetoBar[];
+  cost: { scrap: number; rework: number; total: number; items_without_cost: string[] };
+  open_reports: number;
+  out_of_control: string[];
+  characteristics: number;
+}
+
+export function qualityKpis(): Promise<QualityKpis> {
+  return request('GET', '/quality/kpis');
+}

@@ -7,6 +7,7 @@ export const router = createRouter({
     { path: '/', redirect: '/screen' },
     { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
     { path: '/screen', name: 'screen', component: () => import('./views/ScreenView.vue') },
+    { path: '/screen/quality', name: 'quality-screen', component: () => import('./views/QualityScreenView.vue') },
     { path: '/admin/equipment', name: 'equipment', component: () => import('./views/EquipmentView.vue') },
     { path: '/admin/devices', name: 'devices', component: () => import('./views/DevicesView.vue') },
     { path: '/admin/processing', name: 'processing', component: () => import('./views/ProcessingView.vue') },

@@ -197,6 +197,24 @@ describe('quality control', () => {
     assert.match(await page.locator(tid('trace-error')).innerText(), /没有批次或序列号 NOPE-1/);
   });
 
+  it('shows the quality figures and the quality screen', async () => {
+    await page.click(tid('nav-quality'));
+    await page.click(tid('tab-kpis'));
+    await page.locator(tid('kpi-copq')).waitFor();
+    assert.match(await page.locator(tid('kpi-copq')).innerText(), /¥/);
+    assert.match(await page.locator(tid('kpi-out')).innerText(), /\d+ \/ 4/);
+    assert.match(await page.locator(tid('kpi-open')).innerText(), /\d+/);
+    await page.screenshot({ path: join(resultsDir, 'quality-kpis.png'), fullPage: true });
+    await page.click(tid('tab-charts'));
+    await page.click(tid('to-quality-screen'));
+    await page.locator(tid('qscreen-BORE-D')).waitFor();
+    assert.match(await page.locator(tid('screen-title')).innerText(), /质量控制中心/);
+    await page.locator(`${tid('qscreen-chars')} li`).nth(3).waitFor();
+    await page.locator('canvas').first().waitFor();
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: join(resultsDir, 'quality-screen.png') });
+  });
+
   it('has no page errors', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -210,6 +210,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(quality::ncr_action))
         .routes(routes!(quality::record_trace))
         .routes(routes!(quality::genealogy))
+        .routes(routes!(quality::quality_kpis))
+        .routes(routes!(
+            quality::get_quality_costs,
+            quality::put_quality_costs
+        ))
         .routes(routes!(series::query))
         .routes(routes!(series::export))
         .merge(write_routes(routes!(series::write_json)))

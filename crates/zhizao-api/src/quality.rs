@@ -15,6 +15,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zhizao_core::{Role, validate_code};
 use zhizao_live::Placement;
+use zhizao_quality::kpi::{ItemCost, OperationYield, QualityFigures, quality_figures};
 use zhizao_quality::{
     Actor, Characteristic, ChartKind, ChartView, Direction, FrozenLimits, Ncr, NcrAction, NcrError,
     NewNcr, TraceRecord, chart_view,
@@ -860,4 +861,107 @@ pub async fn genealogy(
                 format!("no lot or serial number `{code}`"),
             )
         })
+}
+
+/// Quality figures with the state of the charts.
+#[derive(Serialize, ToSchema)]
+pub struct QualityKpis {
+    /// First-pass yield per operation and rolled throughput yield per
+    /// item; first-pass yield per work centre; Pareto of reported
+    /// quantities by item and by cause category; cost of poor quality;
+    /// open reports.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub figures: QualityFigures,
+    /// Characteristics whose newest point is out of control.
+    pub out_of_control: Vec<String>,
+    pub characteristics: usize,
+}
+
+/// First-pass and rolled throughput yield, where nonconformances come
+/// from, and the cost of poor quality, from everything reported so far.
+#[utoipa::path(get, path = "/quality/kpis", tag = "quality", security(("bearer" = [])),
+    operation_id = "quality_kpis",
+    responses((status = 200, body = QualityKpis)))]
+pub async fn quality_kpis(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<QualityKpis>, ApiError> {
+    let tenant = u.tenant();
+    let mut operations = Vec::new();
+    for (order, ops) in s.store.work_orders_with_operations(tenant, true).await? {
+        for op in ops {
+            operations.push(OperationYield {
+                item: order.item.clone(),
+                seq: op.seq,
+                work_centre: op.work_centre,
+                good: op.qty_good,
+                scrap: op.qty_scrap,
+            });
+        }
+    }
+    let (reports, _) = s.store.list_ncrs(tenant, None, i64::MAX, 0).await?;
+    let reports: Vec<Ncr> = reports.into_iter().map(|r| r.ncr).collect();
+    let costs = s.store.quality_costs(tenant).await?;
+    let figures = quality_figures(&operations, &reports, &costs);
+    let characteristics = s.store.list_characteristics(tenant).await?;
+    let mut out_of_control = Vec::new();
+    for c in &characteristics {
+        if status_of(&s, tenant, c).await?.0 == "out_of_control" {
+            out_of_control.push(c.characteristic.code.clone());
+        }
+    }
+    Ok(Json(QualityKpis {
+        figures,
+        out_of_control,
+        characteristics: characteristics.len(),
+    }))
+}
+
+/// Standard costs per item: `{"items": {"CASING-50": {"unit_cost": 320, "rework_cost": 40}}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QualityCosts {
+    #[schema(value_type = Object)]
+    pub items: std::collections::BTreeMap<String, ItemCost>,
+}
+
+#[utoipa::path(get, path = "/quality/costs", tag = "quality", security(("bearer" = [])),
+    operation_id = "get_quality_costs",
+    responses((status = 200, body = QualityCosts)))]
+pub async fn get_quality_costs(
+    State(s): State<AppState>,
+    u: AuthUser,
+) -> Result<Json<QualityCosts>, ApiError> {
+    Ok(Json(QualityCosts {
+        items: s.store.quality_costs(u.tenant()).await?,
+    }))
+}
+
+/// Replaces the standard costs the cost of poor quality is priced at.
+#[utoipa::path(put, path = "/quality/costs", tag = "quality", security(("bearer" = [])),
+    operation_id = "put_quality_costs",
+    request_body = QualityCosts,
+    responses((status = 200, body = QualityCosts), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_quality_costs(
+    State(s): State<AppState>,
+    u: AuthUser,
+    ValidJson(body): ValidJson<QualityCosts>,
+) -> Result<Json<QualityCosts>, ApiError> {
+    require_quality(&u)?;
+    for (item, c) in &body.items {
+        validate_code(&format!("items.{item}"), item)
+            .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
+        for (name, v) in [("unit_cost", c.unit_cost), ("rework_cost", c.rework_cost)] {
+            if !(v.is_finite() && v >= 0.0) {
+                let field = format!("items.{item}.{name}");
+                return Err(ApiError::validation(
+                    field.clone(),
+                    format!("{field}: {v} is not a cost (0 or more)"),
+                ));
+            }
+        }
+    }
+    s.store.put_quality_costs(u.tenant(), &body.items).await?;
+    Ok(Json(body))
 }

@@ -601,3 +601,151 @@ async fn traceability_answers_backward_and_forward() {
         assert_eq!(st, StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn quality_figures_from_reports_and_reported_quantities() {
+    for db in zhizao_testkit::each_backend().await {
+        let e = env(db).await;
+        // One order of 100 casings through turning (10 scrapped) and
+        // machining (4 scrapped of the 90 left).
+        let orders = e
+            .store
+            .create_work_orders(
+                e.tenant,
+                &[zhizao_store::NewWorkOrder {
+                    item: "CASING-50".into(),
+                    quantity: 100.0,
+                    release_date: "2026-11-30".into(),
+                    due_date: "2026-12-04".into(),
+                    pegs: String::new(),
+                    operations: vec![
+                        (10, "L-TRN".into(), 0.5, 8.0),
+                        (20, "L-MC".into(), 0.5, 6.0),
+                    ],
+                }],
+            )
+            .await
+            .unwrap();
+        let wo = orders[0].id;
+        e.store
+            .report_work_order_operation(e.tenant, wo, 10, 90.0, 10.0)
+            .await
+            .unwrap();
+        e.store
+            .report_work_order_operation(e.tenant, wo, 20, 86.0, 4.0)
+            .await
+            .unwrap();
+        // Costs: a viewer may not set them; negative costs are refused.
+        let costs = json!({"items": {"CASING-50": {"unit_cost": 320.0, "rework_cost": 40.0}}});
+        let (st, _) = call(
+            &e.app,
+            Method::PUT,
+            "/api/v1/quality/costs",
+            &e.viewer,
+            Some(costs.clone()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let bad = json!({"items": {"CASING-50": {"unit_cost": -1.0, "rework_cost": 40.0}}});
+        let (st, err) = call(
+            &e.app,
+            Method::PUT,
+            "/api/v1/quality/costs",
+            &e.quality,
+            Some(bad),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["field"], "items.CASING-50.unit_cost");
+        let (st, _) = call(
+            &e.app,
+            Method::PUT,
+            "/api/v1/quality/costs",
+            &e.quality,
+            Some(costs),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        // A report decided as 3 reworked and 2 scrapped, and one open.
+        let base = "/api/v1/quality/ncrs";
+        let (_, r) = call(
+            &e.app,
+            Method::POST,
+            base,
+            &e.quality,
+            Some(json!({"title": "内孔超差", "item": "CASING-50", "quantity": 5})),
+        )
+        .await;
+        let act = format!("{base}/{}/actions", r["id"]);
+        call(
+            &e.app,
+            Method::POST,
+            &act,
+            &e.quality,
+            Some(json!({"action": "contain", "containment": "hold", "quantity_held": 5})),
+        )
+        .await;
+        call(&e.app, Method::POST, &act, &e.quality, Some(json!({"action": "propose_disposition",
+            "lines": [{"decision": "rework", "quantity": 3}, {"decision": "scrap", "quantity": 2}]}))).await;
+        e.store
+            .create_user(e.tenant, "q2", "password-q2", zhizao_core::Role::Admin)
+            .await
+            .unwrap();
+        let (_, login) = call(
+            &e.app,
+            Method::POST,
+            "/api/v1/auth/login",
+            "",
+            Some(json!({"username": "q2", "password": "password-q2"})),
+        )
+        .await;
+        let (st, r) = call(
+            &e.app,
+            Method::POST,
+            &act,
+            login["token"].as_str().unwrap(),
+            Some(json!({"action": "approve_disposition"})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        call(
+            &e.app,
+            Method::POST,
+            &act,
+            &e.quality,
+            Some(json!({"action": "record_root_cause",
+            "whys": ["刀具磨损"], "category": "machine", "summary": "换刀周期过长"})),
+        )
+        .await;
+        call(
+            &e.app,
+            Method::POST,
+            base,
+            &e.planner,
+            Some(json!({"title": "毛刺", "item": "SHAFT-304", "quantity": 2})),
+        )
+        .await;
+
+        let (st, k) = call(&e.app, Method::GET, "/api/v1/quality/kpis", &e.viewer, None).await;
+        assert_eq!(st, StatusCode::OK, "{k}");
+        let casing = &k["by_item"][0];
+        assert_eq!(casing["item"], "CASING-50");
+        assert!((casing["steps"][0]["fpy"].as_f64().unwrap() - 0.9).abs() < 1e-12);
+        let rty = 0.9 * (86.0 / 90.0);
+        assert!(
+            (casing["rty"].as_f64().unwrap() - rty).abs() < 1e-12,
+            "{casing}"
+        );
+        // Scrap: 14 on the order and 2 decided, at 320; rework 3 at 40.
+        assert!(
+            (k["cost"]["scrap"].as_f64().unwrap() - 16.0 * 320.0).abs() < 1e-9,
+            "{}",
+            k["cost"]
+        );
+        assert!((k["cost"]["rework"].as_f64().unwrap() - 120.0).abs() < 1e-9);
+        assert_eq!(k["pareto_by_item"][0]["key"], "CASING-50");
+        assert!((k["pareto_by_item"][0]["cumulative"].as_f64().unwrap() - 5.0 / 7.0).abs() < 1e-12);
+        assert_eq!(k["pareto_by_cause"][0]["key"], "machine");
+        assert_eq!(k["open_reports"], 2);
+    }
+}

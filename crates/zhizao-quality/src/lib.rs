@@ -5,6 +5,7 @@
 //! machine, and traceability records of lots and serial numbers. The statistics are `zhizao-spc`'s; the
 //! store keeps characteristics and measurements, the API serves them.
 
+pub mod kpi;
 pub mod monitor;
 pub mod ncr;
 pub mod plan;

@@ -282,11 +282,43 @@ pub fn genealogy() -> (Vec<zhizao_quality::TraceUnit>, Vec<(usize, usize)>) {
     (units, links)
 }
 
+/// Standard costs (yuan) of the demo items that scrap and rework are
+/// priced at.
+pub fn standard_costs() -> std::collections::BTreeMap<String, zhizao_quality::kpi::ItemCost> {
+    [
+        ("CASING-50", 320.0, 40.0),
+        ("CASING-80", 460.0, 55.0),
+        ("SHAFT-304", 150.0, 25.0),
+        ("IMPELLER-50", 210.0, 35.0),
+        ("IMPELLER-80", 280.0, 45.0),
+        ("QJ-50", 2_600.0, 180.0),
+        ("QJ-80", 3_900.0, 240.0),
+        ("COL-WELD-400", 5_200.0, 600.0),
+        ("BEAM-WELD-300", 3_800.0, 450.0),
+        ("GZ-H400", 9_800.0, 900.0),
+        ("GL-H300", 7_600.0, 750.0),
+    ]
+    .into_iter()
+    .map(|(item, unit_cost, rework_cost)| {
+        (
+            item.to_owned(),
+            zhizao_quality::kpi::ItemCost {
+                unit_cost,
+                rework_cost,
+            },
+        )
+    })
+    .collect()
+}
+
 /// On the demo's first start: the inspection plan with a history of
 /// in-control samples before `now`. Returns whether it seeded anything.
 pub async fn seed(store: &Store, tenant: i64, now: i64, seed: u64) -> Result<bool, StoreError> {
     if !store.list_characteristics(tenant).await?.is_empty() {
         return Ok(false);
+    }
+    if store.quality_costs(tenant).await?.is_empty() {
+        store.put_quality_costs(tenant, &standard_costs()).await?;
     }
     if store.trace_unit_kind(tenant, "QJ50-0001").await?.is_none() {
         let (units, links) = genealogy();

@@ -4,6 +4,7 @@
 //! numbered per characteristic in the order it was stored.
 
 use sqlx::FromRow;
+use zhizao_quality::kpi::ItemCost;
 use zhizao_quality::{Characteristic, Ncr, Subgroup};
 
 use crate::{BeginWrite, Result, Store, StoreError, now_ms, on_pool};
@@ -442,5 +443,49 @@ impl Store {
             "SELECT at, by_user, action, detail, from_status, to_status FROM ncr_events \
              WHERE tenant_id = $1 AND ncr_id = $2 ORDER BY id")
             .bind(tenant_id).bind(id).fetch_all(p).await?))
+    }
+}
+
+impl Store {
+    /// Replaces the tenant's standard costs (checked by the caller).
+    pub async fn put_quality_costs(
+        &self,
+        tenant_id: i64,
+        costs: &std::collections::BTreeMap<String, ItemCost>,
+    ) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("DELETE FROM quality_costs WHERE tenant_id = $1")
+                .bind(tenant_id).execute(&mut *tx).await?;
+            for (item, c) in costs {
+                sqlx::query(
+                    "INSERT INTO quality_costs (tenant_id, item, unit_cost, rework_cost) VALUES ($1, $2, $3, $4)")
+                    .bind(tenant_id).bind(item).bind(c.unit_cost).bind(c.rework_cost)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn quality_costs(
+        &self,
+        tenant_id: i64,
+    ) -> Result<std::collections::BTreeMap<String, ItemCost>> {
+        let rows: Vec<(String, f64, f64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT item, unit_cost, rework_cost FROM quality_costs WHERE tenant_id = $1 ORDER BY item")
+            .bind(tenant_id).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(item, unit_cost, rework_cost)| {
+                (
+                    item,
+                    ItemCost {
+                        unit_cost,
+                        rework_cost,
+                    },
+                )
+            })
+            .collect())
     }
 }
