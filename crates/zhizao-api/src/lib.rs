@@ -203,6 +203,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             quality::delete_characteristic
         ))
         .routes(routes!(quality::create_sample))
+        .merge(write_routes(routes!(quality::import_samples)))
         .routes(routes!(quality::chart))
         .routes(routes!(quality::freeze_limits, quality::unfreeze_limits))
         .routes(routes!(quality::list_ncrs, quality::create_ncr))

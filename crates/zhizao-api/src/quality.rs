@@ -965,3 +965,211 @@ pub async fn put_quality_costs(
     s.store.put_quality_costs(u.tenant(), &body.items).await?;
     Ok(Json(body))
 }
+
+/// Columns of a sample import, by key and the names a header may use.
+const SAMPLE_COLUMNS: [(&str, &[&str]); 10] = [
+    (
+        "characteristic",
+        &["characteristic", "code", "特性", "检验特性"],
+    ),
+    ("values", &["values", "value", "测量值", "值"]),
+    ("count", &["count", "nonconforming", "不合格数", "缺陷数"]),
+    (
+        "sample_size",
+        &["sample_size", "inspected", "检验数", "样本量"],
+    ),
+    ("taken_at", &["taken_at", "time", "时间", "测量时间"]),
+    ("work_order", &["work_order", "工单"]),
+    ("operation_seq", &["operation_seq", "operation", "工序"]),
+    ("equipment", &["equipment", "machine", "设备"]),
+    ("operator", &["operator", "inspector", "检验员"]),
+    ("lot", &["lot", "批次"]),
+];
+
+#[derive(Serialize, ToSchema)]
+pub struct SampleImportReport {
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    pub accepted: u64,
+    /// Every refused row with the column at fault; the other rows are
+    /// stored.
+    pub rejected: Vec<crate::planning::orders::ImportRowError>,
+    /// Accepted samples whose point is out of control.
+    pub out_of_control: u64,
+}
+
+/// A `taken_at` cell: RFC 3339 or epoch milliseconds.
+fn parse_time(cell: &str) -> Result<i64, String> {
+    if let Ok(ms) = cell.parse::<i64>() {
+        return Ok(ms);
+    }
+    time::OffsetDateTime::parse(cell, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| format!("`{cell}` is not an RFC 3339 time or epoch milliseconds"))
+}
+
+/// Records samples from a CSV file or an XLSX workbook, a row each: the
+/// characteristic's code, `values` (separated by spaces, `;` or `|`) or
+/// `count` and `sample_size`, and optionally `taken_at`, `work_order`,
+/// `operation_seq`, `equipment`, `operator`, `lot` (English or Chinese
+/// headers). Good rows are stored in file order; every bad row is
+/// reported with its row number and column.
+#[utoipa::path(post, path = "/quality/samples/import", tag = "quality", security(("bearer" = [])),
+    operation_id = "import_samples",
+    request_body(content = String, description = "CSV text or an XLSX workbook"),
+    responses((status = 200, body = SampleImportReport), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_samples(
+    State(s): State<AppState>,
+    u: AuthUser,
+    body: axum::body::Bytes,
+) -> Result<Json<SampleImportReport>, ApiError> {
+    use crate::planning::orders::ImportRowError;
+    if u.0.role == Role::Viewer {
+        return Err(ApiError::forbidden("a viewer may not record measurements"));
+    }
+    let format = if body.starts_with(b"PK\x03\x04") {
+        "xlsx"
+    } else {
+        "csv"
+    };
+    let rows = crate::planning::orders::read_rows(&body, format)?;
+    let Some((header, data)) = rows.split_first() else {
+        return Err(ApiError::bad_request(
+            "the file is empty: the first row must name the columns",
+        ));
+    };
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, h) in header.iter().enumerate() {
+        let name = h.trim().to_lowercase();
+        if let Some((key, _)) = SAMPLE_COLUMNS
+            .iter()
+            .find(|(_, names)| names.contains(&name.as_str()))
+        {
+            at.insert(key, i);
+        }
+    }
+    if !at.contains_key("characteristic") {
+        return Err(ApiError::validation(
+            "characteristic",
+            "the header has no `characteristic` (特性) column",
+        ));
+    }
+    let mut known: std::collections::HashMap<String, StoredCharacteristic> = s
+        .store
+        .list_characteristics(u.tenant())
+        .await?
+        .into_iter()
+        .map(|c| (c.characteristic.code.clone(), c))
+        .collect();
+    let now = zhizao_store::now_ms();
+    let mut report = SampleImportReport {
+        rows: data.len() as u64,
+        accepted: 0,
+        rejected: Vec::new(),
+        out_of_control: 0,
+    };
+    for (i, row) in data.iter().enumerate() {
+        let line = i as u64 + 2;
+        let cell = |key: &str| -> Option<&str> {
+            at.get(key)
+                .and_then(|&c| row.get(c))
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let refuse = |column: &str, message: String| ImportRowError {
+            row: line,
+            column: Some(column.to_owned()),
+            message,
+        };
+        let parsed = (|| -> Result<(String, NewSampleDto), ImportRowError> {
+            let code = cell("characteristic")
+                .ok_or_else(|| refuse("characteristic", "missing".into()))?
+                .to_owned();
+            let number = |key: &str| -> Result<Option<f64>, ImportRowError> {
+                cell(key)
+                    .map(|v| {
+                        v.replace(',', ".")
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite())
+                            .ok_or_else(|| refuse(key, format!("`{v}` is not a number")))
+                    })
+                    .transpose()
+            };
+            let values = match cell("values") {
+                None => None,
+                Some(v) => Some(
+                    v.split([' ', ';', '|', '\t'])
+                        .filter(|x| !x.is_empty())
+                        .map(|x| {
+                            x.replace(',', ".")
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|f| f.is_finite())
+                                .ok_or_else(|| refuse("values", format!("`{x}` is not a number")))
+                        })
+                        .collect::<Result<Vec<f64>, _>>()?,
+                ),
+            };
+            let operation_seq = number("operation_seq")?
+                .map(|v| {
+                    (v.fract() == 0.0 && v.abs() < 1e9)
+                        .then_some(v as i32)
+                        .ok_or_else(|| {
+                            refuse("operation_seq", format!("{v} is not a whole number"))
+                        })
+                })
+                .transpose()?;
+            let taken_at = cell("taken_at")
+                .map(|v| parse_time(v).map_err(|m| refuse("taken_at", m)))
+                .transpose()?;
+            Ok((
+                code,
+                NewSampleDto {
+                    values,
+                    count: number("count")?,
+                    sample_size: number("sample_size")?,
+                    taken_at,
+                    work_order: cell("work_order").map(str::to_owned),
+                    operation_seq,
+                    equipment: cell("equipment").map(str::to_owned),
+                    operator: cell("operator").map(str::to_owned),
+                    lot: cell("lot").map(str::to_owned),
+                },
+            ))
+        })();
+        let (code, dto) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                report.rejected.push(e);
+                continue;
+            }
+        };
+        let Some(c) = known.get_mut(&code) else {
+            report.rejected.push(refuse(
+                "characteristic",
+                format!("`{code}` is not in the inspection plan"),
+            ));
+            continue;
+        };
+        let mut new = match sample_from(&c.characteristic, dto, &u.0.username, now) {
+            Ok(n) => n,
+            Err(e) => {
+                report.rejected.push(ImportRowError {
+                    row: line,
+                    column: e.field.clone(),
+                    message: e.message,
+                });
+                continue;
+            }
+        };
+        new.source = "csv".into();
+        let r = record_sample(&s, u.tenant(), c, &new).await?;
+        report.accepted += 1;
+        if r.out_of_control {
+            report.out_of_control += 1;
+        }
+    }
+    Ok(Json(report))
+}

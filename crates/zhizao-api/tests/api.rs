@@ -972,6 +972,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "PUT /api/v1/quality/characteristics/{id}",
         "DELETE /api/v1/quality/characteristics/{id}",
         "POST /api/v1/quality/characteristics/{id}/samples",
+        "POST /api/v1/quality/samples/import",
         "GET /api/v1/quality/characteristics/{id}/chart",
         "PUT /api/v1/quality/characteristics/{id}/limits",
         "DELETE /api/v1/quality/characteristics/{id}/limits",

@@ -749,3 +749,79 @@ async fn quality_figures_from_reports_and_reported_quantities() {
         assert_eq!(k["open_reports"], 2);
     }
 }
+
+#[tokio::test]
+async fn samples_import_from_csv_keeps_good_rows_and_names_bad_ones() {
+    let e = env(zhizao_testkit::sqlite().await).await;
+    let (st, c) = call(
+        &e.app,
+        Method::POST,
+        "/api/v1/quality/characteristics",
+        &e.quality,
+        Some(bore()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let csv = "特性,测量值,时间,批次,工单\n\
+               BORE-D,25.001 25.002 24.999 25.000 25.003,2026-11-30T08:00:00+08:00,LCAS-001,WO-1\n\
+               BORE-D,25.000;25.001;24.998;25.002;25.000,1796000000000,LCAS-001,\n\
+               NOPE,25.0 25.0 25.0 25.0 25.0,,,\n\
+               BORE-D,25.0 25.0 25.0,,,\n\
+               BORE-D,25.0 abc 25.0 25.0 25.0,,,\n\
+               BORE-D,25.0 25.0 25.0 25.0 25.0,yesterday,,\n\
+               BORE-D,24.999 25.001 25.000 25.002 24.998,,LCAS-002,\n";
+    let r = support::send(
+        &e.app,
+        Method::POST,
+        "/api/v1/quality/samples/import",
+        &e.planner,
+        Some("text/csv"),
+        csv.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["rows"], 7);
+    assert_eq!(r.json["accepted"], 3);
+    let rejected: Vec<(i64, &str)> = r.json["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["row"].as_i64().unwrap(), x["column"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (4, "characteristic"),
+            (5, "values"),
+            (6, "values"),
+            (7, "taken_at")
+        ]
+    );
+    let (_, chart) = call(
+        &e.app,
+        Method::GET,
+        &format!("/api/v1/quality/characteristics/{}/chart", c["id"]),
+        &e.viewer,
+        None,
+    )
+    .await;
+    let samples = chart["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 3);
+    assert_eq!(samples[0]["lot"], "LCAS-001");
+    assert_eq!(samples[0]["source"], "csv");
+    // 08:00 in China is midnight UTC; the second row gave epoch ms.
+    assert_eq!(samples[0]["taken_at"], 1_795_996_800_000i64);
+    assert_eq!(samples[1]["taken_at"], 1_796_000_000_000i64);
+    // A file without the characteristic column is refused as a whole.
+    let r = support::send(
+        &e.app,
+        Method::POST,
+        "/api/v1/quality/samples/import",
+        &e.planner,
+        Some("text/csv"),
+        b"values\n1 2 3\n".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["error"]["field"], "characteristic");
+}

@@ -346,7 +346,7 @@ pub struct OrderImportReport {
 }
 
 /// A file as rows of text cells, the header first.
-fn read_rows(bytes: &[u8], format: &str) -> Result<Vec<Vec<String>>, ApiError> {
+pub(crate) fn read_rows(bytes: &[u8], format: &str) -> Result<Vec<Vec<String>>, ApiError> {
     match format {
         "csv" => {
             let text = std::str::from_utf8(bytes)
