@@ -215,6 +215,24 @@ describe('quality control', () => {
     await page.screenshot({ path: join(resultsDir, 'quality-screen.png') });
   });
 
+  it('takes a measurement at the operator terminal of the machine', async () => {
+    const machines = await api('GET', '/equipment?limit=200');
+    const trn = machines.items.find((m) => m.code === 'TRN-01');
+    await page.goto(`${server.baseUrl}/#/terminal?id=${trn.id}`);
+    const section = page.locator(tid('terminal-measure'));
+    await section.waitFor();
+    assert.match(await section.innerText(), /BORE-D · 泵壳内孔直径/);
+    await section.locator(tid('value-0')).focus();
+    for (const v of ['25.001', '25.000', '24.999', '25.002', '25.001']) {
+      await page.keyboard.type(v);
+      await page.keyboard.press('Enter');
+    }
+    await section.locator(tid('entry-message')).filter({ hasText: '已记录' }).waitFor();
+    const bore = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'BORE-D');
+    const chart = await api('GET', `/quality/characteristics/${bore.id}/chart?last=5`);
+    assert.ok(chart.samples.some((s) => s.operator === 'admin' && s.values.join() === '25.001,25,24.999,25.002,25.001'));
+  });
+
   it('has no page errors', () => {
     assert.deepEqual(pageErrors, []);
   });

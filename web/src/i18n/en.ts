@@ -823,4 +823,5 @@ export const en: Messages = {
   'qscreen.chart': 'Control chart',
   'qscreen.chartOf': '{code} {name}',
   'qscreen.open': 'Quality screen',
+  'terminal.measure': 'Inspection · record a measurement',
 };

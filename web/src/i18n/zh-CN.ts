@@ -820,6 +820,7 @@ export const zhCN = {
   'qscreen.chart': '控制图',
   'qscreen.chartOf': '{code} {name}',
   'qscreen.open': '质量大屏',
+  'terminal.measure': '质量检验 · 测量录入',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
