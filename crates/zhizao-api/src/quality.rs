@@ -1173,3 +1173,41 @@ pub async fn import_samples(
     }
     Ok(Json(report))
 }
+
+/// Records a connected gauge's reading (MQTT `…/measurement`) taken at
+/// `equipment`, as the API records a sample; the operator is `gauge`
+/// unless the reading names one.
+pub async fn record_reading(
+    s: &AppState,
+    tenant: i64,
+    equipment: &str,
+    r: zhizao_ingest::GaugeReading,
+) -> Result<SampleResult, ApiError> {
+    let c = s
+        .store
+        .characteristic_by_code(tenant, &r.characteristic)
+        .await?
+        .ok_or_else(|| {
+            ApiError::validation(
+                "characteristic",
+                format!(
+                    "characteristic: `{}` is not in the inspection plan",
+                    r.characteristic
+                ),
+            )
+        })?;
+    let dto = NewSampleDto {
+        values: r.values,
+        count: r.count,
+        sample_size: r.sample_size,
+        taken_at: r.ts,
+        work_order: r.work_order,
+        operation_seq: None,
+        equipment: Some(equipment.to_owned()),
+        operator: r.operator,
+        lot: r.lot,
+    };
+    let mut new = sample_from(&c.characteristic, dto, "gauge", zhizao_store::now_ms())?;
+    new.source = "mqtt".into();
+    record_sample(s, tenant, &c, &new).await
+}

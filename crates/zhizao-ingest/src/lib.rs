@@ -42,6 +42,9 @@ pub enum Kind {
     Telemetry,
     State,
     Event,
+    /// A connected gauge's reading of an inspection characteristic; it
+    /// goes to quality, not history (see [`decode_reading`]).
+    Measurement,
 }
 
 impl Kind {
@@ -50,6 +53,7 @@ impl Kind {
             "telemetry" => Kind::Telemetry,
             "state" => Kind::State,
             "event" => Kind::Event,
+            "measurement" => Kind::Measurement,
             _ => return None,
         })
     }
@@ -59,6 +63,7 @@ impl Kind {
             Kind::Telemetry => "telemetry",
             Kind::State => "state",
             Kind::Event => "event",
+            Kind::Measurement => "measurement",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
             Kind::Telemetry => "telemetry",
             Kind::State => "machine_state",
             Kind::Event => "event",
+            Kind::Measurement => "quality_measurement",
         }
     }
 }
@@ -109,7 +115,7 @@ pub fn parse_topic(topic: &str) -> Result<Topic, IngestError> {
     let kind = Kind::parse(kind).ok_or_else(|| {
         err(
             "topic",
-            format!("kind `{kind}` is not one of telemetry, state, event"),
+            format!("kind `{kind}` is not one of telemetry, state, event, measurement"),
         )
     })?;
     Ok(Topic {
@@ -118,6 +124,67 @@ pub fn parse_topic(topic: &str) -> Result<Topic, IngestError> {
         equipment: (*equipment).to_owned(),
         kind,
     })
+}
+
+/// A gauge's reading, published to `zhizao/v1/{site}/{line}/{equipment}/measurement`:
+/// `{"characteristic": "BORE-D", "values": [25.001, …]}` for a measured
+/// characteristic, or `{"characteristic": …, "count": 2, "sample_size": 50}`
+/// for a counted one, with optional `ts` (epoch ms), `lot`, `work_order`
+/// and `operator`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaugeReading {
+    pub characteristic: String,
+    #[serde(default)]
+    pub values: Option<Vec<f64>>,
+    #[serde(default)]
+    pub count: Option<f64>,
+    #[serde(default)]
+    pub sample_size: Option<f64>,
+    #[serde(default)]
+    pub ts: Option<i64>,
+    #[serde(default)]
+    pub lot: Option<String>,
+    #[serde(default)]
+    pub work_order: Option<String>,
+    #[serde(default)]
+    pub operator: Option<String>,
+}
+
+/// Reads a gauge's message; the characteristic checks the rest.
+pub fn decode_reading(payload: &[u8]) -> Result<GaugeReading, IngestError> {
+    check_size(payload)?;
+    let de = &mut serde_json::Deserializer::from_slice(payload);
+    let reading: GaugeReading = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            err(
+                "payload",
+                format!(
+                    "not JSON: {inner} (line {}, column {})",
+                    inner.line(),
+                    inner.column()
+                ),
+            )
+        } else {
+            err(
+                if path == "." {
+                    "payload".to_owned()
+                } else {
+                    path
+                },
+                inner.to_string(),
+            )
+        }
+    })?;
+    if reading.characteristic.trim().is_empty() {
+        return Err(err(
+            "characteristic",
+            "must name the characteristic measured",
+        ));
+    }
+    Ok(reading)
 }
 
 /// Where a payload of another shape keeps its time and values.
@@ -349,12 +416,37 @@ pub fn decode(
             }
             Ok(out)
         }
+        // Readings are quality samples, not history points.
+        Kind::Measurement => Err(err(
+            "topic",
+            "a measurement is a gauge reading; decode it with decode_reading",
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gauge_readings_name_what_is_wrong() {
+        let r =
+            decode_reading(br#"{"characteristic":"BORE-D","values":[25.001,25.0],"lot":"L-1"}"#)
+                .unwrap();
+        assert_eq!(r.values.as_deref(), Some(&[25.001, 25.0][..]));
+        let e = decode_reading(br#"{"characteristic":"BORE-D","values":[25.0,"x"]}"#).unwrap_err();
+        assert_eq!(e.place, "values[1]");
+        let e = decode_reading(br#"{"characteristic":"BORE-D","colour":1}"#).unwrap_err();
+        assert!(e.message.contains("colour"), "{e}");
+        let e = decode_reading(b"{").unwrap_err();
+        assert_eq!(e.place, "payload");
+        assert_eq!(
+            parse_topic("zhizao/v1/S/L/TRN-01/measurement")
+                .unwrap()
+                .kind,
+            Kind::Measurement
+        );
+    }
 
     fn topic(kind: &str) -> Topic {
         parse_topic(&format!("zhizao/v1/S1/L01/CUT-01/{kind}")).unwrap()

@@ -11,13 +11,15 @@
 //! hub as it arrives.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use zhizao_core::{Device, MachineState};
 use zhizao_ingest::sparkplug::{self, Command, EdgeNodes, NodeStatus};
-use zhizao_ingest::{Mapping, decode, parse_topic};
+use zhizao_ingest::{GaugeReading, Kind, Mapping, decode, decode_reading, parse_topic};
 use zhizao_live::{LiveHub, Placement, Report};
 use zhizao_store::{DeviceTraffic, Store};
 use zhizao_tsdb::{Point, Tsdb, Value};
@@ -111,8 +113,23 @@ const MAX_REASON_CHARS: usize = 600;
 type Lookup = (Option<Placement>, std::time::Instant);
 
 /// Devices in, history out.
+/// Where gauge readings go: the quality module, wired in by the binary
+/// (this crate knows no characteristics).
+pub trait MeasurementSink: Send + Sync {
+    /// Records a reading taken at `equipment`; returns once it is stored,
+    /// or why it was refused.
+    fn record<'a>(
+        &'a self,
+        tenant: i64,
+        equipment: &'a str,
+        reading: GaugeReading,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 pub struct Gateway {
     store: Store,
+    /// Gauge readings (`…/measurement` topics) are handed here.
+    measurements: OnceLock<Arc<dyn MeasurementSink>>,
     history: Arc<Tsdb>,
     traffic: Mutex<HashMap<i64, DeviceTraffic>>,
     /// State messages of registered equipment also go to the live hub, so
@@ -144,6 +161,7 @@ impl Gateway {
     pub fn with_hub(store: Store, history: Arc<Tsdb>, hub: Option<Arc<LiveHub>>) -> Arc<Gateway> {
         Arc::new(Gateway {
             store,
+            measurements: OnceLock::new(),
             history,
             traffic: Mutex::new(HashMap::new()),
             hub,
@@ -157,6 +175,11 @@ impl Gateway {
             types: Mutex::new(HashMap::new()),
             signals: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Takes gauge readings from now on (once; later calls are ignored).
+    pub fn set_measurement_sink(&self, sink: Arc<dyn MeasurementSink>) {
+        let _ = self.measurements.set(sink);
     }
 
     /// The Sparkplug edge nodes a tenant's devices have announced, with
@@ -291,6 +314,27 @@ impl Gateway {
             self.reject(id, e.clone(), topic, &payload);
             Rejection::Invalid(e)
         };
+        if !sparkplug::is_sparkplug(topic)
+            && let Ok(t) = parse_topic(topic)
+            && t.kind == Kind::Measurement
+        {
+            // A gauge's reading: acknowledged once quality has stored it.
+            let reading = decode_reading(&payload).map_err(|e| invalid(format!("{topic}: {e}")))?;
+            let Some(sink) = self.measurements.get() else {
+                return Err(invalid(format!(
+                    "{topic}: this node takes no gauge readings"
+                )));
+            };
+            sink.record(tenant, &t.equipment, reading)
+                .await
+                .map_err(|e| invalid(format!("{topic}: {e}")))?;
+            self.count(id, |tr| {
+                tr.messages += 1;
+                tr.points += 1;
+                tr.last_seen = Some(zhizao_store::now_ms());
+            });
+            return Ok(());
+        }
         let (points, problems, offline) = if sparkplug::is_sparkplug(topic) {
             let received = self
                 .edge_nodes

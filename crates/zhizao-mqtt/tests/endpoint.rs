@@ -435,3 +435,67 @@ async fn state_messages_of_registered_equipment_reach_the_live_screen() {
     };
     assert_eq!(history.query(tenant.id, &q).unwrap().series.len(), 2);
 }
+
+/// A sink standing in for quality: keeps the readings, refuses one code.
+#[derive(Default)]
+struct Gauges(std::sync::Mutex<Vec<(i64, String, zhizao_ingest::GaugeReading)>>);
+
+impl zhizao_mqtt::gateway::MeasurementSink for Gauges {
+    fn record<'a>(
+        &'a self,
+        tenant: i64,
+        equipment: &'a str,
+        reading: zhizao_ingest::GaugeReading,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            if reading.characteristic == "NOPE" {
+                return Err("characteristic: `NOPE` is not in the inspection plan".into());
+            }
+            self.0
+                .lock()
+                .unwrap()
+                .push((tenant, equipment.to_owned(), reading));
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn gauge_readings_go_to_quality_and_bad_ones_are_named() {
+    let p = plant().await;
+    let (tenant, id, user, pass) = register(&p, "GAUGE-1", "zhizao/v1/S1/L-TRN").await;
+    // Before quality takes readings, they are refused, not lost silently.
+    let topic = "zhizao/v1/S1/L-TRN/TRN-01/measurement";
+    let reading = r#"{"characteristic":"BORE-D","values":[25.001,25.0,24.999,25.002,25.001],"lot":"LCAS-001"}"#;
+    publish_v3(p.port, &user, &pass, &[(topic, reading.into())])
+        .await
+        .unwrap();
+    assert!(
+        p.hub.devices.refusals(id)[0]
+            .reason
+            .contains("no gauge readings")
+    );
+    let gauges = Arc::new(Gauges::default());
+    p.gateway.set_measurement_sink(gauges.clone());
+    let msgs = vec![
+        (topic, reading.to_string()),
+        (
+            topic,
+            r#"{"characteristic":"BORE-D","values":[25.0,"x"]}"#.to_string(),
+        ),
+        (
+            topic,
+            r#"{"characteristic":"NOPE","values":[1.0]}"#.to_string(),
+        ),
+    ];
+    assert_eq!(publish_v3(p.port, &user, &pass, &msgs).await.unwrap(), 3);
+    let got = gauges.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].0, got[0].1.as_str()), (tenant, "TRN-01"));
+    assert_eq!(got[0].2.lot.as_deref(), Some("LCAS-001"));
+    let refused = p.hub.devices.refusals(id);
+    assert!(refused[0].reason.contains("NOPE"), "{:?}", refused[0]);
+    assert!(refused[1].reason.contains("values[1]"), "{:?}", refused[1]);
+    // Readings are not history points.
+    assert_eq!(count(&p.history, tenant, "TRN-01"), 0);
+}

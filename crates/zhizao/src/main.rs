@@ -925,6 +925,25 @@ async fn seed_demo_planning(state: &zhizao_api::AppState) -> Result<()> {
     Ok(())
 }
 
+/// Hands gauge readings from MQTT to quality.
+struct GaugeSink(zhizao_api::AppState);
+
+impl zhizao_mqtt::gateway::MeasurementSink for GaugeSink {
+    fn record<'a>(
+        &'a self,
+        tenant: i64,
+        equipment: &'a str,
+        reading: zhizao_ingest::GaugeReading,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            zhizao_api::quality::record_reading(&self.0, tenant, equipment, reading)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.message)
+        })
+    }
+}
+
 /// The demo's inspectors and connected gauges: every round, a sample of
 /// each demo characteristic, recorded as the API records one (so charts,
 /// run rules and alarms follow).
@@ -1189,6 +1208,8 @@ async fn serve(settings: Settings, args: ServeArgs, demo: bool) -> Result<()> {
         history.clone(),
         settings.max_body_bytes,
     );
+    // Connected gauges publish readings; quality records them.
+    gateway.set_measurement_sink(Arc::new(GaugeSink(state.clone())));
     // Screens get each line's running-shift KPIs pushed, at most every
     // second (a round reads only what is new).
     let mut shop_floor = None;

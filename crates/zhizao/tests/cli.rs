@@ -966,3 +966,93 @@ fn spc_analyze_matches_the_reference_cases() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cases[0].data.nonconforming[1]"), "{err}");
 }
+
+/// A connected gauge publishes readings over MQTT to `zhizao serve`: each
+/// becomes a sample of its characteristic, acknowledged once stored; a
+/// reading of an unknown characteristic is refused with its reason.
+#[test]
+fn gauge_readings_over_mqtt_become_samples() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mqtt_port) = (free_port(), free_port());
+    let server = Server::run(
+        "serve",
+        port,
+        &dir.path().join("data"),
+        "gauge-pw",
+        &format!("127.0.0.1:{mqtt_port}"),
+    );
+    let token = login(port, "gauge-pw").unwrap();
+    let characteristic = r#"{"code":"BORE-D","name":"内孔直径","item":"CASING-50","stage":"ipqc","chart":"xbar_r",
+        "subgroup_size":3,"lsl":24.97,"usl":25.03,"sampling":{"every_minutes":30},"equipment":"TRN-01"}"#;
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/quality/characteristics",
+        Some(&token),
+        Some(characteristic),
+    );
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/devices",
+        Some(&token),
+        Some(r#"{"code":"GAUGE-1","topic_prefix":"zhizao/v1/S1/L-TRN"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let device = created["device"]["id"].as_i64().unwrap();
+    let mut opts = MqttOptions::new("gauge-1", "127.0.0.1", mqtt_port);
+    opts.set_credentials(
+        created["device"]["username"].as_str().unwrap(),
+        created["password"].as_str().unwrap(),
+    );
+    let (client, mut conn) = Client::new(opts, 10);
+    let topic = "zhizao/v1/S1/L-TRN/TRN-01/measurement";
+    for body in [
+        r#"{"characteristic":"BORE-D","values":[25.001,25.0,24.999],"lot":"LCAS-001"}"#,
+        r#"{"characteristic":"BORE-D","values":[25.002,25.001,25.0],"lot":"LCAS-001","operator":"张伟"}"#,
+        r#"{"characteristic":"SHAFT-OD","values":[20.0]}"#,
+    ] {
+        client
+            .publish(topic, QoS::AtLeastOnce, false, body)
+            .unwrap();
+    }
+    let mut acked = 0;
+    for ev in conn.iter() {
+        if let Ok(Event::Incoming(Packet::PubAck(_))) = ev {
+            acked += 1;
+            if acked == 3 {
+                break;
+            }
+        }
+    }
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/quality/characteristics/{id}/chart"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let chart: Value = serde_json::from_str(&body).unwrap();
+    let samples = chart["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2, "{body}");
+    assert_eq!(samples[0]["source"], "mqtt");
+    assert_eq!(samples[0]["equipment"], "TRN-01");
+    assert_eq!(samples[0]["operator"], "gauge");
+    assert_eq!(samples[1]["operator"], "张伟");
+    let (_, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/devices/{device}/rejections"),
+        Some(&token),
+        None,
+    );
+    assert!(body.contains("SHAFT-OD"), "{body}");
+    drop(server);
+}
