@@ -354,6 +354,39 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
             (Some(other), Some(later), Some(true))
         );
         assert_valid(&s2);
+        // Another operation moved onto the locked one's slot is refused;
+        // the locked one is never pushed aside.
+        let mut refused_for_lock = 0;
+        for o in s2["operations"].as_array().unwrap() {
+            if o["seq"] != 20 || o["work_order_id"] == ids[2] || o["centre"] != kept["centre"] {
+                continue;
+            }
+            let (st, r) = call(
+                &e.app,
+                Method::PATCH,
+                &format!("/api/v1/schedule/operations/{}/20", o["work_order_id"]),
+                &e.planner,
+                Some(json!({"machine": other, "start_ms": later, "dry_run": true})),
+            )
+            .await;
+            if st == StatusCode::OK {
+                let held = find(&r, ids[2], 20);
+                assert_eq!(
+                    (held["machine"].as_str(), held["start_ms"].as_i64()),
+                    (Some(other), Some(later)),
+                    "{r}"
+                );
+            } else {
+                assert_eq!(st, StatusCode::CONFLICT, "{r}");
+                if r["error"]["message"].as_str().unwrap().contains("overlaps") {
+                    refused_for_lock += 1;
+                }
+            }
+        }
+        assert!(
+            refused_for_lock > 0,
+            "no move landed on the locked operation"
+        );
         let lock_uri = format!("{uri}/lock");
         let (st, unlocked) = call(
             &e.app,

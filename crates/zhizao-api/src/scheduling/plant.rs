@@ -559,6 +559,21 @@ pub fn build(input: &Inputs) -> Result<Built, BuildError> {
                         input,
                     )));
                 }
+                // The moved operation lands on one that keeps its place
+                // (locked, running or about to start): refuse the move
+                // rather than push that one aside.
+                if let Some(mp) = moved_path.as_deref().and_then(|p| p.strip_suffix(".fixed"))
+                    && e.message.contains(&format!("overlaps {mp} "))
+                {
+                    let other = e.path.strip_suffix(".fixed").unwrap_or(&e.path);
+                    return Err(BuildError::Move(describe(
+                        &format!("{other}, which keeps its place, {}", e.message),
+                        &instance,
+                        &keys,
+                        &machine_list,
+                        input,
+                    )));
+                }
                 let Some((j, k)) = parse_op_path(&e.path) else {
                     return Err(BuildError::Data(e.to_string()));
                 };
