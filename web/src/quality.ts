@@ -3,7 +3,7 @@
  * plan, samples and live control charts. Also the pure helper that turns
  * a chart into ECharts series.
  */
-import { request } from './api';
+import { ApiError, getToken, request } from './api';
 
 export type Stage = 'iqc' | 'ipqc' | 'oqc';
 export type ChartKind = 'xbar_r' | 'xbar_s' | 'imr' | 'p' | 'np' | 'c' | 'u';
@@ -210,6 +210,7 @@ export interface Ncr extends Required<Omit<NewNcr, 'operation_seq' | 'characteri
   closed_at: number | null;
   updated_at: number;
   events?: NcrEvent[];
+  photos?: NcrPhoto[];
 }
 
 export function listNcrs(status?: NcrStatus): Promise<{ items: Ncr[]; total: number }> {
@@ -272,4 +273,38 @@ export interface QualityKpis {
 
 export function qualityKpis(): Promise<QualityKpis> {
   return request('GET', '/quality/kpis');
+}
+
+export interface NcrPhoto {
+  id: number;
+  name: string;
+  content_type: string;
+  size: number;
+  by_user: string;
+  at: number;
+}
+
+/** Uploads a photo (the file's bytes as they are) to a report. */
+export async function uploadNcrPhoto(id: number, file: File): Promise<NcrPhoto> {
+  const token = getToken();
+  const res = await fetch(`/api/v1/quality/ncrs/${id}/photos?name=${encodeURIComponent(file.name)}`, {
+    method: 'POST',
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': file.type || 'application/octet-stream' },
+    body: file,
+  });
+  const data = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; field?: string | null } } | null;
+  if (!res.ok) {
+    throw new ApiError(res.status, data?.error?.code ?? 'http_error', data?.error?.message ?? `HTTP ${res.status}`, data?.error?.field ?? null);
+  }
+  return data as unknown as NcrPhoto;
+}
+
+/** A photo as an object URL for an <img> (photos need the bearer token). */
+export async function ncrPhotoUrl(id: number, photo: number): Promise<string> {
+  const token = getToken();
+  const res = await fetch(`/api/v1/quality/ncrs/${id}/photos/${photo}`, {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (!res.ok) throw new ApiError(res.status, 'http_error', `HTTP ${res.status}`, null);
+  return URL.createObjectURL(await res.blob());
 }

@@ -120,6 +120,14 @@ describe('quality control', () => {
     await page.fill(tid('ncr-held'), '5');
     await page.click(tid('ncr-contain'));
     await status.filter({ hasText: '已隔离' }).waitFor();
+    // A photo of the bore gauge reading goes with the report.
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await page.setInputFiles(tid('ncr-photo-input'), { name: 'bore.png', mimeType: 'image/png', buffer: png });
+    await page.locator(`${tid('ncr-photos')} figure img`).waitFor();
+    assert.match(await page.locator(tid('ncr-photos')).innerText(), /bore\.png/);
 
     // A proposal must cover the report's quantity.
     await page.selectOption(tid('ncr-decision-0'), 'rework');
@@ -174,8 +182,9 @@ describe('quality control', () => {
     await page.click(tid('ncr-effective'));
     await status.filter({ hasText: '已关闭' }).waitFor();
     const trail = await page.locator(`${tid('ncr-trail')} tr`).allInnerTexts();
-    assert.equal(trail.length, 8, trail.join('\n'));
-    assert.match(trail[3], /inspector2.*批准处置/);
+    assert.equal(trail.length, 9, trail.join('\n'));
+    assert.match(trail[2], /添加照片/);
+    assert.match(trail[4], /inspector2.*批准处置/);
     await page.screenshot({ path: join(resultsDir, 'quality-ncr.png'), fullPage: true });
   });
 

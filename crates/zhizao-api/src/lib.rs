@@ -209,6 +209,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(quality::list_ncrs, quality::create_ncr))
         .routes(routes!(quality::get_ncr))
         .routes(routes!(quality::ncr_action))
+        .merge(write_routes(routes!(quality::add_ncr_photo)))
+        .routes(routes!(quality::get_ncr_photo))
         .routes(routes!(quality::record_trace))
         .routes(routes!(quality::genealogy))
         .routes(routes!(quality::quality_kpis))

@@ -20,7 +20,9 @@ use zhizao_quality::{
     Actor, Characteristic, ChartKind, ChartView, Direction, FrozenLimits, Ncr, NcrAction, NcrError,
     NewNcr, TraceRecord, chart_view,
 };
-use zhizao_store::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, StoredNcr};
+use zhizao_store::{
+    NcrChange, NcrEvent, NcrPhoto, NewSample, Sample, StoredCharacteristic, StoredNcr,
+};
 
 use crate::AppState;
 use crate::auth::AuthUser;
@@ -588,6 +590,11 @@ pub struct NcrDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub events: Option<Vec<NcrEvent>>,
+    /// Photos without their bytes (single reports only); each is at
+    /// `…/photos/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub photos: Option<Vec<NcrPhoto>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -602,7 +609,17 @@ fn ncr_dto(s: StoredNcr, events: Option<Vec<NcrEvent>>) -> NcrDto {
         ncr: s.ncr,
         updated_at: s.updated_at,
         events,
+        photos: None,
     }
+}
+
+/// A single report with its audit trail and photos.
+async fn full_ncr(s: &AppState, tenant: i64, stored: StoredNcr) -> Result<NcrDto, ApiError> {
+    let events = s.store.ncr_events(tenant, stored.id).await?;
+    let photos = s.store.ncr_photos(tenant, stored.id).await?;
+    let mut dto = ncr_dto(stored, Some(events));
+    dto.photos = Some(photos);
+    Ok(dto)
 }
 
 fn ncr_error(e: NcrError) -> ApiError {
@@ -721,8 +738,10 @@ pub async fn create_ncr(
             },
         )
         .await?;
-    let events = s.store.ncr_events(u.tenant(), stored.id).await?;
-    Ok((StatusCode::CREATED, Json(ncr_dto(stored, Some(events)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(full_ncr(&s, u.tenant(), stored).await?),
+    ))
 }
 
 /// A report with its audit trail.
@@ -735,8 +754,7 @@ pub async fn get_ncr(
     IdPath(id): IdPath,
 ) -> Result<Json<NcrDto>, ApiError> {
     let stored = s.store.get_ncr(u.tenant(), id).await?;
-    let events = s.store.ncr_events(u.tenant(), id).await?;
-    Ok(Json(ncr_dto(stored, Some(events))))
+    Ok(Json(full_ncr(&s, u.tenant(), stored).await?))
 }
 
 /// One step of the workflow: `contain`, `propose_disposition`,
@@ -778,8 +796,7 @@ pub async fn ncr_action(
             },
         )
         .await?;
-    let events = s.store.ncr_events(u.tenant(), id).await?;
-    Ok(Json(ncr_dto(stored, Some(events))))
+    Ok(Json(full_ncr(&s, u.tenant(), stored).await?))
 }
 
 /// Records that units (lots, serial numbers) went into another at an
@@ -1210,4 +1227,114 @@ pub async fn record_reading(
     let mut new = sample_from(&c.characteristic, dto, "gauge", zhizao_store::now_ms())?;
     new.source = "mqtt".into();
     record_sample(s, tenant, &c, &new).await
+}
+
+/// Largest photo accepted.
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// The image type the bytes are, by their first bytes.
+fn image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+/// Attaches a photo (PNG, JPEG, WebP or GIF, up to 5 MiB) to a report;
+/// `name` names it (the file name).
+#[utoipa::path(post, path = "/quality/ncrs/{id}/photos", tag = "quality", security(("bearer" = [])),
+    operation_id = "add_ncr_photo",
+    params(("id" = i64, Path), ("name" = Option<String>, Query, description = "file name")),
+    request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 201, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_ncr_photo(
+    State(s): State<AppState>,
+    u: AuthUser,
+    IdPath(id): IdPath,
+    QueryMap(q): QueryMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<NcrPhoto>), ApiError> {
+    if u.0.role == Role::Viewer {
+        return Err(ApiError::forbidden("a viewer may not add photos"));
+    }
+    let ncr = s.store.get_ncr(u.tenant(), id).await?;
+    if matches!(
+        ncr.ncr.status,
+        zhizao_quality::NcrStatus::Closed | zhizao_quality::NcrStatus::Cancelled
+    ) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_state",
+            format!(
+                "the report is {}; photos are added while it is open",
+                ncr.ncr.status.as_str()
+            ),
+        ));
+    }
+    if body.len() > MAX_PHOTO_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the photo has {} bytes; at most {MAX_PHOTO_BYTES} are taken",
+                body.len()
+            ),
+        ));
+    }
+    let content_type = image_type(&body)
+        .ok_or_else(|| ApiError::validation("body", "body: not a PNG, JPEG, WebP or GIF image"))?;
+    let name = q
+        .get("name")
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("photo");
+    if name.chars().count() > 200 {
+        return Err(ApiError::validation(
+            "name",
+            "name: must be at most 200 characters",
+        ));
+    }
+    let detail =
+        serde_json::json!({"name": name, "content_type": content_type, "size": body.len()})
+            .to_string();
+    let photo = s
+        .store
+        .add_ncr_photo(
+            u.tenant(),
+            &ncr,
+            name,
+            content_type,
+            &body,
+            NcrChange {
+                by_user: &u.0.username,
+                action: "add_photo",
+                detail: &detail,
+                at: zhizao_store::now_ms(),
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(photo)))
+}
+
+/// A report's photo, as stored.
+#[utoipa::path(get, path = "/quality/ncrs/{id}/photos/{photo}", tag = "quality", security(("bearer" = [])),
+    operation_id = "get_ncr_photo",
+    params(("id" = i64, Path), ("photo" = i64, Path)),
+    responses((status = 200, description = "the image", content_type = "image/*"), (status = 404, body = ErrorBody)))]
+pub async fn get_ncr_photo(
+    State(s): State<AppState>,
+    u: AuthUser,
+    axum::extract::Path((id, photo)): axum::extract::Path<(i64, i64)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (content_type, bytes) = s.store.ncr_photo(u.tenant(), id, photo).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
 }

@@ -980,6 +980,8 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/quality/ncrs",
         "GET /api/v1/quality/ncrs/{id}",
         "POST /api/v1/quality/ncrs/{id}/actions",
+        "POST /api/v1/quality/ncrs/{id}/photos",
+        "GET /api/v1/quality/ncrs/{id}/photos/{photo}",
         "POST /api/v1/quality/trace",
         "GET /api/v1/quality/trace/{code}",
         "GET /api/v1/quality/kpis",

@@ -435,6 +435,72 @@ async fn nonconformance_reports_walk_the_whole_flow_with_an_audit_trail() {
         .await;
         assert_eq!(st, StatusCode::FORBIDDEN);
 
+        // Photos: images only, kept with the report; none once it is closed.
+        let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 64]].concat();
+        let photos = format!("{base}/{}/photos", second["id"]);
+        let r = support::send(
+            &e.app,
+            Method::POST,
+            &format!("{photos}?name=weld.png"),
+            &e.planner,
+            Some("image/png"),
+            png.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        assert_eq!(r.json["content_type"], "image/png");
+        let r2 = support::send(
+            &e.app,
+            Method::GET,
+            &format!("{photos}/{}", r.json["id"]),
+            &e.viewer,
+            None,
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(r2.status, StatusCode::OK);
+        assert_eq!(r2.bytes, png);
+        let r3 = support::send(
+            &e.app,
+            Method::POST,
+            &photos,
+            &e.planner,
+            Some("image/png"),
+            b"not an image".to_vec(),
+        )
+        .await;
+        assert_eq!(r3.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, with) = call(
+            &e.app,
+            Method::GET,
+            &format!("{base}/{}", second["id"]),
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(with["photos"][0]["name"], "weld.png");
+        assert!(
+            with["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|ev| ev["action"] == "add_photo")
+        );
+        let r4 = support::send(
+            &e.app,
+            Method::POST,
+            &format!("{base}/{id}/photos"),
+            &e.planner,
+            Some("image/png"),
+            png,
+        )
+        .await;
+        assert_eq!(
+            r4.status,
+            StatusCode::CONFLICT,
+            "a closed report takes no photos"
+        );
+
         let (_, page) = call(
             &e.app,
             Method::GET,

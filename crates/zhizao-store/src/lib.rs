@@ -39,7 +39,9 @@ pub use planning::{
     CustomerOrder, NewCustomerOrder, NewPurchaseOrder, NewWorkOrder, OrderQuery, OrderSort,
     PlanRun, PurchaseOrder, RUNS_KEPT, WorkOrder, WorkOrderOperation,
 };
-pub use quality::{NcrChange, NcrEvent, NewSample, Sample, StoredCharacteristic, StoredNcr};
+pub use quality::{
+    NcrChange, NcrEvent, NcrPhoto, NewSample, Sample, StoredCharacteristic, StoredNcr,
+};
 pub use reasons::StopReason;
 pub use schedules::{SCHEDULES_KEPT, ScheduleVersion};
 pub use status::{EquipmentStatus, StateEvent};

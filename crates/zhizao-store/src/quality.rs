@@ -489,3 +489,78 @@ impl Store {
             .collect())
     }
 }
+
+/// A photo of a report, without its bytes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, FromRow)]
+pub struct NcrPhoto {
+    pub id: i64,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub by_user: String,
+    pub at: i64,
+}
+
+impl Store {
+    /// Attaches a photo (checked by the caller) and records it in the
+    /// report's audit trail.
+    pub async fn add_ncr_photo(
+        &self,
+        tenant_id: i64,
+        ncr: &StoredNcr,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+        change: NcrChange<'_>,
+    ) -> Result<NcrPhoto> {
+        let status = ncr.ncr.status.as_str();
+        let id: i64 = on_pool!(self, p => {
+            let mut tx = p.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO ncr_photos (tenant_id, ncr_id, name, content_type, size, bytes, by_user, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                .bind(tenant_id).bind(ncr.id).bind(name).bind(content_type).bind(bytes.len() as i64)
+                .bind(bytes).bind(change.by_user).bind(change.at)
+                .fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO ncr_events (tenant_id, ncr_id, at, by_user, action, detail, from_status, to_status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+                .bind(tenant_id).bind(ncr.id).bind(change.at).bind(change.by_user).bind(change.action)
+                .bind(change.detail).bind(status)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            id
+        });
+        Ok(NcrPhoto {
+            id,
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            size: bytes.len() as i64,
+            by_user: change.by_user.to_owned(),
+            at: change.at,
+        })
+    }
+
+    pub async fn ncr_photos(&self, tenant_id: i64, ncr_id: i64) -> Result<Vec<NcrPhoto>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, name, content_type, size, by_user, at FROM ncr_photos \
+             WHERE tenant_id = $1 AND ncr_id = $2 ORDER BY id")
+            .bind(tenant_id).bind(ncr_id).fetch_all(p).await?))
+    }
+
+    /// A photo's type and bytes.
+    pub async fn ncr_photo(
+        &self,
+        tenant_id: i64,
+        ncr_id: i64,
+        id: i64,
+    ) -> Result<(String, Vec<u8>)> {
+        let row: Option<(String, Vec<u8>)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT content_type, bytes FROM ncr_photos WHERE tenant_id = $1 AND ncr_id = $2 AND id = $3")
+            .bind(tenant_id).bind(ncr_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound {
+            entity: "photo",
+            id,
+        })
+    }
+}

@@ -824,4 +824,6 @@ export const en: Messages = {
   'qscreen.chartOf': '{code} {name}',
   'qscreen.open': 'Quality screen',
   'terminal.measure': 'Inspection · record a measurement',
+  'ncr.addPhoto': 'Add photo',
+  'ncr.action.add_photo': 'Photo added',
 };

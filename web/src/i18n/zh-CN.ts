@@ -821,6 +821,8 @@ export const zhCN = {
   'qscreen.chartOf': '{code} {name}',
   'qscreen.open': '质量大屏',
   'terminal.measure': '质量检验 · 测量录入',
+  'ncr.addPhoto': '添加照片',
+  'ncr.action.add_photo': '添加照片',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
