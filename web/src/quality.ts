@@ -34,6 +34,8 @@ export interface Characteristic {
   limits: { location: Limits; spread: Limits | null } | null;
   status: 'in_control' | 'out_of_control' | 'no_data';
   samples: number;
+  next_due_at: number | null;
+  overdue: boolean;
 }
 
 export interface ChartPoint {

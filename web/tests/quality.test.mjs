@@ -46,6 +46,8 @@ describe('quality control', () => {
     }
     assert.match(await page.locator(tid('char-BORE-D')).innerText(), /泵壳内孔直径/);
     assert.match(await page.locator(tid('char-BORE-D')).innerText(), /过程检验/);
+    // Sampled every 10 minutes and sampled just now: the next one is due.
+    assert.match(await page.locator(tid('due-BORE-D')).innerText(), /下次抽检 \d\d:\d\d:\d\d/);
     await page.click(tid('char-SHAFT-OD'));
     await page.locator(`${tid('chart-card')} canvas`).first().waitFor();
     assert.match(await page.locator(tid('chart-card')).innerText(), /单值-移动极差图/);

@@ -53,16 +53,46 @@ pub struct CharacteristicDto {
     pub status: String,
     /// Samples recorded so far.
     pub samples: usize,
+    /// When the next sample is due (sampling by time), epoch ms.
+    pub next_due_at: Option<i64>,
+    /// The next sample is past due.
+    pub overdue: bool,
 }
 
-fn dto(s: StoredCharacteristic, status: &str, samples: usize) -> CharacteristicDto {
+/// A chart's state as lists show it.
+struct ChartState {
+    status: &'static str,
+    samples: usize,
+    last_at: Option<i64>,
+}
+
+impl ChartState {
+    fn of(c: &Characteristic, samples: &[Sample]) -> ChartState {
+        let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
+        let status = match chart_view(c, &groups) {
+            _ if groups.is_empty() => "no_data",
+            Ok(v) if v.latest_out_of_control() => "out_of_control",
+            _ => "in_control",
+        };
+        ChartState {
+            status,
+            samples: samples.last().map_or(0, |x| x.number.max(0) as usize),
+            last_at: samples.iter().map(|x| x.taken_at).max(),
+        }
+    }
+}
+
+fn dto(s: StoredCharacteristic, state: &ChartState) -> CharacteristicDto {
+    let next_due_at = s.characteristic.next_due(state.last_at, s.created_at);
     CharacteristicDto {
         id: s.id,
-        characteristic: s.characteristic,
         created_at: s.created_at,
         updated_at: s.updated_at,
-        status: status.to_owned(),
-        samples,
+        status: state.status.to_owned(),
+        samples: state.samples,
+        next_due_at,
+        overdue: next_due_at.is_some_and(|due| due < zhizao_store::now_ms()),
+        characteristic: s.characteristic,
     }
 }
 
@@ -88,16 +118,9 @@ async fn status_of(
     s: &AppState,
     tenant: i64,
     c: &StoredCharacteristic,
-) -> Result<(String, usize), ApiError> {
+) -> Result<ChartState, ApiError> {
     let samples = s.store.recent_samples(tenant, c.id, 25).await?;
-    let total = samples.last().map_or(0, |x| x.number.max(0) as usize);
-    let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
-    let status = match chart_view(&c.characteristic, &groups) {
-        _ if groups.is_empty() => "no_data",
-        Ok(v) if v.latest_out_of_control() => "out_of_control",
-        _ => "in_control",
-    };
-    Ok((status.to_owned(), total))
+    Ok(ChartState::of(&c.characteristic, &samples))
 }
 
 /// The inspection plan: every characteristic, by item and code, with the
@@ -111,8 +134,8 @@ pub async fn list_characteristics(
 ) -> Result<Json<Vec<CharacteristicDto>>, ApiError> {
     let mut out = Vec::new();
     for c in s.store.list_characteristics(u.tenant()).await? {
-        let (status, samples) = status_of(&s, u.tenant(), &c).await?;
-        out.push(dto(c, &status, samples));
+        let state = status_of(&s, u.tenant(), &c).await?;
+        out.push(dto(c, &state));
     }
     Ok(Json(out))
 }
@@ -132,7 +155,17 @@ pub async fn create_characteristic(
     let c = checked(body)?;
     let id = s.store.create_characteristic(u.tenant(), &c).await?;
     let stored = s.store.get_characteristic(u.tenant(), id).await?;
-    Ok((StatusCode::CREATED, Json(dto(stored, "no_data", 0))))
+    Ok((
+        StatusCode::CREATED,
+        Json(dto(
+            stored,
+            &ChartState {
+                status: "no_data",
+                samples: 0,
+                last_at: None,
+            },
+        )),
+    ))
 }
 
 #[utoipa::path(get, path = "/quality/characteristics/{id}", tag = "quality", security(("bearer" = [])),
@@ -144,8 +177,8 @@ pub async fn get_characteristic(
     IdPath(id): IdPath,
 ) -> Result<Json<CharacteristicDto>, ApiError> {
     let c = s.store.get_characteristic(u.tenant(), id).await?;
-    let (status, samples) = status_of(&s, u.tenant(), &c).await?;
-    Ok(Json(dto(c, &status, samples)))
+    let state = status_of(&s, u.tenant(), &c).await?;
+    Ok(Json(dto(c, &state)))
 }
 
 /// Replaces a characteristic's definition; its samples stay.
@@ -173,8 +206,8 @@ pub async fn update_characteristic(
     }
     s.store.update_characteristic(u.tenant(), id, &c).await?;
     let stored = s.store.get_characteristic(u.tenant(), id).await?;
-    let (status, samples) = status_of(&s, u.tenant(), &stored).await?;
-    Ok(Json(dto(stored, &status, samples)))
+    let state = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &state)))
 }
 
 #[utoipa::path(delete, path = "/quality/characteristics/{id}", tag = "quality", security(("bearer" = [])),
@@ -392,7 +425,7 @@ pub async fn record_sample(
         for other in s.store.list_characteristics(tenant).await? {
             if other.id != c.id
                 && other.characteristic.equipment == source
-                && status_of(s, tenant, &other).await?.0 == "out_of_control"
+                && status_of(s, tenant, &other).await?.status == "out_of_control"
             {
                 signal = 1.0;
                 break;
@@ -485,14 +518,9 @@ pub async fn chart(
     let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
     let view = chart_view(&c.characteristic, &groups)
         .map_err(|e| ApiError::validation(e.field.clone(), e.to_string()))?;
-    let status = match () {
-        _ if samples.is_empty() => "no_data",
-        _ if view.latest_out_of_control() => "out_of_control",
-        _ => "in_control",
-    };
-    let count = samples.last().map_or(0, |x| x.number.max(0) as usize);
+    let state = ChartState::of(&c.characteristic, &samples);
     Ok(Json(ChartDto {
-        characteristic: dto(c, status, count),
+        characteristic: dto(c, &state),
         chart: view,
         samples,
     }))
@@ -550,8 +578,8 @@ pub async fn freeze_limits(
         .update_characteristic(u.tenant(), id, &c.characteristic)
         .await?;
     let stored = s.store.get_characteristic(u.tenant(), id).await?;
-    let (status, count) = status_of(&s, u.tenant(), &stored).await?;
-    Ok(Json(dto(stored, &status, count)))
+    let state = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &state)))
 }
 
 /// Back to trial limits from the points shown.
@@ -570,8 +598,8 @@ pub async fn unfreeze_limits(
         .update_characteristic(u.tenant(), id, &c.characteristic)
         .await?;
     let stored = s.store.get_characteristic(u.tenant(), id).await?;
-    let (status, count) = status_of(&s, u.tenant(), &stored).await?;
-    Ok(Json(dto(stored, &status, count)))
+    let state = status_of(&s, u.tenant(), &stored).await?;
+    Ok(Json(dto(stored, &state)))
 }
 
 /// A nonconformance report with its id, and (singly) its audit trail.
@@ -924,7 +952,7 @@ pub async fn quality_kpis(
     let characteristics = s.store.list_characteristics(tenant).await?;
     let mut out_of_control = Vec::new();
     for c in &characteristics {
-        if status_of(&s, tenant, c).await?.0 == "out_of_control" {
+        if status_of(&s, tenant, c).await?.status == "out_of_control" {
             out_of_control.push(c.characteristic.code.clone());
         }
     }

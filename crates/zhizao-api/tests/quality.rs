@@ -69,6 +69,12 @@ async fn characteristics_samples_charts_and_alarms() {
         assert_eq!(st, StatusCode::CREATED, "{created}");
         let id = created["id"].as_i64().unwrap();
         assert_eq!(created["status"], "no_data");
+        // Sampled every 30 minutes: the first sample is due 30 minutes on.
+        assert_eq!(
+            created["next_due_at"].as_i64().unwrap(),
+            created["created_at"].as_i64().unwrap() + 30 * 60_000
+        );
+        assert_eq!(created["overdue"], false);
         let (st, _) = call(&e.app, Method::POST, base, &e.quality, Some(bore())).await;
         assert_eq!(st, StatusCode::CONFLICT);
 

@@ -127,6 +127,18 @@ pub struct Characteristic {
 }
 
 impl Characteristic {
+    /// When the next sample is due, for sampling by time: the interval
+    /// after the last sample (or after the characteristic was set up).
+    /// Sampling per lot or per units depends on production, not the clock.
+    pub fn next_due(&self, last_sample_at: Option<i64>, created_at: i64) -> Option<i64> {
+        match self.sampling {
+            Sampling::EveryMinutes(m) => {
+                Some(last_sample_at.unwrap_or(created_at) + i64::from(m) * 60_000)
+            }
+            Sampling::PerLot | Sampling::EveryUnits(_) => None,
+        }
+    }
+
     /// Checks the characteristic, naming the field at fault.
     pub fn validate(&self) -> Result<(), FieldError> {
         validate_code("code", &self.code)?;
@@ -245,6 +257,15 @@ mod tests {
             rules: RuleChoice::default(),
             limits: None,
         }
+    }
+
+    #[test]
+    fn sampling_by_time_is_due_an_interval_after_the_last_sample() {
+        let mut c = bore();
+        assert_eq!(c.next_due(Some(1_000), 0), Some(1_000 + 30 * 60_000));
+        assert_eq!(c.next_due(None, 500), Some(500 + 30 * 60_000));
+        c.sampling = Sampling::PerLot;
+        assert_eq!(c.next_due(Some(1_000), 0), None);
     }
 
     #[test]

@@ -328,7 +328,8 @@ pub async fn seed(store: &Store, tenant: i64, now: i64, seed: u64) -> Result<boo
         let id = store.create_characteristic(tenant, &c).await?;
         let quiet = history_seed(&c, seed);
         for k in 1..=BACKFILL {
-            let at = now - (BACKFILL - k + 1) * BACKFILL_EVERY_MIN * 60_000;
+            // The last one a minute ago: the next is due within the interval.
+            let at = now - (BACKFILL - k) * BACKFILL_EVERY_MIN * 60_000 - 60_000;
             if let Some(s) = sample(&c, k, at, quiet) {
                 store.add_sample(tenant, id, &s).await?;
             }

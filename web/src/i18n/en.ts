@@ -826,4 +826,6 @@ export const en: Messages = {
   'terminal.measure': 'Inspection · record a measurement',
   'ncr.addPhoto': 'Add photo',
   'ncr.action.add_photo': 'Photo added',
+  'quality.nextDue': 'next sample {at}',
+  'quality.overdue': 'sample overdue',
 };

@@ -823,6 +823,8 @@ export const zhCN = {
   'terminal.measure': '质量检验 · 测量录入',
   'ncr.addPhoto': '添加照片',
   'ncr.action.add_photo': '添加照片',
+  'quality.nextDue': '下次抽检 {at}',
+  'quality.overdue': '抽检逾期',
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
