@@ -157,7 +157,25 @@ export interface LineKpiMessage {
   ideal_output: number | null;
 }
 
-export type LiveMessage = HelloMessage | StateEvent | CountersEvent | AlarmMessage | LineKpiMessage;
+/** A sample of an inspection characteristic was recorded and judged. */
+export interface QualitySampleMessage {
+  type: 'quality_sample';
+  seq: number;
+  ts: number;
+  characteristic_id: number;
+  code: string;
+  number: number;
+  out_of_control: boolean;
+  rules: number[];
+}
+
+export type LiveMessage =
+  | HelloMessage
+  | StateEvent
+  | CountersEvent
+  | AlarmMessage
+  | LineKpiMessage
+  | QualitySampleMessage;
 
 export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
 

@@ -12,6 +12,7 @@ import {
   type Alarm,
   type AlarmMessage,
   type LineKpiMessage,
+  type QualitySampleMessage,
   type LiveEquipment,
   type LiveLine,
   type LiveMessage,
@@ -47,6 +48,8 @@ export function useLiveFeed(scope = 'all') {
     alarms: [] as Alarm[],
     /** The latest pushed running-shift KPIs, by line id. */
     lineKpis: {} as Record<number, LineKpiMessage>,
+    /** The newest recorded quality sample, for charts that redraw on it. */
+    lastQualitySample: null as QualitySampleMessage | null,
     status: 'connecting' as ConnectionStatus,
     loaded: false,
     error: null as string | null,
@@ -124,6 +127,10 @@ export function useLiveFeed(scope = 'all') {
     }
     if (msg.type === 'line_kpi') {
       state.lineKpis[msg.line_id] = msg;
+      return;
+    }
+    if (msg.type === 'quality_sample') {
+      state.lastQualitySample = msg;
       return;
     }
     const found = index.get(msg.equipment_id);

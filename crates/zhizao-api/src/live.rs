@@ -179,7 +179,8 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
             }
             LiveMessage::Counters { .. }
             | LiveMessage::Alarm { .. }
-            | LiveMessage::LineKpi { .. } => None,
+            | LiveMessage::LineKpi { .. }
+            | LiveMessage::QualitySample { .. } => None,
         })
         .collect();
     Ok(Json(Snapshot {

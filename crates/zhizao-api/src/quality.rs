@@ -440,6 +440,18 @@ pub async fn record_sample(
     if !events.is_empty() {
         s.hub.alarm_events(tenant, events);
     }
+    s.hub.quality_sample(
+        tenant,
+        at,
+        zhizao_live::QualitySampleNews {
+            characteristic_id: c.id,
+            code: c.characteristic.code.clone(),
+            number: sample.number,
+            taken_at: sample.taken_at,
+            out_of_control: beyond || !rules.is_empty(),
+            rules: rules.clone(),
+        },
+    );
     Ok(SampleResult {
         sample,
         out_of_control: beyond || !rules.is_empty(),

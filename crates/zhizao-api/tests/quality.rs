@@ -78,6 +78,8 @@ async fn characteristics_samples_charts_and_alarms() {
         let (st, _) = call(&e.app, Method::POST, base, &e.quality, Some(bore())).await;
         assert_eq!(st, StatusCode::CONFLICT);
 
+        // Screens hear of every sample at once.
+        let mut heard = e.hub.subscribe();
         // Twenty subgroups in control: their means vary about as much as
         // the ranges say, without a run, trend or zig-zag.
         let offsets = [
@@ -97,6 +99,21 @@ async fn characteristics_samples_charts_and_alarms() {
             .await;
             assert_eq!(st, StatusCode::CREATED, "{r}");
             assert_eq!(r["out_of_control"], false, "{k}: {r}");
+        }
+        let first = heard.try_recv().unwrap();
+        match &first.message {
+            zhizao_live::LiveMessage::QualitySample {
+                characteristic_id,
+                number,
+                out_of_control,
+                ..
+            } => {
+                assert_eq!(
+                    (*characteristic_id, *number, *out_of_control),
+                    (id, 1, false)
+                );
+            }
+            other => panic!("{other:?}"),
         }
         // Wrong subgroup size and a viewer are refused; nothing is stored.
         let (st, err) = call(

@@ -89,6 +89,27 @@ pub enum LiveMessage {
         #[serde(flatten)]
         update: Box<LineKpiUpdate>,
     },
+    /// A sample of an inspection characteristic was recorded and judged.
+    QualitySample {
+        seq: u64,
+        ts: EpochMs,
+        characteristic_id: Id,
+        code: String,
+        number: i64,
+        out_of_control: bool,
+        rules: Vec<u8>,
+    },
+}
+
+/// What a recorded sample says, for [`LiveHub::quality_sample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualitySampleNews {
+    pub characteristic_id: Id,
+    pub code: String,
+    pub number: i64,
+    pub taken_at: EpochMs,
+    pub out_of_control: bool,
+    pub rules: Vec<u8>,
 }
 
 /// What a line's running shift came to so far.
@@ -110,7 +131,8 @@ impl LiveMessage {
             LiveMessage::State { seq, .. }
             | LiveMessage::Counters { seq, .. }
             | LiveMessage::Alarm { seq, .. }
-            | LiveMessage::LineKpi { seq, .. } => *seq,
+            | LiveMessage::LineKpi { seq, .. }
+            | LiveMessage::QualitySample { seq, .. } => *seq,
         }
     }
 }
@@ -388,6 +410,31 @@ impl LiveHub {
                 ts: now_ms(),
                 line_id: at.line_id,
                 update: Box::new(update),
+            },
+        });
+    }
+
+    /// Broadcasts that a sample was recorded, so open charts redraw at
+    /// once. Without a placement (a characteristic of no known machine) it
+    /// goes to the tenant's subscribers of the whole plant only.
+    pub fn quality_sample(&self, tenant: Id, at: Option<Placement>, sample: QualitySampleNews) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let placement = at.unwrap_or(Placement {
+            tenant_id: tenant,
+            site_id: 0,
+            line_id: 0,
+            equipment_id: 0,
+        });
+        self.broadcast(Envelope {
+            placement,
+            message: LiveMessage::QualitySample {
+                seq,
+                ts: sample.taken_at,
+                characteristic_id: sample.characteristic_id,
+                code: sample.code,
+                number: sample.number,
+                out_of_control: sample.out_of_control,
+                rules: sample.rules,
             },
         });
     }
