@@ -607,6 +607,31 @@ fn union(a: &[usize], b: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// A two-panel chart's points beyond the limits: both panels together
+/// (`out_of_control_points`), each panel's own (`{panel}_out_of_control_points`),
+/// and the samples left out of the estimate.
+fn insert_two_panel_points(
+    out: &mut Map<String, Value>,
+    (location, location_beyond): (&str, &[usize]),
+    (spread, spread_beyond): (&str, &[usize]),
+    excluded: &[usize],
+    first: u64,
+) {
+    out.insert(
+        "out_of_control_points".into(),
+        json!(numbered(&union(location_beyond, spread_beyond), first)),
+    );
+    out.insert(
+        format!("{location}_out_of_control_points"),
+        json!(numbered(location_beyond, first)),
+    );
+    out.insert(
+        format!("{spread}_out_of_control_points"),
+        json!(numbered(spread_beyond, first)),
+    );
+    out.insert("excluded_samples".into(), json!(numbered(excluded, first)));
+}
+
 fn limits_json(l: &Limits) -> Value {
     json!({"center": l.center, "ucl": l.ucl, "lcl": l.lcl})
 }
@@ -844,24 +869,12 @@ fn subgroup_json(
         }
     }
     out.insert("subgroup_size".into(), json!(chart.subgroup_size));
-    out.insert(
-        "out_of_control_points".into(),
-        json!(numbered(
-            &union(&chart.location_beyond, &chart.spread_beyond),
-            first
-        )),
-    );
-    out.insert(
-        "xbar_out_of_control_points".into(),
-        json!(numbered(&chart.location_beyond, first)),
-    );
-    out.insert(
-        format!("{spread_key}_out_of_control_points"),
-        json!(numbered(&chart.spread_beyond, first)),
-    );
-    out.insert(
-        "excluded_samples".into(),
-        json!(numbered(&chart.excluded, first)),
+    insert_two_panel_points(
+        &mut out,
+        ("xbar", &chart.location_beyond),
+        (spread_key, &chart.spread_beyond),
+        &chart.excluded,
+        first,
     );
     if let Some(request) = rule_request(params, false)? {
         let z: Vec<f64> = chart
@@ -902,24 +915,12 @@ fn varying_xbar_s_case(params: &Params<'_>, groups: &[Vec<f64>]) -> Result<Value
     out.insert("subgroup_means".into(), json!(chart.means));
     out.insert("subgroup_sd".into(), json!(chart.sds));
     out.insert("subgroup_sizes".into(), json!(chart.sizes));
-    out.insert(
-        "out_of_control_points".into(),
-        json!(numbered(
-            &union(&chart.location_beyond, &chart.spread_beyond),
-            first
-        )),
-    );
-    out.insert(
-        "xbar_out_of_control_points".into(),
-        json!(numbered(&chart.location_beyond, first)),
-    );
-    out.insert(
-        "s_out_of_control_points".into(),
-        json!(numbered(&chart.spread_beyond, first)),
-    );
-    out.insert(
-        "excluded_samples".into(),
-        json!(numbered(&chart.excluded, first)),
+    insert_two_panel_points(
+        &mut out,
+        ("xbar", &chart.location_beyond),
+        ("s", &chart.spread_beyond),
+        &chart.excluded,
+        first,
     );
     if let Some(request) = rule_request(params, false)? {
         let z: Vec<f64> = chart
@@ -1006,24 +1007,12 @@ fn individuals_json(
         }),
     );
     out.insert("sigma_hat_mrbar_over_d2".into(), json!(chart.sigma));
-    out.insert(
-        "out_of_control_points".into(),
-        json!(numbered(
-            &union(&chart.individuals_beyond, &chart.moving_range_beyond),
-            first
-        )),
-    );
-    out.insert(
-        "individuals_out_of_control_points".into(),
-        json!(numbered(&chart.individuals_beyond, first)),
-    );
-    out.insert(
-        "moving_range_out_of_control_points".into(),
-        json!(numbered(&chart.moving_range_beyond, first)),
-    );
-    out.insert(
-        "excluded_samples".into(),
-        json!(numbered(&chart.excluded, first)),
+    insert_two_panel_points(
+        &mut out,
+        ("individuals", &chart.individuals_beyond),
+        ("moving_range", &chart.moving_range_beyond),
+        &chart.excluded,
+        first,
     );
     if let Some(request) = rule_request(params, false)? {
         let z: Vec<f64> = chart
