@@ -497,17 +497,27 @@ pub struct ChartDto {
     pub samples: Vec<Sample>,
 }
 
-fn points_param(q: &std::collections::HashMap<String, String>) -> Result<i64, ApiError> {
-    match q.get("last") {
-        None => Ok(DEFAULT_POINTS),
+/// A whole-number query parameter within `range`; `default` when absent.
+fn query_number(
+    q: &std::collections::HashMap<String, String>,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
+    match q.get(key) {
+        None => Ok(default),
         Some(v) => v
             .parse::<i64>()
             .ok()
-            .filter(|n| (1..=MAX_POINTS).contains(n))
+            .filter(|n| range.contains(n))
             .ok_or_else(|| {
                 ApiError::validation(
-                    "last",
-                    format!("last: `{v}` is not a number from 1 to {MAX_POINTS}"),
+                    key,
+                    format!(
+                        "{key}: `{v}` is not a number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
                 )
             }),
     }
@@ -524,7 +534,7 @@ pub async fn chart(
     IdPath(id): IdPath,
     QueryMap(q): QueryMap,
 ) -> Result<Json<ChartDto>, ApiError> {
-    let last = points_param(&q)?;
+    let last = query_number(&q, "last", DEFAULT_POINTS, 1..=MAX_POINTS)?;
     let c = s.store.get_characteristic(u.tenant(), id).await?;
     let samples = s.store.recent_samples(u.tenant(), id, last).await?;
     let groups: Vec<_> = samples.iter().map(Sample::subgroup).collect();
@@ -713,23 +723,8 @@ pub async fn list_ncrs(
             format!("status: `{v}` is not one of {}", STATUSES.join(", ")),
         ));
     }
-    let number = |key: &str, default: i64, max: i64| -> Result<i64, ApiError> {
-        match q.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        key,
-                        format!("{key}: `{v}` is not a number from 0 to {max}"),
-                    )
-                }),
-        }
-    };
-    let limit = number("limit", 50, 200)?.max(1);
-    let offset = number("offset", 0, i64::MAX)?;
+    let limit = query_number(&q, "limit", 50, 0..=200)?.max(1);
+    let offset = query_number(&q, "offset", 0, 0..=i64::MAX)?;
     let (items, total) = s.store.list_ncrs(u.tenant(), status, limit, offset).await?;
     Ok(Json(NcrPage {
         items: items.into_iter().map(|n| ncr_dto(n, None)).collect(),
@@ -890,23 +885,8 @@ pub async fn genealogy(
             ));
         }
     };
-    let number = |key: &str, default: i64, max: i64| -> Result<i64, ApiError> {
-        match q.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        key,
-                        format!("{key}: `{v}` is not a number from 1 to {max}"),
-                    )
-                }),
-        }
-    };
-    let depth = number("depth", 20, 50)?;
-    let limit = number("limit", 1000, 10_000)?;
+    let depth = query_number(&q, "depth", 20, 1..=50)?;
+    let limit = query_number(&q, "limit", 1000, 1..=10_000)?;
     s.store
         .genealogy(u.tenant(), &code, direction, depth, limit)
         .await?
@@ -1143,29 +1123,23 @@ pub async fn import_samples(
             let code = cell("characteristic")
                 .ok_or_else(|| refuse("characteristic", "missing".into()))?
                 .to_owned();
+            // A finite number; a decimal comma is taken as a point.
+            let decimal = |key: &str, v: &str| -> Result<f64, ImportRowError> {
+                v.replace(',', ".")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| refuse(key, format!("`{v}` is not a number")))
+            };
             let number = |key: &str| -> Result<Option<f64>, ImportRowError> {
-                cell(key)
-                    .map(|v| {
-                        v.replace(',', ".")
-                            .parse::<f64>()
-                            .ok()
-                            .filter(|x| x.is_finite())
-                            .ok_or_else(|| refuse(key, format!("`{v}` is not a number")))
-                    })
-                    .transpose()
+                cell(key).map(|v| decimal(key, v)).transpose()
             };
             let values = match cell("values") {
                 None => None,
                 Some(v) => Some(
                     v.split([' ', ';', '|', '\t'])
                         .filter(|x| !x.is_empty())
-                        .map(|x| {
-                            x.replace(',', ".")
-                                .parse::<f64>()
-                                .ok()
-                                .filter(|f| f.is_finite())
-                                .ok_or_else(|| refuse("values", format!("`{x}` is not a number")))
-                        })
+                        .map(|x| decimal("values", x))
                         .collect::<Result<Vec<f64>, _>>()?,
                 ),
             };
