@@ -28,8 +28,7 @@ struct CharacteristicRow {
 
 impl CharacteristicRow {
     fn decode(self) -> Result<StoredCharacteristic> {
-        let characteristic = serde_json::from_str(&self.body)
-            .map_err(|e| StoreError::Corrupt(format!("quality characteristic {}: {e}", self.id)))?;
+        let characteristic = decode(&self.body, "quality characteristic", self.id)?;
         Ok(StoredCharacteristic {
             id: self.id,
             characteristic,
@@ -99,8 +98,7 @@ struct SampleRow {
 
 impl SampleRow {
     fn decode(self) -> Result<Sample> {
-        let values = serde_json::from_str(&self.vals)
-            .map_err(|e| StoreError::Corrupt(format!("quality sample {}: {e}", self.id)))?;
+        let values = decode(&self.vals, "quality sample", self.id)?;
         Ok(Sample {
             id: self.id,
             number: self.number,
@@ -117,8 +115,13 @@ impl SampleRow {
     }
 }
 
-fn encode(c: &Characteristic) -> Result<String> {
-    serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))
+fn encode<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A JSON column read back; `what` and `id` name it when it is corrupt.
+fn decode<T: serde::de::DeserializeOwned>(json: &str, what: &str, id: i64) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("{what} {id}: {e}")))
 }
 
 fn stage(c: &Characteristic) -> &'static str {
@@ -233,8 +236,7 @@ impl Store {
         characteristic_id: i64,
         s: &NewSample,
     ) -> Result<Sample> {
-        let vals =
-            serde_json::to_string(&s.values).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let vals = encode(&s.values)?;
         let row: SampleRow = on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             let owned: Option<i64> = sqlx::query_scalar(
@@ -299,8 +301,7 @@ struct NcrRow {
 
 impl NcrRow {
     fn decode(self) -> Result<StoredNcr> {
-        let ncr = serde_json::from_str(&self.body)
-            .map_err(|e| StoreError::Corrupt(format!("nonconformance report {}: {e}", self.id)))?;
+        let ncr = decode(&self.body, "nonconformance report", self.id)?;
         Ok(StoredNcr {
             id: self.id,
             ncr,
@@ -344,7 +345,7 @@ impl Store {
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ncrs WHERE tenant_id = $1")
                 .bind(tenant_id).fetch_one(&mut *tx).await?;
             let ncr = make(format!("NCR-{:04}", count + 1));
-            let body = serde_json::to_string(&ncr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let body = encode(&ncr)?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO ncrs (tenant_id, number, status, item, body, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id")
@@ -412,7 +413,7 @@ impl Store {
         change: NcrChange<'_>,
     ) -> Result<StoredNcr> {
         let id = from.id;
-        let body = serde_json::to_string(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = encode(to)?;
         on_pool!(self, p => {
             let mut tx = p.begin_write().await?;
             let done = sqlx::query(
