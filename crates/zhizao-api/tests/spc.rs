@@ -20,33 +20,6 @@ fn reference() -> Value {
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
 }
 
-/// Every number (and every list and null) of `want` is in `have`.
-fn within(path: &str, have: &Value, want: &Value, tol: f64) -> usize {
-    match (have, want) {
-        (Value::Number(h), Value::Number(w)) => {
-            let (h, w) = (h.as_f64().unwrap(), w.as_f64().unwrap());
-            assert!((h - w).abs() <= tol, "{path}: {h} against {w}");
-            1
-        }
-        (Value::Array(h), Value::Array(w)) => {
-            assert_eq!(h.len(), w.len(), "{path}");
-            h.iter()
-                .zip(w)
-                .enumerate()
-                .map(|(i, (h, w))| within(&format!("{path}[{i}]"), h, w, tol))
-                .sum()
-        }
-        (Value::Object(h), Value::Object(w)) => w
-            .iter()
-            .map(|(k, v)| within(&format!("{path}.{k}"), &h[k], v, tol))
-            .sum(),
-        (h, w) => {
-            assert_eq!(h, w, "{path}");
-            1
-        }
-    }
-}
-
 #[tokio::test]
 async fn reference_cases_and_refusals() {
     let e = env(zhizao_testkit::sqlite().await).await;
@@ -64,7 +37,7 @@ async fn reference_cases_and_refusals() {
     for case in doc["cases"].as_array().unwrap() {
         let id = case["id"].as_str().unwrap();
         let tol = case["tolerance"]["abs"].as_f64().unwrap_or(0.0);
-        checked += within(id, &got[id], &case["expected"], tol);
+        checked += zhizao_testkit::json_within(id, &got[id], &case["expected"], tol);
         // One case alone answers under its id too.
         let (status, one) = call(
             &e.app,

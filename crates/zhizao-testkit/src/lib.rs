@@ -90,3 +90,39 @@ pub async fn postgres() -> TestStore {
 pub async fn each_backend() -> Vec<TestStore> {
     vec![sqlite().await, postgres().await]
 }
+
+/// Checks that every number, list and null of `want` is in `have`, numbers
+/// within `tol`; returns how many leaf values were compared. Objects in
+/// `have` may hold more keys than `want`. Panics naming the path of the
+/// first difference.
+pub fn json_within(
+    path: &str,
+    have: &serde_json::Value,
+    want: &serde_json::Value,
+    tol: f64,
+) -> usize {
+    use serde_json::Value;
+    match (have, want) {
+        (Value::Number(h), Value::Number(w)) => {
+            let (h, w) = (h.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!((h - w).abs() <= tol, "{path}: {h} against {w}");
+            1
+        }
+        (Value::Array(h), Value::Array(w)) => {
+            assert_eq!(h.len(), w.len(), "{path}");
+            h.iter()
+                .zip(w)
+                .enumerate()
+                .map(|(i, (h, w))| json_within(&format!("{path}[{i}]"), h, w, tol))
+                .sum()
+        }
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .map(|(k, v)| json_within(&format!("{path}.{k}"), &h[k], v, tol))
+            .sum(),
+        (h, w) => {
+            assert_eq!(h, w, "{path}");
+            1
+        }
+    }
+}

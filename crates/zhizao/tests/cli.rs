@@ -894,27 +894,6 @@ fn schedule_solve_and_check() {
 /// naming the field.
 #[test]
 fn spc_analyze_matches_the_reference_cases() {
-    fn within(path: &str, have: &Value, want: &Value, tol: f64) -> usize {
-        match (have, want) {
-            (Value::Number(h), Value::Number(w)) => {
-                let (h, w) = (h.as_f64().unwrap(), w.as_f64().unwrap());
-                assert!((h - w).abs() <= tol, "{path}: {h} against {w}");
-                1
-            }
-            (Value::Array(h), Value::Array(w)) => {
-                assert_eq!(h.len(), w.len(), "{path}");
-                h.iter().zip(w).map(|(h, w)| within(path, h, w, tol)).sum()
-            }
-            (Value::Object(h), Value::Object(w)) => w
-                .iter()
-                .map(|(k, v)| within(&format!("{path}.{k}"), &h[k], v, tol))
-                .sum(),
-            (h, w) => {
-                assert_eq!(h, w, "{path}");
-                1
-            }
-        }
-    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = root.join("../../../shared/reference/spc-cases.json");
     let file = if shared.exists() {
@@ -938,7 +917,7 @@ fn spc_analyze_matches_the_reference_cases() {
     for case in doc["cases"].as_array().unwrap() {
         let id = case["id"].as_str().unwrap();
         let tol = case["tolerance"]["abs"].as_f64().unwrap_or(0.0);
-        checked += within(id, &got[id], &case["expected"], tol);
+        checked += zhizao_testkit::json_within(id, &got[id], &case["expected"], tol);
     }
     assert!(checked >= 300, "{checked}");
     // The summary names each case.
