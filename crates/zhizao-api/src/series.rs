@@ -290,7 +290,10 @@ async fn line_protocol_user(
 }
 
 /// The body as text, un-gzipped when it says so; errors as (status, message).
-fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<String, (StatusCode, String)> {
+fn decode_body<'a>(
+    headers: &HeaderMap,
+    body: &'a Bytes,
+) -> Result<std::borrow::Cow<'a, str>, (StatusCode, String)> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -312,14 +315,24 @@ fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<String, (StatusCode,
         }
         out
     } else {
-        body.to_vec()
+        // Plain bodies are read in place.
+        return std::str::from_utf8(body)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|e| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("body is not UTF-8 (byte {})", e.valid_up_to()),
+                )
+            });
     };
-    String::from_utf8(bytes).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("body is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-        )
-    })
+    String::from_utf8(bytes)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("body is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+            )
+        })
 }
 
 /// InfluxDB 1.x compatible write: line protocol, `?db=NAME&precision=ns|us|ms|s`,
@@ -360,9 +373,10 @@ pub async fn write_line_protocol(
         Err((status, message)) => return influx_error(status, message),
     };
     let parsed = lineproto::parse(&text, precision, now_ns());
-    let lines: Vec<usize> = parsed.points.iter().map(|(l, _)| *l).collect();
-    let points: Vec<Point> = parsed.points.into_iter().map(|(_, p)| p).collect();
-    let outcome = match s.tsdb.write(user.tenant_id, points).await {
+    let batch = parsed.batch;
+    // Rejected values are named by their line, so keep where lines start.
+    let line_index = batch.line_index();
+    let outcome = match s.tsdb.write_batch(user.tenant_id, batch).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "time-series write failed");
@@ -380,7 +394,7 @@ pub async fn write_line_protocol(
         .collect();
     let mut bad_lines: Vec<usize> = errors.iter().map(|e| e.0).collect();
     for (j, message) in outcome.rejected {
-        let line = lines.get(j).copied().unwrap_or(0);
+        let line = line_index.line_of(j);
         bad_lines.push(line);
         errors.push((line, message));
     }

@@ -127,7 +127,7 @@ mod tests {
         let parsed =
             zhizao_tsdb::lineproto::parse(&batches[0], zhizao_tsdb::lineproto::Precision::Ns, 0);
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors.first());
-        assert_eq!(parsed.points.len() as u64, 5000 * FIELDS);
+        assert_eq!(parsed.batch.len() as u64, 5000 * FIELDS);
         assert_eq!(Dataset::standard().points(), 5_000_000);
         assert_eq!(Dataset::long().points(), 50_000_000);
     }

@@ -174,8 +174,7 @@ pub fn run_embedded(
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(body) = batches.get(i) else { break };
                 let parsed = lineproto::parse(body, Precision::Ns, 0);
-                let points = parsed.points.into_iter().map(|(_, p)| p).collect();
-                if let Err(e) = db.write(1, points).await {
+                if let Err(e) = db.write_batch(1, parsed.batch).await {
                     if let Ok(mut f) = failure.lock() {
                         *f = Some(e.into());
                     }

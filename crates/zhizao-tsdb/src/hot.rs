@@ -80,6 +80,21 @@ impl SeriesData {
         }
     }
 
+    /// Room for `n` points before the columns grow.
+    pub fn with_capacity(value_type: ValueType, n: usize) -> Self {
+        let values = match value_type {
+            ValueType::F64 => Column::F64(Vec::with_capacity(n)),
+            ValueType::I64 => Column::I64(Vec::with_capacity(n)),
+            ValueType::Bool => Column::Bool(Vec::with_capacity(n)),
+            ValueType::Str => Column::Str(Vec::new()),
+        };
+        Self {
+            value_type,
+            ts: Vec::with_capacity(n),
+            values,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ts.len()
     }

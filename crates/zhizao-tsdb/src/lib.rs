@@ -24,6 +24,7 @@
 //! background, runs of small files are merged ([`compact`]) and data past
 //! each tier's retention is dropped a whole file at a time.
 
+pub mod batch;
 pub mod compact;
 pub mod export;
 pub mod hot;
@@ -42,6 +43,8 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use batch::Packed;
+pub use batch::WriteBatch;
 pub use hot::SeriesData;
 pub use model::{Point, SeriesKey, Value, ValueType};
 pub use query::{Aggregate, Fill, Query, QueryError, QueryResult, SeriesResult, ValueFilter};
@@ -183,37 +186,21 @@ type Fast = foldhash::fast::RandomState;
 /// Series ids of one tag set, by field.
 type FieldIds = HashMap<Arc<str>, u32, Fast>;
 
-/// Canonical bytes of what the series of one line share: tenant,
-/// measurement and tags sorted by key (first of a repeated key kept), each
-/// length-prefixed. Built into a reused buffer, so a lookup allocates
-/// nothing.
+/// Canonical bytes of what the series of one line share: tenant, then the
+/// set's key as [`batch::push_set`] writes it (measurement and tags sorted
+/// by key, first of a repeated key kept). Built into a reused buffer, so a
+/// lookup allocates nothing.
 fn set_key(buf: &mut Vec<u8>, tenant: i64, measurement: &str, tags: &[(String, String)]) {
-    fn push(buf: &mut Vec<u8>, s: &str) {
-        buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        buf.extend_from_slice(s.as_bytes());
-    }
     buf.clear();
     buf.extend_from_slice(&tenant.to_le_bytes());
-    push(buf, measurement);
-    if tags.windows(2).all(|w| w[0].0 < w[1].0) {
-        for (k, v) in tags {
-            push(buf, k);
-            push(buf, v);
-        }
-    } else {
-        for (k, v) in sorted_tags(tags) {
-            push(buf, &k);
-            push(buf, &v);
-        }
+    fn pairs(t: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+        t.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
-}
-
-/// Tags sorted by key, then value; the first of a repeated key kept.
-fn sorted_tags(tags: &[(String, String)]) -> Vec<(String, String)> {
-    let mut t = tags.to_vec();
-    t.sort();
-    t.dedup_by(|a, b| a.0 == b.0);
-    t
+    if tags.windows(2).all(|w| w[0].0 < w[1].0) {
+        batch::push_set(buf, measurement, pairs(tags));
+    } else {
+        batch::push_set(buf, measurement, pairs(&batch::sorted_tags(tags)));
+    }
 }
 
 /// Figures for metrics and benchmarks.
@@ -288,18 +275,30 @@ impl State {
             }
             Record::Points(points) => {
                 for (id, ts, value) in points {
-                    if let Some(last) = self.last.get_mut(id as usize)
-                        && last.as_ref().is_none_or(|(t, _)| ts >= *t)
-                    {
-                        *last = Some((ts, value.clone()));
-                    }
-                    if let Some(data) = self.hot.get_mut(id as usize)
-                        && data.upsert(ts, value)
-                    {
-                        self.hot_points += 1;
-                    }
+                    self.apply_value(id, ts, value);
                 }
             }
+            Record::Packed(packed) => {
+                if packed
+                    .for_each(|id, ts, value| self.apply_value(id, ts, value))
+                    .is_none()
+                {
+                    tracing::error!("a packed log record does not decode; its rest is skipped");
+                }
+            }
+        }
+    }
+
+    fn apply_value(&mut self, id: u32, ts: i64, value: Value) {
+        if let Some(last) = self.last.get_mut(id as usize)
+            && last.as_ref().is_none_or(|(t, _)| ts >= *t)
+        {
+            *last = Some((ts, value.clone()));
+        }
+        if let Some(data) = self.hot.get_mut(id as usize)
+            && data.upsert(ts, value)
+        {
+            self.hot_points += 1;
         }
     }
 
@@ -353,7 +352,7 @@ impl State {
 enum Request {
     Write {
         tenant: i64,
-        points: Vec<Point>,
+        batch: WriteBatch,
         ack: oneshot::Sender<Result<WriteOutcome, TsdbError>>,
     },
     /// Write the in-memory tier to a segment now and wait for it.
@@ -491,7 +490,7 @@ impl Tsdb {
         for records in replayed {
             for r in records
                 .into_iter()
-                .filter(|r| matches!(r, Record::Points(_)))
+                .filter(|r| !matches!(r, Record::Series { .. }))
             {
                 state.apply(r);
             }
@@ -538,16 +537,24 @@ impl Tsdb {
 
     /// Writes points for a tenant. Returns once the accepted points are
     /// durable on disk; waits when the writer is behind (back-pressure).
+    /// Rejected indices are positions in `points`.
     pub async fn write(&self, tenant: i64, points: Vec<Point>) -> Result<WriteOutcome, TsdbError> {
-        if points.is_empty() {
+        self.write_batch(tenant, WriteBatch::from_points(points))
+            .await
+    }
+
+    /// Writes a batch (parsed line protocol, say). Rejected indices are
+    /// positions among the batch's values; [`WriteBatch::line_of`] names
+    /// their lines.
+    pub async fn write_batch(
+        &self,
+        tenant: i64,
+        batch: WriteBatch,
+    ) -> Result<WriteOutcome, TsdbError> {
+        if batch.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        self.ask(|ack| Request::Write {
-            tenant,
-            points,
-            ack,
-        })
-        .await
+        self.ask(|ack| Request::Write { tenant, batch, ack }).await
     }
 
     /// Sends a request to the writer and waits for its answer.
@@ -633,25 +640,16 @@ impl Drop for Tsdb {
 }
 
 /// Checks one point; returns the reason it cannot be stored.
-fn check_point(p: &Point) -> Result<(), String> {
-    if p.measurement.is_empty() {
-        return Err("measurement is empty".into());
+/// Why a new series set cannot be stored, if it cannot. Sets already in
+/// the catalogue passed this when they were created.
+fn check_new_set(measurement: &str, tags: &[(String, String)]) -> Option<String> {
+    if measurement.is_empty() {
+        return Some("measurement is empty".into());
     }
-    if p.field.is_empty() {
-        return Err("field name is empty".into());
+    if tags.iter().any(|(k, _)| k.is_empty()) {
+        return Some("a tag key is empty".into());
     }
-    if let Some((k, _)) = p.tags.iter().find(|(k, _)| k.is_empty()) {
-        return Err(format!("tag key `{k}` is empty"));
-    }
-    if let Value::F64(v) = p.value
-        && !v.is_finite()
-    {
-        return Err(format!(
-            "field `{}` is {v}; NaN and infinity are not stored",
-            p.field
-        ));
-    }
-    Ok(())
+    None
 }
 
 /// The single writer: owns the log, applies groups, starts flushes.
@@ -678,23 +676,22 @@ const FLUSH_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 type WriteAck = oneshot::Sender<Result<WriteOutcome, TsdbError>>;
 
+/// Marks a value the writer rejected.
+const REJECTED: u32 = u32::MAX;
+
 impl Writer {
     fn run(mut self) {
         while let Some(first) = self.rx.blocking_recv() {
-            let mut writes: Vec<(i64, Vec<Point>, WriteAck)> = Vec::new();
+            let mut writes: Vec<(i64, WriteBatch, WriteAck)> = Vec::new();
             let mut flushes = Vec::new();
             let mut upkeeps = Vec::new();
             let mut n = 0;
             let mut next = Some(first);
             while let Some(req) = next.take() {
                 match req {
-                    Request::Write {
-                        tenant,
-                        points,
-                        ack,
-                    } => {
-                        n += points.len();
-                        writes.push((tenant, points, ack));
+                    Request::Write { tenant, batch, ack } => {
+                        n += batch.len();
+                        writes.push((tenant, batch, ack));
                     }
                     Request::Flush(ack) => flushes.push(ack),
                     Request::Upkeep(ack) => upkeeps.push(ack),
@@ -736,19 +733,20 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, group: Vec<(i64, Vec<Point>, WriteAck)>) {
+    fn commit(&mut self, group: Vec<(i64, WriteBatch, WriteAck)>) {
         if let Some(reason) = &self.failed {
             for (_, _, ack) in group {
                 let _ = ack.send(Err(TsdbError::Failed(reason.clone())));
             }
             return;
         }
-        let (batches, acks): (Vec<(i64, Vec<Point>)>, Vec<WriteAck>) =
-            group.into_iter().map(|(t, p, a)| ((t, p), a)).unzip();
-        // Resolve series and types against the catalogue plus the series
-        // this group creates.
+        // Resolve each line's set once and each value's series against the
+        // catalogue plus the series this group creates; a value's id, or
+        // REJECTED, goes to `ids` in batch order.
         let mut records = Vec::new();
-        let mut outcomes = Vec::with_capacity(batches.len());
+        let mut packed = Packed::default();
+        let mut resolved: Vec<(WriteBatch, Vec<u32>, WriteOutcome, WriteAck)> =
+            Vec::with_capacity(group.len());
         let raw_cutoff = self.config.retention.cutoffs((self.config.clock)()).raw;
         {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -756,96 +754,114 @@ impl Writer {
             type Created = HashMap<Arc<str>, (u32, ValueType)>;
             let mut created: HashMap<Vec<u8>, Created> = HashMap::new();
             let mut next_id = st.catalog.len() as u32;
-            let mut points = Vec::new();
             let mut key = Vec::with_capacity(256);
-            for (tenant, mut batch) in batches {
+            for (tenant, batch, ack) in group {
                 let mut outcome = WriteOutcome::default();
-                // The fields of one line come in a row with the same tags:
-                // look the tag set up once per line.
-                let mut line: Option<(usize, Option<&FieldIds>)> = None;
-                for i in 0..batch.len() {
-                    let p = &batch[i];
-                    if let Err(reason) = check_point(p) {
-                        outcome.rejected.push((i, reason));
+                let mut ids = vec![REJECTED; batch.len()];
+                for line in &batch.lines {
+                    let values = line.values.start as usize..line.values.end as usize;
+                    if line.ts < raw_cutoff {
+                        let reason = format!(
+                            "timestamp {} is older than the raw-data retention allows (before {})",
+                            line.ts, raw_cutoff
+                        );
+                        outcome.rejected.extend(values.map(|i| (i, reason.clone())));
                         continue;
                     }
-                    if p.ts < raw_cutoff {
-                        outcome.rejected.push((
-                            i,
-                            format!(
-                                "timestamp {} is older than the raw-data retention allows (before {})",
-                                p.ts, raw_cutoff
-                            ),
-                        ));
-                        continue;
-                    }
-                    let same_line = line.as_ref().is_some_and(|(j, _)| {
-                        let q = &batch[*j];
-                        (Arc::ptr_eq(&q.tags, &p.tags) || q.tags == p.tags)
-                            && (Arc::ptr_eq(&q.measurement, &p.measurement)
-                                || q.measurement == p.measurement)
-                    });
-                    if !same_line {
-                        set_key(&mut key, tenant, &p.measurement, &p.tags);
-                        line = Some((i, st.sets.get(key.as_slice())));
-                    }
-                    let Some((_, fields)) = line else {
-                        continue;
-                    };
-                    let t = p.value.value_type();
-                    let known = fields
-                        .and_then(|f| f.get(&*p.field))
-                        .map(|&id| (id, st.catalog[id as usize].1))
-                        .or_else(|| {
-                            created
-                                .get(key.as_slice())
-                                .and_then(|f| f.get(&*p.field))
-                                .copied()
-                        });
-                    let (id, have) = match known {
-                        Some(k) => k,
-                        None => {
-                            let id = next_id;
-                            next_id += 1;
-                            records.push(Record::Series {
-                                id,
-                                key: SeriesKey {
-                                    tenant,
-                                    measurement: p.measurement.to_string(),
-                                    tags: sorted_tags(&p.tags),
-                                    field: p.field.to_string(),
-                                },
-                                value_type: t,
-                            });
-                            created
-                                .entry(key.clone())
-                                .or_default()
-                                .insert(p.field.clone(), (id, t));
-                            (id, t)
+                    key.clear();
+                    key.extend_from_slice(&tenant.to_le_bytes());
+                    key.extend_from_slice(batch.key(line));
+                    let known = st.sets.get(key.as_slice());
+                    // A new set: decoded and checked once per line.
+                    let mut new_set: Option<(String, Vec<(String, String)>)> = None;
+                    for i in values.clone() {
+                        let (name, value) = &batch.values[i];
+                        if let Value::F64(v) = value
+                            && !v.is_finite()
+                        {
+                            let field = &batch.names[*name as usize];
+                            outcome.rejected.push((
+                                i,
+                                format!("field `{field}` is {v}; NaN and infinity are not stored"),
+                            ));
+                            continue;
                         }
-                    };
-                    if have != t {
-                        outcome.rejected.push((
-                            i,
-                            format!(
-                                "type conflict: field `{}` holds {} values; got {}",
-                                p.field,
-                                have.name(),
-                                t.name()
-                            ),
-                        ));
-                        continue;
+                        let field = &batch.names[*name as usize];
+                        let t = value.value_type();
+                        let found = known
+                            .and_then(|f| f.get(&**field))
+                            .map(|&id| (id, st.catalog[id as usize].1))
+                            .or_else(|| {
+                                created
+                                    .get(key.as_slice())
+                                    .and_then(|f| f.get(&**field))
+                                    .copied()
+                            });
+                        let (id, have) = match found {
+                            Some(k) => k,
+                            None => {
+                                if field.is_empty() {
+                                    outcome.rejected.push((i, "field name is empty".into()));
+                                    continue;
+                                }
+                                if new_set.is_none() {
+                                    new_set = Some(
+                                        batch::decode_set(batch.key(line)).unwrap_or_default(),
+                                    );
+                                }
+                                let Some((measurement, tags)) = &new_set else {
+                                    continue;
+                                };
+                                if let Some(reason) = check_new_set(measurement, tags) {
+                                    outcome.rejected.push((i, reason));
+                                    continue;
+                                }
+                                let id = next_id;
+                                next_id += 1;
+                                records.push(Record::Series {
+                                    id,
+                                    key: SeriesKey {
+                                        tenant,
+                                        measurement: measurement.clone(),
+                                        tags: tags.clone(),
+                                        field: field.to_string(),
+                                    },
+                                    value_type: t,
+                                });
+                                created
+                                    .entry(key.clone())
+                                    .or_default()
+                                    .insert(field.clone(), (id, t));
+                                (id, t)
+                            }
+                        };
+                        if have != t {
+                            outcome.rejected.push((
+                                i,
+                                format!(
+                                    "type conflict: field `{field}` holds {} values; got {}",
+                                    have.name(),
+                                    t.name()
+                                ),
+                            ));
+                            continue;
+                        }
+                        ids[i] = id;
+                        outcome.accepted += 1;
                     }
-                    let ts = p.ts;
-                    let value = std::mem::replace(&mut batch[i].value, Value::Bool(false));
-                    points.push((id, ts, value));
-                    outcome.accepted += 1;
+                    let accepted = values.filter(|&i| ids[i] != REJECTED);
+                    let n = accepted.clone().count();
+                    packed.push_line(
+                        line.ts,
+                        ExactLen(accepted.map(|i| (ids[i], &batch.values[i].1)), n),
+                    );
                 }
-                outcomes.push(outcome);
+                outcome.rejected.sort_by_key(|r| r.0);
+                resolved.push((batch, ids, outcome, ack));
             }
-            if !points.is_empty() {
-                records.push(Record::Points(points));
-            }
+        }
+        if !packed.is_empty() {
+            records.push(Record::Packed(packed));
         }
         let durable = if records.is_empty() {
             Ok(())
@@ -856,12 +872,30 @@ impl Writer {
             Ok(()) => {
                 let mut st = write_state(&self.state);
                 for r in records {
-                    st.apply(r);
+                    if let Record::Series { .. } = r {
+                        st.apply(r);
+                    }
+                }
+                let mut acks = Vec::with_capacity(resolved.len());
+                for (batch, ids, outcome, ack) in resolved {
+                    st.points_written += outcome.accepted as u64;
+                    let mut values = batch.values.into_iter();
+                    for line in &batch.lines {
+                        for i in line.values.clone() {
+                            let Some((_, value)) = values.next() else {
+                                break;
+                            };
+                            let id = ids[i as usize];
+                            if id != REJECTED {
+                                st.apply_value(id, line.ts, value);
+                            }
+                        }
+                    }
+                    acks.push((ack, outcome));
                 }
                 st.wal_bytes = self.wal.len();
-                st.points_written += outcomes.iter().map(|o| o.accepted as u64).sum::<u64>();
                 drop(st);
-                for (ack, outcome) in acks.into_iter().zip(outcomes) {
+                for (ack, outcome) in acks {
                     let _ = ack.send(Ok(outcome));
                 }
             }
@@ -870,7 +904,7 @@ impl Writer {
                 // Refuse further writes rather than append after it.
                 tracing::error!(error = %e, "write-ahead log failed; writes stop");
                 let reason = e.to_string();
-                for ack in acks {
+                for (_, _, _, ack) in resolved {
                     let _ = ack.send(Err(TsdbError::Failed(reason.clone())));
                 }
                 self.failed = Some(reason);
@@ -1018,10 +1052,15 @@ impl Writer {
             let mut st = write_state(&self.state);
             wal.append(&st.catalog_snapshot())?;
             wal.sync()?;
+            // Each series will likely take as many points again: sized so,
+            // the new tier grows without copying.
             let fresh: Vec<SeriesData> = st
                 .catalog
                 .iter()
-                .map(|(_, t)| SeriesData::new(*t))
+                .enumerate()
+                .map(|(id, (_, t))| {
+                    SeriesData::with_capacity(*t, st.hot.get(id).map_or(0, SeriesData::len))
+                })
                 .collect();
             let frozen = std::mem::replace(&mut st.hot, fresh);
             st.frozen = Some(Arc::new(frozen));
@@ -1092,3 +1131,20 @@ impl Writer {
         }
     }
 }
+
+/// An iterator whose length is known ahead.
+struct ExactLen<I>(I, usize);
+
+impl<I: Iterator> Iterator for ExactLen<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        let x = self.0.next()?;
+        self.1 = self.1.saturating_sub(1);
+        Some(x)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}

@@ -8,8 +8,10 @@
 //! Each bad line is reported with its number and the reason; the good lines
 //! of the same body are kept.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::ops::Range;
 
+use crate::batch::{self, WriteBatch};
 use crate::model::{Point, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,89 +56,89 @@ impl std::fmt::Display for LineError {
     }
 }
 
-/// The parsed body: points with the number of the line each came from, and
-/// the lines that were rejected.
+/// The parsed body: the good lines as a batch for the store, and the lines
+/// that were rejected.
 #[derive(Debug, Default, PartialEq)]
 pub struct Parsed {
-    pub points: Vec<(usize, Point)>,
+    pub batch: WriteBatch,
     pub errors: Vec<LineError>,
-    /// Lines that produced points.
+    /// Lines that produced values.
     pub good_lines: usize,
+}
+
+impl Parsed {
+    /// The values one by one (tags sorted by key).
+    pub fn points(&self) -> Vec<Point> {
+        self.batch.points()
+    }
 }
 
 /// Parses a whole body. `now_ns` stamps lines without a timestamp.
 pub fn parse(body: &str, precision: Precision, now_ns: i64) -> Parsed {
-    let mut out = Parsed::default();
-    let mut names = Names::default();
+    let mut out = Parsed {
+        batch: WriteBatch::with_body_capacity(body.len()),
+        ..Parsed::default()
+    };
+    let mut tags = Vec::new();
     for (i, raw) in body.split('\n').enumerate() {
         let line = raw.trim_end_matches('\r').trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_line(line, precision, now_ns, &mut names) {
-            Ok(points) => {
-                out.good_lines += 1;
-                out.points.extend(points.into_iter().map(|p| (i + 1, p)));
+        let mark = out.batch.mark();
+        let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        match parse_line(line, number, precision, now_ns, &mut out.batch, &mut tags) {
+            Ok(()) => out.good_lines += 1,
+            Err(message) => {
+                out.batch.rollback(mark);
+                out.errors.push(LineError {
+                    line: i + 1,
+                    message,
+                });
             }
-            Err(message) => out.errors.push(LineError {
-                line: i + 1,
-                message,
-            }),
         }
     }
     out
 }
 
-/// Field names seen in one body, shared by its points.
-#[derive(Default)]
-struct Names {
-    seen: Vec<Arc<str>>,
+/// How a line is scanned: most lines hold no backslash and no quote, and
+/// are cut with `memchr`; the others byte by byte, minding escapes and (in
+/// the fields) quotes.
+#[derive(Clone, Copy)]
+struct Scan<'a> {
+    b: &'a [u8],
+    plain: bool,
 }
 
-impl Names {
-    fn get(&mut self, name: &str) -> Arc<str> {
-        if let Some(n) = self.seen.iter().find(|n| &***n == name) {
-            return n.clone();
+impl Scan<'_> {
+    /// Index of the first `sep` in `from..to` that is not escaped (and,
+    /// with `quotes`, not inside double quotes), or `to`. Separators,
+    /// quotes and backslashes are ASCII, and no byte of a multi-byte UTF-8
+    /// character is ASCII, so every cut falls on a character boundary.
+    fn find(self, from: usize, to: usize, sep: u8, quotes: bool) -> usize {
+        let b = &self.b[..to];
+        if self.plain {
+            return memchr::memchr(sep, &b[from.min(to)..]).map_or(to, |i| from + i);
         }
-        let n: Arc<str> = Arc::from(name);
-        // Bounded: a body with thousands of distinct names just allocates.
-        if self.seen.len() < 64 {
-            self.seen.push(n.clone());
-        }
-        n
-    }
-}
-
-/// Splits at unescaped `sep` outside double quotes (when `quotes`).
-/// Works on bytes: separators, quotes and backslashes are ASCII, and no
-/// byte of a multi-byte UTF-8 character is ASCII, so every cut falls on a
-/// character boundary.
-fn split_unescaped(s: &str, sep: u8, quotes: bool) -> Vec<&str> {
-    let b = s.as_bytes();
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut in_quotes = false;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'"' if quotes => in_quotes = !in_quotes,
-            c if c == sep && !in_quotes => {
-                parts.push(&s[start..i]);
-                start = i + 1;
+        let mut i = from;
+        let mut in_quotes = false;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 1,
+                b'"' if quotes => in_quotes = !in_quotes,
+                c if !in_quotes && c == sep => return i,
+                _ => {}
             }
-            _ => {}
+            i += 1;
         }
-        i += 1;
+        to
     }
-    parts.push(&s[start..]);
-    parts
 }
 
 /// Removes backslash escapes of the given characters.
-fn unescape(s: &str, chars: &[char]) -> String {
+fn unescape<'a>(s: &'a str, chars: &[char]) -> Cow<'a, str> {
     if !s.contains('\\') {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut it = s.chars().peekable();
@@ -151,84 +153,133 @@ fn unescape(s: &str, chars: &[char]) -> String {
         }
         out.push(c);
     }
-    out
+    Cow::Owned(out)
 }
 
+const NAME_ESCAPES: &[char] = &[',', '=', ' '];
+
+/// Parses one line into the batch. On error the caller rolls the batch back.
 fn parse_line(
     line: &str,
+    number: u32,
     precision: Precision,
     now_ns: i64,
-    names: &mut Names,
-) -> Result<Vec<Point>, String> {
-    let sections = split_unescaped(line, b' ', true);
-    let sections: Vec<&str> = sections.into_iter().filter(|s| !s.is_empty()).collect();
-    let (key, fields, ts) = match sections.as_slice() {
-        [k, f] => (*k, *f, None),
-        [k, f, t] => (*k, *f, Some(*t)),
-        [_] => return Err("no fields: expected `measurement field=value`".into()),
-        _ => {
-            return Err(
-                "too many space-separated parts (escape spaces in names with `\\ `)".into(),
-            );
-        }
+    batch: &mut WriteBatch,
+    tags: &mut Vec<(Range<usize>, Range<usize>)>,
+) -> Result<(), String> {
+    let b = line.as_bytes();
+    let n = b.len();
+    let scan = Scan {
+        b,
+        plain: memchr::memchr2(b'\\', b'"', b).is_none(),
     };
+    // Sections: key, fields, optional timestamp; runs of spaces between.
+    let key_end = scan.find(0, n, b' ', false);
+    let skip = |mut i: usize| {
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        i
+    };
+    let fields_start = skip(key_end);
+    if fields_start >= n {
+        return Err("no fields: expected `measurement field=value`".into());
+    }
+    let fields_end = scan.find(fields_start, n, b' ', true);
+    let ts_start = skip(fields_end);
+    let ts_end = scan.find(ts_start, n, b' ', false);
+    if skip(ts_end) < n {
+        return Err("too many space-separated parts (escape spaces in names with `\\ `)".into());
+    }
 
-    let mut key_parts = split_unescaped(key, b',', false).into_iter();
-    let measurement = unescape(key_parts.next().unwrap_or(""), &[',', ' ']);
+    // Measurement and tags, written to the batch as the set's canonical key.
+    let m_end = scan.find(0, key_end, b',', false);
+    let measurement = unescape(&line[..m_end], &[',', ' ']);
     if measurement.is_empty() {
         return Err("measurement name is empty".into());
     }
-    let mut tags = Vec::new();
-    for t in key_parts {
-        let kv = split_unescaped(t, b'=', false);
-        let [k, v] = kv.as_slice() else {
+    tags.clear();
+    let mut escaped = false;
+    let mut at = m_end;
+    while at < key_end {
+        let start = at + 1;
+        let end = scan.find(start, key_end, b',', false);
+        let t = &line[start..end];
+        let eq = scan.find(start, end, b'=', false);
+        if eq == end || scan.find(eq + 1, end, b'=', false) < end {
             return Err(format!("tag `{t}` is not key=value"));
-        };
-        let (k, v) = (unescape(k, &[',', '=', ' ']), unescape(v, &[',', '=', ' ']));
-        if k.is_empty() || v.is_empty() {
+        }
+        if eq == start || eq + 1 == end {
             return Err(format!("tag `{t}` has an empty key or value"));
         }
-        tags.push((k, v));
+        escaped |= t.contains('\\');
+        tags.push((start..eq, eq + 1..end));
+        at = end;
+    }
+    let key_start = batch.keys.len();
+    if escaped {
+        let mut owned: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| {
+                (
+                    unescape(&line[k.clone()], NAME_ESCAPES).into_owned(),
+                    unescape(&line[v.clone()], NAME_ESCAPES).into_owned(),
+                )
+            })
+            .collect();
+        owned = batch::sorted_tags(&owned);
+        batch::push_set(
+            &mut batch.keys,
+            &measurement,
+            owned.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+    } else {
+        let tag = |r: &(Range<usize>, Range<usize>)| (&line[r.0.clone()], &line[r.1.clone()]);
+        if !tags.windows(2).all(|w| tag(&w[0]).0 < tag(&w[1]).0) {
+            tags.sort_by(|x, y| tag(x).cmp(&tag(y)));
+            tags.dedup_by(|x, y| tag(x).0 == tag(y).0);
+        }
+        batch::push_set(&mut batch.keys, &measurement, tags.iter().map(tag));
     }
 
-    let measurement: Arc<str> = Arc::from(measurement);
-    let tags = Arc::new(tags);
-    let ts = match ts {
-        None => now_ns,
-        Some(t) => {
-            let n: i64 = t
-                .parse()
-                .map_err(|_| format!("timestamp `{t}` is not an integer"))?;
-            n.checked_mul(precision.factor())
-                .ok_or_else(|| format!("timestamp `{t}` is out of range for precision"))?
-        }
+    let ts = if ts_start >= n {
+        now_ns
+    } else {
+        let t = &line[ts_start..ts_end];
+        let n: i64 = t
+            .parse()
+            .map_err(|_| format!("timestamp `{t}` is not an integer"))?;
+        n.checked_mul(precision.factor())
+            .ok_or_else(|| format!("timestamp `{t}` is out of range for precision"))?
     };
 
-    let mut points = Vec::new();
-    for f in split_unescaped(fields, b',', true) {
-        let kv = split_unescaped(f, b'=', true);
-        let (k, v) = match kv.as_slice() {
-            [k, v] => (*k, *v),
-            _ => return Err(format!("field `{f}` is not key=value")),
-        };
-        let field = if k.contains('\\') {
-            Arc::from(unescape(k, &[',', '=', ' ']))
-        } else {
-            names.get(k)
-        };
-        if field.is_empty() {
+    // Fields: key=value separated by commas; commas inside quotes are text.
+    let values_start = batch.values.len();
+    let mut at = fields_start;
+    let mut k = 0;
+    loop {
+        let end = scan.find(at, fields_end, b',', true);
+        let f = &line[at..end];
+        let eq = scan.find(at, end, b'=', true);
+        if eq == end || scan.find(eq + 1, end, b'=', true) < end {
+            return Err(format!("field `{f}` is not key=value"));
+        }
+        let raw_name = &line[at..eq];
+        let name = unescape(raw_name, NAME_ESCAPES);
+        if name.is_empty() {
             return Err(format!("field `{f}` has an empty name"));
         }
-        let value = parse_value(v).map_err(|e| format!("field `{field}`: {e}"))?;
-        points.push(Point {
-            measurement: measurement.clone(),
-            tags: tags.clone(),
-            field,
-            ts,
-            value,
-        });
+        let value = parse_value(&line[eq + 1..end]).map_err(|e| format!("field `{name}`: {e}"))?;
+        let name = batch.name(&name, k);
+        batch.values.push((name, value));
+        k += 1;
+        if end >= fields_end {
+            break;
+        }
+        at = end + 1;
     }
-    Ok(points)
+    batch.end_line(key_start, values_start, ts, number);
+    Ok(())
 }
 
 fn parse_value(v: &str) -> Result<Value, String> {
@@ -236,7 +287,7 @@ fn parse_value(v: &str) -> Result<Value, String> {
         let inner = inner
             .strip_suffix('"')
             .ok_or("string value has no closing quote")?;
-        return Ok(Value::Str(unescape(inner, &['"', '\\'])));
+        return Ok(Value::Str(unescape(inner, &['"', '\\']).into_owned()));
     }
     match v {
         "t" | "T" | "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
@@ -276,8 +327,16 @@ fn parse_value(v: &str) -> Result<Value, String> {
 mod tests {
     use super::*;
 
+    fn one_at(line: &str, precision: Precision) -> Result<Vec<Point>, String> {
+        let parsed = parse(line, precision, 7);
+        match parsed.errors.first() {
+            Some(e) => Err(e.message.clone()),
+            None => Ok(parsed.points()),
+        }
+    }
+
     fn one(line: &str) -> Result<Vec<Point>, String> {
-        parse_line(line, Precision::Ns, 7, &mut Names::default())
+        one_at(line, Precision::Ns)
     }
 
     #[test]
@@ -292,15 +351,33 @@ mod tests {
         assert_eq!(
             *p[0].tags,
             vec![
-                ("site".into(), "STEEL".into()),
-                ("equipment".into(), "CUT-01".into())
-            ]
+                ("equipment".into(), "CUT-01".into()),
+                ("site".into(), "STEEL".into())
+            ],
+            "tags sorted by key"
         );
         assert_eq!(p[0].value, Value::F64(61.5));
         assert_eq!(p[1].value, Value::I64(1042));
         assert_eq!(p[2].value, Value::Bool(true));
         assert_eq!(p[3].value, Value::Str("auto run".into()));
         assert_eq!(p[3].ts, 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn tag_order_and_repeats_do_not_make_new_sets() {
+        let body = "m,b=2,a=1 x=1 1\nm,a=1,b=2 x=2 2\nm,a=1,b=2,a=0 x=3 3";
+        let parsed = parse(body, Precision::Ns, 0);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let p = parsed.points();
+        let sorted = vec![("a".to_string(), "1".to_string()), ("b".into(), "2".into())];
+        assert_eq!(*p[0].tags, sorted);
+        assert_eq!(*p[1].tags, sorted);
+        assert_eq!(
+            *p[2].tags,
+            vec![("a".to_string(), "0".to_string()), ("b".into(), "2".into())],
+            "a repeated key keeps its smallest value, as the store always has"
+        );
+        assert_eq!(parsed.batch.lines[0].key, parsed.batch.lines[1].key);
     }
 
     #[test]
@@ -315,10 +392,10 @@ mod tests {
 
     #[test]
     fn precision_scales_and_overflow_is_caught() {
-        let p = parse_line("m v=1 1700000000", Precision::S, 0, &mut Names::default()).unwrap();
+        let p = one_at("m v=1 1700000000", Precision::S).unwrap();
         assert_eq!(p[0].ts, 1_700_000_000_000_000_000);
         assert!(
-            parse_line("m v=1 99999999999", Precision::S, 0, &mut Names::default())
+            one_at("m v=1 99999999999", Precision::S)
                 .unwrap_err()
                 .contains("out of range")
         );
@@ -329,6 +406,8 @@ mod tests {
         let body = "m v=1 1\nm v=NaN 2\n\n# comment\nm v=1i,w=x 3\nm\nm v=2 4\nm v=\"open 5\nm v=1 abc\nm,t v=1\nm v=inf\nm v=99999999999999999999i";
         let parsed = parse(body, Precision::Ns, 0);
         assert_eq!(parsed.good_lines, 2);
+        assert_eq!(parsed.batch.len(), 2, "a bad line leaves nothing behind");
+        assert_eq!((parsed.batch.line_of(0), parsed.batch.line_of(1)), (1, 7));
         let lines: Vec<usize> = parsed.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 5, 6, 8, 9, 10, 11, 12]);
         assert!(
@@ -393,7 +472,7 @@ mod properties {
             line.push_str(&format!(" {},note=\"{text}\" {ts}", fields_text.join(",")));
             let parsed = parse(&line, Precision::Ns, 0);
             prop_assert!(parsed.errors.is_empty(), "{line}: {:?}", parsed.errors);
-            let points: Vec<Point> = parsed.points.into_iter().map(|(_, p)| p).collect();
+            let points = parsed.points();
             prop_assert_eq!(points.len(), fields.len() + 1);
             for (p, (k, v)) in points.iter().zip(&fields) {
                 prop_assert_eq!(&*p.measurement, measurement.as_str());

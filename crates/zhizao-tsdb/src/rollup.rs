@@ -29,7 +29,7 @@ use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use crate::TsdbError;
-use crate::hot::SeriesData;
+use crate::hot::{Column, SeriesData};
 use crate::model::{Value, ValueType};
 use crate::segment::{self, DataFile, Want, typed};
 
@@ -103,13 +103,35 @@ impl Summary {
         }
     }
 
-    /// The summary of `data`'s points in an index range.
+    /// The summary of `data`'s points in an index range. A series holds its
+    /// points in time order, so first and last are the ends of the range
+    /// and the numbers fold straight over the column.
     pub fn of(data: &SeriesData, r: std::ops::Range<usize>) -> Summary {
-        let mut s = Summary::default();
-        for j in r {
-            s.add(data.ts[j], data.values.f64_at(j), || {
-                data.values.get(j).unwrap_or(Value::Bool(false))
-            });
+        let r = r.start..r.end.min(data.len());
+        if r.is_empty() {
+            return Summary::default();
+        }
+        let end = |j: usize| data.values.get(j).map(|v| (data.ts[j], v));
+        let mut s = Summary {
+            count: r.len() as i64,
+            first: end(r.start),
+            last: end(r.end - 1),
+            ..Summary::default()
+        };
+        fn fold(s: &mut Summary, mut xs: impl Iterator<Item = f64>) {
+            let Some(x0) = xs.next() else { return };
+            let (mut sum, mut min, mut max) = (x0, x0, x0);
+            for x in xs {
+                sum += x;
+                min = min.min(x);
+                max = max.max(x);
+            }
+            (s.sum, s.min, s.max) = (sum, min, max);
+        }
+        match &data.values {
+            Column::F64(v) => fold(&mut s, v[r].iter().copied()),
+            Column::I64(v) => fold(&mut s, v[r].iter().map(|x| *x as f64)),
+            Column::Bool(_) | Column::Str(_) => {}
         }
         s
     }

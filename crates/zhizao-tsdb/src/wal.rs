@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::TsdbError;
+use crate::batch::Packed;
 use crate::model::{SeriesKey, Value, ValueType};
 
 /// Largest record accepted on replay; guards against a corrupt length.
@@ -27,6 +28,8 @@ pub enum Record {
     },
     /// Points as (series id, timestamp ns, value).
     Points(Vec<(u32, i64, Value)>),
+    /// Points packed line by line; what the writer logs now.
+    Packed(Packed),
 }
 
 pub struct Wal {
@@ -97,17 +100,24 @@ impl Wal {
     }
 }
 
+/// Appends one frame; the record is serialized in place after its header.
 fn encode_frame(r: &Record, out: &mut Vec<u8>) -> Result<(), TsdbError> {
-    let payload = postcard::to_stdvec(r).map_err(|e| TsdbError::Encode(e.to_string()))?;
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|l| *l <= MAX_FRAME)
-        .ok_or_else(|| {
-            TsdbError::Encode(format!("record of {} bytes is too large", payload.len()))
-        })?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let at = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    let mut buf = postcard::to_extend(r, std::mem::take(out))
+        .map_err(|e| TsdbError::Encode(e.to_string()))?;
+    let payload_len = buf.len() - at - HEADER;
+    let Some(len) = u32::try_from(payload_len).ok().filter(|l| *l <= MAX_FRAME) else {
+        buf.truncate(at);
+        *out = buf;
+        return Err(TsdbError::Encode(format!(
+            "record of {payload_len} bytes is too large"
+        )));
+    };
+    let crc = crc32fast::hash(&buf[at + HEADER..]);
+    buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    buf[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+    *out = buf;
     Ok(())
 }
 
