@@ -210,6 +210,25 @@ impl SegmentWriter {
 
     /// Appends series (id, data); ids must rise across calls.
     pub fn append(&mut self, series: &[(u32, &SeriesData)]) -> Result<(), TsdbError> {
+        // Handed to the Parquet writer in record batches of about CHUNK
+        // rows: it buffers encoded pages up to a row group anyway, and small
+        // batches reuse the same memory instead of building the whole
+        // flush as Arrow arrays first.
+        const CHUNK: usize = 64 * 1024;
+        let mut from = 0;
+        let mut rows = 0;
+        for (k, (_, d)) in series.iter().enumerate() {
+            rows += d.len();
+            if rows >= CHUNK {
+                self.append_batch(&series[from..=k])?;
+                from = k + 1;
+                rows = 0;
+            }
+        }
+        self.append_batch(&series[from..])
+    }
+
+    fn append_batch(&mut self, series: &[(u32, &SeriesData)]) -> Result<(), TsdbError> {
         let rows: usize = series.iter().map(|(_, d)| d.len()).sum();
         if rows == 0 {
             return Ok(());
