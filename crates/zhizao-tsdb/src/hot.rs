@@ -121,17 +121,24 @@ impl SeriesData {
                 self.values.put(0, true, value);
                 true
             }
-            _ => match self.ts.binary_search(&ts) {
-                Ok(i) => {
+            _ => {
+                // A late point (a batch overtaken by the next one) usually
+                // belongs near the end: search the cached tail first.
+                let lo = self.ts.len().saturating_sub(32);
+                let i = if self.ts[lo] <= ts {
+                    lo + self.ts[lo..].partition_point(|&t| t < ts)
+                } else {
+                    self.ts.partition_point(|&t| t < ts)
+                };
+                if self.ts.get(i) == Some(&ts) {
                     self.values.put(i, false, value);
                     false
-                }
-                Err(i) => {
+                } else {
                     self.ts.insert(i, ts);
                     self.values.put(i, true, value);
                     true
                 }
-            },
+            }
         }
     }
 
@@ -240,5 +247,21 @@ mod tests {
         let merged = SeriesData::merge(ValueType::F64, vec![older, newer]);
         assert_eq!(merged.ts, vec![10, 20, 40]);
         assert_eq!(merged.values, Column::F64(vec![1.0, 9.0, 4.0]));
+    }
+
+    proptest::proptest! {
+        /// Any order of writes, near the end or far back, keeps the points
+        /// sorted with the last write of each timestamp.
+        #[test]
+        fn upserts_match_a_sorted_map(writes in proptest::collection::vec((0i64..200, -1e6f64..1e6), 0..400)) {
+            let mut s = SeriesData::new(ValueType::F64);
+            let mut model = std::collections::BTreeMap::new();
+            for (ts, v) in writes {
+                let added = s.upsert(ts, Value::F64(v));
+                proptest::prop_assert_eq!(added, model.insert(ts, v).is_none());
+            }
+            proptest::prop_assert_eq!(s.ts, model.keys().copied().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(s.values, Column::F64(model.values().copied().collect()));
+        }
     }
 }

@@ -183,8 +183,9 @@ impl TsdbConfig {
 
 type Fast = foldhash::fast::RandomState;
 
-/// Series ids of one tag set, by field.
-type FieldIds = HashMap<Arc<str>, u32, Fast>;
+/// Series ids and value types of one tag set, by field (the type here
+/// spares the writer a trip to the catalogue per value).
+type FieldIds = HashMap<Arc<str>, (u32, ValueType), Fast>;
 
 /// Canonical bytes of what the series of one line share: tenant, then the
 /// set's key as [`batch::push_set`] writes it (measurement and tags sorted
@@ -262,7 +263,7 @@ impl State {
                     self.sets
                         .entry(k)
                         .or_default()
-                        .insert(Arc::from(key.field.as_str()), id);
+                        .insert(Arc::from(key.field.as_str()), (id, value_type));
                     self.catalog.push((key, value_type));
                     self.hot.push(SeriesData::new(value_type));
                     if self.seg_max.len() < self.catalog.len() {
@@ -659,7 +660,6 @@ struct Writer {
     generation: u64,
     state: Arc<RwLock<State>>,
     config: TsdbConfig,
-    /// The background flush of the frozen tier, if one runs.
     /// The background job (a flush or an upkeep pass), if one runs.
     flushing: Option<JoinHandle<Result<(), TsdbError>>>,
     last_flush_failure: Option<std::time::Instant>,
@@ -788,15 +788,12 @@ impl Writer {
                         }
                         let field = &batch.names[*name as usize];
                         let t = value.value_type();
-                        let found = known
-                            .and_then(|f| f.get(&**field))
-                            .map(|&id| (id, st.catalog[id as usize].1))
-                            .or_else(|| {
-                                created
-                                    .get(key.as_slice())
-                                    .and_then(|f| f.get(&**field))
-                                    .copied()
-                            });
+                        let found = known.and_then(|f| f.get(&**field)).copied().or_else(|| {
+                            created
+                                .get(key.as_slice())
+                                .and_then(|f| f.get(&**field))
+                                .copied()
+                        });
                         let (id, have) = match found {
                             Some(k) => k,
                             None => {
