@@ -481,7 +481,13 @@ async fn connection<H: Handler, S: AsyncRead + AsyncWrite + Unpin>(
     // The spec lets a client be silent for 1.5 × its keep-alive.
     let limit = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let result = session_loop(&mut conn, handler.as_ref(), &session, limit, &mut commands).await;
-    if let Err(e @ (ConnError::Decode(_) | ConnError::Protocol(_))) = &result {
+    // A dropped connection (reset, cut cable, power loss) is not the
+    // device's mistake: it fires the will below but is not a protocol error.
+    let dropped = matches!(
+        &result,
+        Err(ConnError::Decode(rmqtt_codec::error::DecodeError::Io(_)))
+    );
+    if !dropped && let Err(e @ (ConnError::Decode(_) | ConnError::Protocol(_))) = &result {
         handler.protocol_error(&session, e.to_string()).await;
     }
     let clean = matches!(result, Ok(true));

@@ -197,7 +197,10 @@ async fn gateway(
     let (client, events) = AsyncClient::new(opts, 256);
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let ncmd = edge.topic("NCMD", None);
-    let poller = tokio::spawn(poll(events, tx, ncmd.clone()));
+    // Stopped with this gateway, also when the gateway's task is aborted:
+    // a poller left behind would go on sending the old session's queued
+    // messages after a new session's births.
+    let _poller = AbortOnDrop(tokio::spawn(poll(events, tx, ncmd.clone())));
     let period = Duration::from_secs_f64(1.0 / speed.max(0.001));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -247,7 +250,15 @@ async fn gateway(
             }
         }
     }
-    poller.abort();
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn publish(client: &AsyncClient, topic: String, body: Vec<u8>) {
