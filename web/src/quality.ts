@@ -3,6 +3,7 @@
  * plan, samples and live control charts. Also the pure helper that turns
  * a chart into ECharts series.
  */
+import type { EChartsCoreOption } from 'echarts/core';
 import { ApiError, getToken, request } from './api';
 
 export type Stage = 'iqc' | 'ipqc' | 'oqc';
@@ -271,6 +272,48 @@ export interface QualityKpis {
   open_reports: number;
   out_of_control: string[];
   characteristics: number;
+}
+
+/** Colours and layout of a Pareto chart; the defaults suit the pages. */
+export interface ParetoLook {
+  label?: (key: string) => string;
+  bar?: string;
+  line?: string;
+  axis?: string;
+  /** Rotation of the category labels, degrees. */
+  rotate?: number;
+  top?: number;
+  tooltip?: boolean;
+}
+
+/** ECharts option of a Pareto chart: quantities as bars, the cumulative share as a line. */
+export function paretoOption(bars: ParetoBar[], look: ParetoLook = {}): EChartsCoreOption {
+  const label = look.label ?? ((k: string) => k);
+  const line = look.line ?? '#f0b429';
+  return {
+    animation: false,
+    grid: { left: 50, right: 40, top: look.top ?? 20, bottom: 40 },
+    ...(look.tooltip === false ? {} : { tooltip: { trigger: 'axis' } }),
+    xAxis: {
+      type: 'category',
+      data: bars.map((b) => label(b.key)),
+      axisLabel: { color: look.axis ?? '#9fb3c8', interval: 0, rotate: look.rotate ?? 0 },
+    },
+    yAxis: [
+      { type: 'value', axisLabel: { color: '#9fb3c8' }, splitLine: { lineStyle: { color: 'rgba(255,255,255,0.06)' } } },
+      { type: 'value', max: 100, axisLabel: { color: '#9fb3c8', formatter: '{value}%' }, splitLine: { show: false } },
+    ],
+    series: [
+      { type: 'bar', data: bars.map((b) => b.quantity), itemStyle: { color: look.bar ?? '#5ab0ff' } },
+      {
+        type: 'line',
+        yAxisIndex: 1,
+        data: bars.map((b) => +(b.cumulative * 100).toFixed(1)),
+        lineStyle: { color: line },
+        itemStyle: { color: line },
+      },
+    ],
+  };
 }
 
 export function qualityKpis(): Promise<QualityKpis> {

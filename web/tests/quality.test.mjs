@@ -222,6 +222,12 @@ describe('quality control', () => {
     assert.match(await page.locator(tid('screen-title')).innerText(), /质量控制中心/);
     await page.locator(`${tid('qscreen-chars')} li`).nth(3).waitFor();
     await page.locator('canvas').first().waitFor();
+    // A sample arrives on the live feed: the screen reloads its figures
+    // right away, long before its 30 s safety poll.
+    const shaft = (await api('GET', '/quality/characteristics')).find((c) => c.code === 'SHAFT-OD');
+    const reload = page.waitForRequest((r) => r.url().includes('/quality/kpis'), { timeout: 8_000 });
+    await api('POST', `/quality/characteristics/${shaft.id}/samples`, { values: [shaft.target] });
+    await reload;
     await page.waitForTimeout(1500);
     await page.screenshot({ path: join(resultsDir, 'quality-screen.png') });
   });
