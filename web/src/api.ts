@@ -157,6 +157,16 @@ export interface LineKpiMessage {
   ideal_output: number | null;
 }
 
+/** A new version of the schedule was stored. */
+export interface ScheduleMessage {
+  type: 'schedule';
+  seq: number;
+  ts: number;
+  version: number;
+  reason: string;
+  by_user: string;
+}
+
 /** A sample of an inspection characteristic was recorded and judged. */
 export interface QualitySampleMessage {
   type: 'quality_sample';
@@ -175,7 +185,8 @@ export type LiveMessage =
   | CountersEvent
   | AlarmMessage
   | LineKpiMessage
-  | QualitySampleMessage;
+  | QualitySampleMessage
+  | ScheduleMessage;
 
 export const listAlarms = () => request<{ active: Alarm[]; recent: AlarmEvent[] }>('GET', '/alarms');
 

@@ -13,6 +13,7 @@ import {
   type AlarmMessage,
   type LineKpiMessage,
   type QualitySampleMessage,
+  type ScheduleMessage,
   type LiveEquipment,
   type LiveLine,
   type LiveMessage,
@@ -50,6 +51,7 @@ export function useLiveFeed(scope = 'all') {
     lineKpis: {} as Record<number, LineKpiMessage>,
     /** The newest recorded quality sample, for charts that redraw on it. */
     lastQualitySample: null as QualitySampleMessage | null,
+    lastSchedule: null as ScheduleMessage | null,
     status: 'connecting' as ConnectionStatus,
     loaded: false,
     error: null as string | null,
@@ -131,6 +133,10 @@ export function useLiveFeed(scope = 'all') {
     }
     if (msg.type === 'quality_sample') {
       state.lastQualitySample = msg;
+      return;
+    }
+    if (msg.type === 'schedule') {
+      state.lastSchedule = msg;
       return;
     }
     const found = index.get(msg.equipment_id);

@@ -168,6 +168,18 @@ describe('production scheduling', () => {
     await page.click(tid('sched-versions-toggle'));
   });
 
+  it('follows a version stored elsewhere without a reload', async () => {
+    const s = await api('GET', '/schedule');
+    const op = s.operations.find((o) => !o.locked && key(o) !== key(moved));
+    const uri = `/schedule/operations/${op.work_order_id}/${op.seq}/lock`;
+    const locked = await api('PUT', uri, { locked: true });
+    await page.locator(`${tid('gantt-bar')}[data-op="${key(op)}"].locked`).waitFor({ timeout: 10_000 });
+    await page.locator(tid('sched-version')).filter({ hasText: `#${locked.id} ` }).waitFor();
+    const unlocked = await api('PUT', uri, { locked: false });
+    await page.locator(`${tid('gantt-bar')}[data-op="${key(op)}"]:not(.locked)`).waitFor({ timeout: 10_000 });
+    await page.locator(tid('sched-version')).filter({ hasText: `#${unlocked.id} ` }).waitFor();
+  });
+
   it('refuses a move before the operation before it ends, saying why', async () => {
     const s = await api('GET', '/schedule');
     const second = s.operations.find((o) =>

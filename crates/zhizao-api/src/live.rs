@@ -180,7 +180,8 @@ pub async fn snapshot(State(s): State<AppState>, u: AuthUser) -> Result<Json<Sna
             LiveMessage::Counters { .. }
             | LiveMessage::Alarm { .. }
             | LiveMessage::LineKpi { .. }
-            | LiveMessage::QualitySample { .. } => None,
+            | LiveMessage::QualitySample { .. }
+            | LiveMessage::Schedule { .. } => None,
         })
         .collect();
     Ok(Json(Snapshot {

@@ -187,6 +187,18 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
             (st, bad["error"]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("time_limit_s"))
         );
+        let mut heard = e.hub.subscribe();
+        // The schedule versions the live feed announced so far.
+        let mut announced = move || {
+            std::iter::from_fn(|| heard.try_recv().ok())
+                .filter_map(|m| match &m.message {
+                    zhizao_live::LiveMessage::Schedule {
+                        version, reason, ..
+                    } => Some((*version, reason.clone())),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
         let (st, s) = call(
             &e.app,
             Method::POST,
@@ -196,6 +208,10 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
         )
         .await;
         assert_eq!(st, StatusCode::CREATED, "{s}");
+        // Open Gantt charts hear of each stored version at once.
+        let news = announced();
+        assert_eq!(news.len(), 1, "{news:?}");
+        assert_eq!(Some(news[0].0), s["id"].as_i64());
         assert_eq!(s["operations"].as_array().unwrap().len(), 7, "{s}");
         let codes: Vec<&str> = s["machines"]
             .as_array()
@@ -398,6 +414,10 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
         .await;
         assert_eq!(st, StatusCode::OK, "{unlocked}");
         assert_eq!(find(&unlocked, ids[2], 20)["locked"], false);
+        let news = announced();
+        let last = news.last().expect("the unlock was announced");
+        assert_eq!(Some(last.0), unlocked["id"].as_i64());
+        assert!(last.1.starts_with("unlock "), "{news:?}");
 
         // A breakdown of the saw for two hours: nothing cuts then.
         let (st, broken) = call(

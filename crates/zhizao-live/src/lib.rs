@@ -99,6 +99,15 @@ pub enum LiveMessage {
         out_of_control: bool,
         rules: Vec<u8>,
     },
+    /// A new version of the schedule was stored (a run, a planner's move or
+    /// lock, a repair after a breakdown or a rush order).
+    Schedule {
+        seq: u64,
+        ts: EpochMs,
+        version: Id,
+        reason: String,
+        by_user: String,
+    },
 }
 
 /// What a recorded sample says, for [`LiveHub::quality_sample`].
@@ -132,7 +141,8 @@ impl LiveMessage {
             | LiveMessage::Counters { seq, .. }
             | LiveMessage::Alarm { seq, .. }
             | LiveMessage::LineKpi { seq, .. }
-            | LiveMessage::QualitySample { seq, .. } => *seq,
+            | LiveMessage::QualitySample { seq, .. }
+            | LiveMessage::Schedule { seq, .. } => *seq,
         }
     }
 }
@@ -435,6 +445,28 @@ impl LiveHub {
                 number: sample.number,
                 out_of_control: sample.out_of_control,
                 rules: sample.rules,
+            },
+        });
+    }
+
+    /// Broadcasts that a schedule version was stored, so open Gantt charts
+    /// and dispatch lists load it. It goes to the tenant's subscribers of
+    /// the whole plant.
+    pub fn schedule_changed(&self, tenant: Id, version: Id, reason: &str, by_user: &str) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.broadcast(Envelope {
+            placement: Placement {
+                tenant_id: tenant,
+                site_id: 0,
+                line_id: 0,
+                equipment_id: 0,
+            },
+            message: LiveMessage::Schedule {
+                seq,
+                ts: now_ms(),
+                version,
+                reason: reason.to_owned(),
+                by_user: by_user.to_owned(),
             },
         });
     }

@@ -533,6 +533,7 @@ export const en: Messages = {
   'sched.ran': 'Schedule version #{id} made: {n} operations.',
   'sched.readOnly': 'Only planners and admins can change the schedule.',
   'sched.loading': 'Loading…',
+  'sched.remote': '{user} changed the schedule; now version #{id}: {reason}',
   'sched.versionLine': 'Version #{id} · {reason} · {user} · {at}',
   'sched.versions': 'Versions ({n})',
   'sched.col.reason': 'Reason',

@@ -530,6 +530,7 @@ export const zhCN = {
   'sched.ran': '已生成排程版本 #{id}，共 {n} 道工序。',
   'sched.readOnly': '只有计划员或管理员可以修改排程。',
   'sched.loading': '加载中…',
+  'sched.remote': '{user} 更新了排程，现为版本 #{id}：{reason}',
   'sched.versionLine': '版本 #{id} · {reason} · {user} · {at}',
   'sched.versions': '历史版本（{n}）',
   'sched.col.reason': '原因',

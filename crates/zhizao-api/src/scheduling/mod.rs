@@ -229,6 +229,7 @@ async fn make(
         .store
         .insert_schedule(tenant, based_on.map(|v| v.id), &m.reason, by_user, &text)
         .await?;
+    s.hub.schedule_changed(tenant, id, &m.reason, by_user);
     Ok(ScheduleDto {
         id,
         reason: m.reason,
@@ -636,6 +637,8 @@ pub async fn lock_operation(
         .store
         .insert_schedule(u.tenant(), Some(version.id), &reason, &u.0.username, &text)
         .await?;
+    s.hub
+        .schedule_changed(u.tenant(), new_id, &reason, &u.0.username);
     Ok(Json(ScheduleDto {
         id: new_id,
         reason,
