@@ -274,6 +274,14 @@ describe('production scheduling', () => {
     assert.deepEqual(starts, [...starts].sort((a, b) => a - b), 'in start order');
     assert.match(await rows.first().innerText(), new RegExp(list.operations[0].number));
     await page.screenshot({ path: join(resultsDir, 'terminal-dispatch.png'), fullPage: true });
+    // A lock stored elsewhere shows at once (the list's own timer is a minute).
+    const op = list.operations.find((o) => !o.locked);
+    const uri = `/schedule/operations/${op.work_order_id}/${op.seq}/lock`;
+    const badge = panel.locator(`${tid('dispatch-row')}[data-op="${key(op)}"] .badge.locked`);
+    await api('PUT', uri, { locked: true });
+    await badge.waitFor({ timeout: 10_000 });
+    await api('PUT', uri, { locked: false });
+    await badge.waitFor({ state: 'detached', timeout: 10_000 });
   });
 
   it('raised no page errors', () => {

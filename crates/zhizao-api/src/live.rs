@@ -273,7 +273,8 @@ async fn stream(s: AppState, caller: LiveCaller, socket: WebSocket) {
     let (mut tx, mut incoming) = socket.split();
     s.metrics.live_connections.inc();
     let mine = |env: &zhizao_live::Envelope| {
-        env.placement.tenant_id == caller.tenant_id && caller.scope.matches(&env.placement)
+        env.placement.tenant_id == caller.tenant_id
+            && (caller.scope.matches(&env.placement) || env.message.plant_wide())
     };
     // Subscribed first, so nothing falls between the replay and the feed;
     // what is in both is sent once.

@@ -135,6 +135,12 @@ pub struct LineKpiUpdate {
 }
 
 impl LiveMessage {
+    /// Whether every subscriber of the tenant wants it, whatever its scope:
+    /// a new schedule concerns each machine's terminal too.
+    pub fn plant_wide(&self) -> bool {
+        matches!(self, LiveMessage::Schedule { .. })
+    }
+
     pub fn seq(&self) -> u64 {
         match self {
             LiveMessage::State { seq, .. }
@@ -450,8 +456,8 @@ impl LiveHub {
     }
 
     /// Broadcasts that a schedule version was stored, so open Gantt charts
-    /// and dispatch lists load it. It goes to the tenant's subscribers of
-    /// the whole plant.
+    /// and dispatch lists load it. It reaches every subscriber of the
+    /// tenant (see [`LiveMessage::plant_wide`]).
     pub fn schedule_changed(&self, tenant: Id, version: Id, reason: &str, by_user: &str) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         self.broadcast(Envelope {
