@@ -122,6 +122,7 @@ export const moveOperation = (workOrderId: number, seq: number, machine: string,
 export const lockOperation = (workOrderId: number, seq: number, locked: boolean) =>
   request<Schedule>('PUT', `/schedule/operations/${workOrderId}/${seq}/lock`, { locked });
 export const scheduleVersions = () => request<ScheduleVersion[]>('GET', '/schedule/versions');
+export const scheduleVersion = (id: number) => request<Schedule>('GET', `/schedule/versions/${id}`);
 
 /** A machine's dispatch list; `null` before the first schedule. */
 /** Plan against actual: hours of scheduled work due by now and earned. */

@@ -180,6 +180,24 @@ describe('production scheduling', () => {
     await page.locator(tid('sched-version')).filter({ hasText: `#${unlocked.id} ` }).waitFor();
   });
 
+  it('opens an older version read-only and goes back to the current one', async () => {
+    const versions = await api('GET', '/schedule/versions');
+    const oldest = await api('GET', `/schedule/versions/${versions[versions.length - 1].id}`);
+    const current = await api('GET', '/schedule');
+    const lockedIn = (s) => s.operations.filter((o) => o.locked).length;
+    assert.notEqual(lockedIn(oldest), lockedIn(current), 'the first run had none of the later locks');
+    const lockedBars = ([sel, n]) => document.querySelectorAll(sel).length === n;
+    await page.click(tid('sched-versions-toggle'));
+    await page.click(tid(`sched-open-${oldest.id}`));
+    await page.locator(tid('sched-viewing')).filter({ hasText: `#${oldest.id} ` }).waitFor();
+    await page.waitForFunction(lockedBars, [`${tid('gantt-bar')}.locked`, lockedIn(oldest)]);
+    await page.screenshot({ path: join(resultsDir, 'scheduling-old-version.png'), fullPage: false });
+    await page.click(tid('sched-back'));
+    await page.locator(tid('sched-viewing')).waitFor({ state: 'detached' });
+    await page.waitForFunction(lockedBars, [`${tid('gantt-bar')}.locked`, lockedIn(current)]);
+    await page.click(tid('sched-versions-toggle'));
+  });
+
   it('refuses a move before the operation before it ends, saying why', async () => {
     const s = await api('GET', '/schedule');
     const second = s.operations.find((o) =>

@@ -186,6 +186,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(planning::work_orders::cancel_purchase_order))
         .routes(routes!(scheduling::get_schedule))
         .routes(routes!(scheduling::list_versions))
+        .routes(routes!(scheduling::get_version))
         .routes(routes!(scheduling::create_run))
         .routes(routes!(scheduling::post_event))
         .routes(routes!(scheduling::move_operation))

@@ -959,6 +959,7 @@ async fn openapi_is_3_1_and_covers_every_route() {
         "POST /api/v1/purchase-orders/{id}/cancel",
         "GET /api/v1/schedule",
         "GET /api/v1/schedule/versions",
+        "GET /api/v1/schedule/versions/{id}",
         "POST /api/v1/schedule/runs",
         "POST /api/v1/schedule/events",
         "PATCH /api/v1/schedule/operations/{work_order_id}/{seq}",

@@ -418,6 +418,21 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
         let last = news.last().expect("the unlock was announced");
         assert_eq!(Some(last.0), unlocked["id"].as_i64());
         assert!(last.1.starts_with("unlock "), "{news:?}");
+        // Older versions open as they were stored.
+        let first_uri = format!("/api/v1/schedule/versions/{}", s["id"]);
+        let (st, first) = call(&e.app, Method::GET, &first_uri, &e.viewer, None).await;
+        assert_eq!(st, StatusCode::OK, "{first}");
+        assert_eq!(first["id"], s["id"]);
+        assert_eq!(first["operations"], s["operations"]);
+        let (st, _) = call(
+            &e.app,
+            Method::GET,
+            "/api/v1/schedule/versions/999999",
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
 
         // A breakdown of the saw for two hours: nothing cuts then.
         let (st, broken) = call(

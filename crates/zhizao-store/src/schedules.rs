@@ -65,6 +65,17 @@ impl Store {
             .bind(tenant_id).fetch_optional(p).await?))
     }
 
+    /// One kept version, with its body.
+    pub async fn schedule_version(&self, tenant_id: i64, id: i64) -> Result<ScheduleVersion> {
+        let row: Option<ScheduleVersion> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, reason, by_user, created_at, body FROM schedules WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id).bind(id).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound {
+            entity: "schedule version",
+            id,
+        })
+    }
+
     /// The versions kept, newest first, without their bodies.
     pub async fn list_schedules(&self, tenant_id: i64) -> Result<Vec<ScheduleVersion>> {
         Ok(on_pool!(self, p => sqlx::query_as(

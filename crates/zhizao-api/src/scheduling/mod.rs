@@ -283,6 +283,21 @@ pub async fn list_versions(
     ))
 }
 
+/// One kept version, as `GET /schedule` gives the current one; a version
+/// no longer kept (or another tenant's) is 404.
+#[utoipa::path(get, path = "/schedule/versions/{id}", tag = "scheduling", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "version id")),
+    responses((status = 200, body = ScheduleDto), (status = 404, description = "No such version kept")))]
+pub async fn get_version(
+    State(s): State<AppState>,
+    u: AuthUser,
+    Path(id): Path<i64>,
+) -> Result<Json<ScheduleDto>, ApiError> {
+    let v = s.store.schedule_version(u.tenant(), id).await?;
+    let body = stored_body(&v)?;
+    Ok(Json(dto(&v, body)))
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
