@@ -108,14 +108,6 @@ impl WriteBatch {
         self.lines.len()
     }
 
-    /// The body line (1-based) a value came from.
-    pub fn line_of(&self, value: usize) -> usize {
-        let i = self
-            .lines
-            .partition_point(|l| (l.values.end as usize) <= value);
-        self.lines.get(i).map_or(0, |l| l.number as usize)
-    }
-
     /// Where each value came from, to keep when the batch goes to the store.
     pub fn line_index(&self) -> LineIndex {
         LineIndex(
@@ -313,18 +305,20 @@ impl Packed {
         self.bytes.is_empty()
     }
 
-    /// Appends a line of `(series id, value)`.
+    /// Appends a line of `(series id, value)`; the values are counted
+    /// first, so the iterator is walked twice.
     pub(crate) fn push_line<'a>(
         &mut self,
         ts: i64,
-        values: impl ExactSizeIterator<Item = (u32, &'a Value)>,
+        values: impl Iterator<Item = (u32, &'a Value)> + Clone,
     ) {
-        if values.len() == 0 {
+        let n = values.clone().count();
+        if n == 0 {
             return;
         }
         put_varint(&mut self.bytes, zigzag(ts.wrapping_sub(self.prev_ts)));
         self.prev_ts = ts;
-        put_varint(&mut self.bytes, values.len() as u64);
+        put_varint(&mut self.bytes, n as u64);
         for (id, value) in values {
             put_varint(
                 &mut self.bytes,

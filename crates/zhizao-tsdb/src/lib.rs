@@ -545,7 +545,7 @@ impl Tsdb {
     }
 
     /// Writes a batch (parsed line protocol, say). Rejected indices are
-    /// positions among the batch's values; [`WriteBatch::line_of`] names
+    /// positions among the batch's values; [`WriteBatch::line_index`] names
     /// their lines.
     pub async fn write_batch(
         &self,
@@ -640,7 +640,6 @@ impl Drop for Tsdb {
     }
 }
 
-/// Checks one point; returns the reason it cannot be stored.
 /// Why a new series set cannot be stored, if it cannot. Sets already in
 /// the catalogue passed this when they were created.
 fn check_new_set(measurement: &str, tags: &[(String, String)]) -> Option<String> {
@@ -776,17 +775,16 @@ impl Writer {
                     let mut new_set: Option<(String, Vec<(String, String)>)> = None;
                     for i in values.clone() {
                         let (name, value) = &batch.values[i];
+                        let field = &batch.names[*name as usize];
                         if let Value::F64(v) = value
                             && !v.is_finite()
                         {
-                            let field = &batch.names[*name as usize];
                             outcome.rejected.push((
                                 i,
                                 format!("field `{field}` is {v}; NaN and infinity are not stored"),
                             ));
                             continue;
                         }
-                        let field = &batch.names[*name as usize];
                         let t = value.value_type();
                         let found = known.and_then(|f| f.get(&**field)).copied().or_else(|| {
                             created
@@ -801,14 +799,9 @@ impl Writer {
                                     outcome.rejected.push((i, "field name is empty".into()));
                                     continue;
                                 }
-                                if new_set.is_none() {
-                                    new_set = Some(
-                                        batch::decode_set(batch.key(line)).unwrap_or_default(),
-                                    );
-                                }
-                                let Some((measurement, tags)) = &new_set else {
-                                    continue;
-                                };
+                                let (measurement, tags) = new_set.get_or_insert_with(|| {
+                                    batch::decode_set(batch.key(line)).unwrap_or_default()
+                                });
                                 if let Some(reason) = check_new_set(measurement, tags) {
                                     outcome.rejected.push((i, reason));
                                     continue;
@@ -846,11 +839,11 @@ impl Writer {
                         ids[i] = id;
                         outcome.accepted += 1;
                     }
-                    let accepted = values.filter(|&i| ids[i] != REJECTED);
-                    let n = accepted.clone().count();
                     packed.push_line(
                         line.ts,
-                        ExactLen(accepted.map(|i| (ids[i], &batch.values[i].1)), n),
+                        values
+                            .filter(|&i| ids[i] != REJECTED)
+                            .map(|i| (ids[i], &batch.values[i].1)),
                     );
                 }
                 outcome.rejected.sort_by_key(|r| r.0);
@@ -1128,20 +1121,3 @@ impl Writer {
         }
     }
 }
-
-/// An iterator whose length is known ahead.
-struct ExactLen<I>(I, usize);
-
-impl<I: Iterator> Iterator for ExactLen<I> {
-    type Item = I::Item;
-    fn next(&mut self) -> Option<I::Item> {
-        let x = self.0.next()?;
-        self.1 = self.1.saturating_sub(1);
-        Some(x)
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for ExactLen<I> {}

@@ -407,7 +407,8 @@ mod tests {
         let parsed = parse(body, Precision::Ns, 0);
         assert_eq!(parsed.good_lines, 2);
         assert_eq!(parsed.batch.len(), 2, "a bad line leaves nothing behind");
-        assert_eq!((parsed.batch.line_of(0), parsed.batch.line_of(1)), (1, 7));
+        let lines = parsed.batch.line_index();
+        assert_eq!((lines.line_of(0), lines.line_of(1)), (1, 7));
         let lines: Vec<usize> = parsed.errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 5, 6, 8, 9, 10, 11, 12]);
         assert!(
