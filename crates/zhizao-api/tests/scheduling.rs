@@ -433,6 +433,18 @@ async fn runs_events_moves_locks_and_dispatch_lists() {
         )
         .await;
         assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, bad) = call(
+            &e.app,
+            Method::GET,
+            "/api/v1/schedule/versions/first",
+            &e.viewer,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (st, bad["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("id"))
+        );
 
         // A breakdown of the saw for two hours: nothing cuts then.
         let (st, broken) = call(

@@ -24,6 +24,7 @@ use self::plant::{Body, BuildError, Inputs, Move, ObjectiveName, Overrun, Planne
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::IdPath;
 use crate::extract::{QueryMap, ValidJson};
 
 const MINUTE_MS: i64 = 60_000;
@@ -287,11 +288,12 @@ pub async fn list_versions(
 /// no longer kept (or another tenant's) is 404.
 #[utoipa::path(get, path = "/schedule/versions/{id}", tag = "scheduling", security(("bearer" = [])),
     params(("id" = i64, Path, description = "version id")),
-    responses((status = 200, body = ScheduleDto), (status = 404, description = "No such version kept")))]
+    responses((status = 200, body = ScheduleDto), (status = 404, description = "No such version kept"),
+        (status = 422, description = "The id is not an integer")))]
 pub async fn get_version(
     State(s): State<AppState>,
     u: AuthUser,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     let v = s.store.schedule_version(u.tenant(), id).await?;
     let body = stored_body(&v)?;
