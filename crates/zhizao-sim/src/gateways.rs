@@ -197,10 +197,12 @@ async fn gateway(
     let (client, events) = AsyncClient::new(opts, 256);
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let ncmd = edge.topic("NCMD", None);
-    // Stopped with this gateway, also when the gateway's task is aborted:
-    // a poller left behind would go on sending the old session's queued
-    // messages after a new session's births.
-    let _poller = AbortOnDrop(tokio::spawn(poll(events, tx, ncmd.clone())));
+    // In a JoinSet, which aborts its tasks when dropped: the poller stops
+    // with this gateway, also when the gateway's task is aborted. One left
+    // behind would go on sending the old session's queued messages after
+    // a new session's births.
+    let mut poller = tokio::task::JoinSet::new();
+    poller.spawn(poll(events, tx, ncmd.clone()));
     let period = Duration::from_secs_f64(1.0 / speed.max(0.001));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -249,15 +251,6 @@ async fn gateway(
                 }
             }
         }
-    }
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
