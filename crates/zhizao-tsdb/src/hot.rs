@@ -15,11 +15,15 @@ pub enum Column {
 
 impl Column {
     pub fn new(t: ValueType) -> Column {
+        Column::with_capacity(t, 0)
+    }
+
+    pub fn with_capacity(t: ValueType, n: usize) -> Column {
         match t {
-            ValueType::F64 => Column::F64(Vec::new()),
-            ValueType::I64 => Column::I64(Vec::new()),
-            ValueType::Bool => Column::Bool(Vec::new()),
-            ValueType::Str => Column::Str(Vec::new()),
+            ValueType::F64 => Column::F64(Vec::with_capacity(n)),
+            ValueType::I64 => Column::I64(Vec::with_capacity(n)),
+            ValueType::Bool => Column::Bool(Vec::with_capacity(n)),
+            ValueType::Str => Column::Str(Vec::with_capacity(n)),
         }
     }
 
@@ -73,25 +77,15 @@ pub struct SeriesData {
 
 impl SeriesData {
     pub fn new(value_type: ValueType) -> Self {
-        Self {
-            value_type,
-            ts: Vec::new(),
-            values: Column::new(value_type),
-        }
+        Self::with_capacity(value_type, 0)
     }
 
     /// Room for `n` points before the columns grow.
     pub fn with_capacity(value_type: ValueType, n: usize) -> Self {
-        let values = match value_type {
-            ValueType::F64 => Column::F64(Vec::with_capacity(n)),
-            ValueType::I64 => Column::I64(Vec::with_capacity(n)),
-            ValueType::Bool => Column::Bool(Vec::with_capacity(n)),
-            ValueType::Str => Column::Str(Vec::new()),
-        };
         Self {
             value_type,
             ts: Vec::with_capacity(n),
-            values,
+            values: Column::with_capacity(value_type, n),
         }
     }
 
